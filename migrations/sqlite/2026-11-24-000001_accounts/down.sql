@@ -1,0 +1,3 @@
+DROP TABLE audit_log;
+DROP TABLE email_codes;
+DROP TABLE users;

@@ -1,0 +1,179 @@
+//! The application: shared state, the actix `App` assembled from each area, and the server.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpRequest, HttpServer};
+use anyhow::Context as _;
+use rand::RngCore;
+use tera::Tera;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::mail::Mailer;
+use crate::ratelimit::RateLimiter;
+use crate::users::token::TokenKeys;
+use crate::web::middleware;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub mailer: Mailer,
+    pub tokens: TokenKeys,
+    pub limiter: RateLimiter,
+    pub templates: Tera,
+    /// Keys mailed-code hashes; the same secret signs tokens.
+    pub secret: Vec<u8>,
+}
+
+impl AppState {
+    /// Opens the database (migrating it) and loads templates; `mailer` replaces the configured
+    /// one (tests use the memory mailer).
+    pub fn new(config: Config, mailer: Option<Mailer>) -> anyhow::Result<Self> {
+        let data_dir = config.data_dir();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        crate::i18n::check()?;
+        let db = Db::connect(&config.database_url(), config.database.pool_size)?;
+        let secret = load_secret(&config, &data_dir)?;
+        let mailer = match mailer {
+            Some(m) => m,
+            None => Mailer::from_config(&config.mail, &data_dir)?,
+        };
+        Ok(AppState {
+            tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
+            templates: crate::web::render::load_templates()?,
+            limiter: RateLimiter::default(),
+            mailer,
+            db,
+            secret,
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// The configured secret, or one generated once and kept in the data dir.
+fn load_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if !config.auth.jwt_secret.is_empty() {
+        return Ok(config.auth.jwt_secret.as_bytes().to_vec());
+    }
+    let path = data_dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(existing.as_bytes().to_vec());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&path, &hex).with_context(|| format!("cannot write {}", path.display()))?;
+    restrict_to_owner(&path)?;
+    Ok(hex.into_bytes())
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// On Windows the per-user data folder (%APPDATA%) is already private to its user.
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// Every route of every area.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    crate::web::health::configure(cfg);
+    crate::web::assets::configure(cfg);
+    crate::web::openapi::configure(cfg);
+    crate::users::api::configure(cfg);
+    crate::users::pages::configure(cfg);
+    crate::generation::pages::configure(cfg);
+}
+
+async fn no_route() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::not_found())
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let status = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
+    match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::client(status, 413, "err.too_large"),
+        E::ContentType => AppError::client(actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, 415, "err.unsupported_media"),
+        _ => AppError::bad_request("err.bad_json"),
+    }
+    .into()
+}
+
+fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::UrlencodedError as E;
+    match err {
+        E::Overflow { .. } => AppError::client(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, 413, "err.too_large"),
+        _ => AppError::bad_request("err.bad_request"),
+    }
+    .into()
+}
+
+pub fn bind(addr: SocketAddr, free_port_fallback: bool) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind(addr) {
+        Ok(l) => Ok(l),
+        Err(e) if free_port_fallback => {
+            tracing::info!("port {} is taken ({e}); using a free one", addr.port());
+            TcpListener::bind(SocketAddr::new(addr.ip(), 0)).context("no free port")
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot listen on {addr}")),
+    }
+}
+
+/// Builds the HTTP(S) server on `listener`; actix stops it gracefully on Ctrl-C / SIGTERM.
+pub fn server(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+    let config = state.config.clone();
+    let data = web::Data::from(state);
+    let limit = config.server.body_limit;
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
+            .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
+            .app_data(web::PayloadConfig::default().limit(limit))
+            .wrap(from_fn(middleware::csrf))
+            .wrap(from_fn(middleware::render_errors))
+            .wrap(from_fn(middleware::request_log))
+            .wrap(Compress::default())
+            .configure(routes)
+            .default_service(web::to(no_route))
+    })
+    .shutdown_timeout(10);
+    if config.server.workers > 0 {
+        http = http.workers(config.server.workers);
+    }
+    let server = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => http.listen_rustls_0_23(listener, tls_config(cert, key)?)?,
+        _ => http.listen(listener)?,
+    };
+    Ok(server.run())
+}
+
+fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("server.tls_cert: cannot read {}", cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("server.tls_cert: {} is not a PEM certificate chain", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("server.tls_key: {} is not a PEM private key", key.display()))?;
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("server.tls_cert and server.tls_key do not form a valid pair")
+}

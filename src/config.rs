@@ -1,0 +1,392 @@
+//! Configuration: defaults < config file < `PICTUREDECK__*` environment < command-line flags.
+//! Every key is documented in config.example.toml; a test keeps the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite file, local objects, outbox and generated secret live.
+    pub data_dir: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub mail: MailConfig,
+    pub log: LogConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// The address people use to reach this instance, for links in mails.
+    pub public_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body in bytes (JSON and forms).
+    pub body_limit: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite:PATH` or `postgres://...`; empty means `picturedeck.db` in the data dir.
+    pub url: String,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HMAC key for tokens; empty means a random key kept in `<data_dir>/secret.key`.
+    pub jwt_secret: String,
+    pub token_ttl_hours: i64,
+    /// Daily generation quota of a new user.
+    pub default_daily_quota: i32,
+    /// Mark cookies `Secure` (set it when the instance is reached over HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailMode {
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub mode: MailMode,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: String,
+    pub smtp_password: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `picturedeck=debug,actix_web=info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Login attempts per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Failed logins per account per 15 minutes before it must wait.
+    pub login_failures_per_account: u32,
+    /// Verification-code checks per client IP per minute.
+    pub code_checks_per_ip_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            mail: MailConfig::default(),
+            log: LogConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8686".into(),
+            public_url: None,
+            tls_cert: None,
+            tls_key: None,
+            body_limit: 256 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: String::new(), pool_size: 8 }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: String::new(),
+            token_ttl_hours: 24 * 7,
+            default_daily_quota: 100,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            mode: MailMode::File,
+            from: "PictureDeck <noreply@picturedeck.local>".into(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            login_per_ip_per_minute: 30,
+            login_failures_per_account: 10,
+            code_checks_per_ip_per_minute: 20,
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads the layers; `file` may be missing only when it was not named explicitly.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => {
+                let default = PathBuf::from("picturedeck.toml");
+                if default.exists() {
+                    figment = figment.merge(Toml::file(default));
+                }
+            }
+        }
+        figment = figment.merge(Env::prefixed("PICTUREDECK__").split("__").lowercase(true));
+        let mut config: Config = figment.extract().map_err(describe_figment_error)?;
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = Some(dir.clone());
+        }
+        if let Some(bind) = &overrides.bind {
+            config.server.bind = bind.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            config.database.url = url.clone();
+        }
+        if overrides.tls_cert.is_some() {
+            config.server.tls_cert = overrides.tls_cert.clone();
+        }
+        if overrides.tls_key.is_some() {
+            config.server.tls_key = overrides.tls_key.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot; every message names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.bind_addr()?;
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            bail!("server.tls_cert and server.tls_key must be given together");
+        }
+        if self.server.body_limit < 1024 {
+            bail!("server.body_limit must be at least 1024 bytes");
+        }
+        if !(1..=256).contains(&self.database.pool_size) {
+            bail!("database.pool_size must be between 1 and 256");
+        }
+        let url = &self.database.url;
+        if !url.is_empty()
+            && url.contains("://")
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite://"))
+        {
+            bail!("database.url must start with sqlite: or postgres:// (got another scheme)");
+        }
+        if !(1..=24 * 365).contains(&self.auth.token_ttl_hours) {
+            bail!("auth.token_ttl_hours must be between 1 and 8760");
+        }
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+            bail!("auth.jwt_secret must be at least 32 characters");
+        }
+        if self.auth.default_daily_quota < 0 {
+            bail!("auth.default_daily_quota must not be negative");
+        }
+        if self.mail.mode == MailMode::Smtp && self.mail.smtp_host.is_empty() {
+            bail!("mail.smtp_host is required when mail.mode = \"smtp\"");
+        }
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("mail.from is not a mail address: {e}"))?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| anyhow::anyhow!("log.level is not a valid filter: {e}"))?;
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("server.public_url must start with http:// or https://");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server
+            .bind
+            .parse()
+            .with_context(|| format!("server.bind must be ADDRESS:PORT, got {:?}", self.server.bind))
+    }
+
+    /// The data dir: configured, or the OS's per-user data folder.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let base = dirs::data_dir().unwrap_or_else(|| PathBuf::from("."));
+        if cfg!(windows) {
+            base.join("PictureDeck")
+        } else {
+            base.join("picturedeck")
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite:{}", self.data_dir().join("picturedeck.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The effective configuration as TOML with secrets masked, for `config check`.
+    pub fn masked_toml(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        shown.data_dir = Some(self.data_dir());
+        shown.database.url = crate::db::redact_url(&self.database_url());
+        for secret in [&mut shown.auth.jwt_secret, &mut shown.mail.smtp_password] {
+            if !secret.is_empty() {
+                *secret = "****".into();
+            }
+        }
+        Ok(toml::to_string_pretty(&shown)?)
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> anyhow::Error {
+    let messages: Vec<String> = e
+        .into_iter()
+        .map(|err| {
+            let key = err.path.join(".");
+            if key.is_empty() {
+                format!("{err}")
+            } else {
+                format!("{key}: {}", err.kind)
+            }
+        })
+        .collect();
+    anyhow::anyhow!("invalid configuration: {}", messages.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_lists_every_key() {
+        let example = include_str!("../config.example.toml");
+        // The example shows every key commented out; uncommented it must be a valid config.
+        let uncommented: String = example
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: Config = toml::from_str(&uncommented).unwrap();
+        parsed.validate().unwrap();
+        let defaults = toml::to_string(&Config::default()).unwrap();
+        let default_table: toml::Table = toml::from_str(&defaults).unwrap();
+        for (section, value) in default_table {
+            if let toml::Value::Table(keys) = value {
+                for key in keys.keys() {
+                    assert!(
+                        uncommented.contains(&format!("{key} = ")),
+                        "config.example.toml does not document {section}.{key}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_value_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nbind = 12\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("server.bind"), "{err}");
+        std::fs::write(&path, "[server]\nbind = \"nonsense\"\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("server.bind"), "{err}");
+        std::fs::write(&path, "[mail]\nmode = \"pigeon\"\n").unwrap();
+        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("mail.mode"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[server]\nbind = \"127.0.0.1:9000\"\n").unwrap();
+        let flags = Overrides { bind: Some("127.0.0.1:9100".into()), ..Default::default() };
+        let config = Config::load(Some(&path), &flags).unwrap();
+        assert_eq!(config.server.bind, "127.0.0.1:9100");
+    }
+}

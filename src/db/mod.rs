@@ -1,0 +1,200 @@
+//! Database access: one diesel connection type over SQLite and PostgreSQL, an r2d2 pool,
+//! embedded migrations and the one `run_blocking` helper that keeps sync diesel off the executor.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{AppError, AppResult};
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which backend a database URL names. SQLite URLs may be `sqlite:PATH`, `sqlite://PATH` or a bare path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The connection string diesel expects: a plain file path for SQLite.
+fn connection_string(url: &str) -> &str {
+    match Backend::of(url) {
+        Backend::Postgres => url,
+        Backend::Sqlite => url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url),
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(c) = conn {
+            // WAL lets readers run beside the single writer; busy_timeout makes writers queue
+            // instead of failing with SQLITE_BUSY.
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// A cloneable handle to the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens the pool (creating the SQLite file's folder if needed) and applies migrations.
+    pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let backend = Backend::of(url);
+        let target = connection_string(url);
+        if backend == Backend::Sqlite {
+            if let Some(parent) = std::path::Path::new(target).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+            }
+        }
+        let manager = ConnectionManager::<DbConn>::new(target);
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(manager)
+            .with_context(|| format!("cannot open the database {}", redact_url(url)))?;
+        let db = Db { pool, backend };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.pool.get().context("no database connection")?;
+        let applied = match &mut *conn {
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.iter().map(|m| m.to_string()).collect())
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<F, R>(&self, f: F) -> AppResult<R>
+    where
+        F: FnOnce(&mut DbConn) -> AppResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        run_blocking(move || {
+            let mut conn = pool.get().map_err(|e| AppError::internal(e, "database pool"))?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Synchronous access for the CLI and start-up, where no executor is running.
+    pub fn get(&self) -> anyhow::Result<PooledConn> {
+        self.pool.get().context("no database connection")
+    }
+}
+
+/// The one way blocking work (diesel, password hashing) leaves the async executor.
+pub async fn run_blocking<F, R>(f: F) -> AppResult<R>
+where
+    F: FnOnce() -> AppResult<R> + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::internal(e, "blocking task"))?
+}
+
+/// Hides the password of a database URL for logs and `config check`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:****{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_url() {
+        assert_eq!(Backend::of("postgres://u@h/db"), Backend::Postgres);
+        assert_eq!(Backend::of("sqlite:/tmp/x.db"), Backend::Sqlite);
+        assert_eq!(connection_string("sqlite:///tmp/x.db"), "/tmp/x.db");
+        assert_eq!(connection_string("sqlite:data.db"), "data.db");
+    }
+
+    #[test]
+    fn redact_hides_password_only() {
+        assert_eq!(redact_url("postgres://bob:secret@h:5432/db"), "postgres://bob:****@h:5432/db");
+        assert_eq!(redact_url("postgres://bob@h/db"), "postgres://bob@h/db");
+    }
+
+    #[test]
+    fn migrations_come_in_pairs() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let root = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(
+            names(&format!("{root}/migrations/sqlite")),
+            names(&format!("{root}/migrations/postgres"))
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The one error type. What a person sees (a seed `code` and a message key translated from
+//! locales/*/messages.toml) is kept apart from the cause, which only goes to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
+use serde::Serialize;
+
+use crate::i18n::Lang;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Something the caller can fix or must know; `key` names the message.
+    #[error("{key} (status {status}, code {code})")]
+    Client {
+        status: StatusCode,
+        code: u16,
+        key: &'static str,
+        field: Option<&'static str>,
+    },
+    #[error("rate limited, retry after {retry_after}s")]
+    RateLimited { retry_after: u64 },
+    #[error("{context}: {source:#}")]
+    Internal {
+        context: &'static str,
+        source: anyhow::Error,
+    },
+}
+
+impl AppError {
+    pub fn client(status: StatusCode, code: u16, key: &'static str) -> Self {
+        AppError::Client { status, code, key, field: None }
+    }
+
+    /// 400 with the message shown beside `field` on a form.
+    pub fn invalid(field: &'static str, key: &'static str) -> Self {
+        AppError::Client { status: StatusCode::BAD_REQUEST, code: 400, key, field: Some(field) }
+    }
+
+    pub fn bad_request(key: &'static str) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, 400, key)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::client(StatusCode::UNAUTHORIZED, 401, "err.unauthorized")
+    }
+
+    pub fn forbidden(key: &'static str) -> Self {
+        Self::client(StatusCode::FORBIDDEN, 403, key)
+    }
+
+    pub fn not_found() -> Self {
+        Self::client(StatusCode::NOT_FOUND, 404, "err.not_found")
+    }
+
+    /// Attaches the form field a client error belongs to.
+    pub fn on_field(self, name: &'static str) -> Self {
+        match self {
+            AppError::Client { status, code, key, .. } => {
+                AppError::Client { status, code, key, field: Some(name) }
+            }
+            other => other,
+        }
+    }
+
+    pub fn internal(source: impl Into<anyhow::Error>, context: &'static str) -> Self {
+        AppError::Internal { context, source: source.into() }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            AppError::Client { code, .. } => *code,
+            AppError::RateLimited { .. } => 429,
+            AppError::Internal { .. } => 500,
+        }
+    }
+
+    pub fn key(&self) -> &'static str {
+        match self {
+            AppError::Client { key, .. } => key,
+            AppError::RateLimited { .. } => "err.rate_limited",
+            AppError::Internal { .. } => "err.internal",
+        }
+    }
+
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            AppError::Client { field, .. } => *field,
+            _ => None,
+        }
+    }
+
+    /// The closest error for a response actix produced itself (unknown route, bad JSON ...).
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            404 => Self::not_found(),
+            405 => Self::client(status, 405, "err.method_not_allowed"),
+            413 => Self::client(status, 413, "err.too_large"),
+            415 => Self::client(status, 415, "err.unsupported_media"),
+            401 => Self::unauthorized(),
+            403 => Self::forbidden("err.forbidden"),
+            s if s < 500 => Self::client(status, s, "err.bad_request"),
+            _ => Self::internal(anyhow::anyhow!("HTTP {status}"), "framework"),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::internal(e, "database")
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Client { status, .. } => *status,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A plain envelope; `web::middleware::render_errors` replaces it with the translated
+    /// envelope or page once the request's language and kind are known.
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        if let AppError::RateLimited { retry_after } = self {
+            res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        res.json(Envelope::<()> { code: self.code(), message: self.key().to_string(), data: None })
+    }
+}
+
+/// The seed's response body: `{code, message, data}`.
+#[derive(Debug, Serialize)]
+pub struct Envelope<T: Serialize> {
+    pub code: u16,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+}
+
+/// A successful answer whose message is translated for the request's language.
+pub struct Reply<T: Serialize> {
+    code: u16,
+    key: &'static str,
+    data: Option<T>,
+}
+
+impl<T: Serialize> Reply<T> {
+    pub fn ok(key: &'static str, data: T) -> Self {
+        Reply { code: 200, key, data: Some(data) }
+    }
+
+    pub fn created(key: &'static str, data: T) -> Self {
+        Reply { code: 201, key, data: Some(data) }
+    }
+}
+
+impl Reply<()> {
+    pub fn message(key: &'static str) -> Self {
+        Reply { code: 200, key, data: None }
+    }
+}
+
+impl<T: Serialize> Responder for Reply<T> {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let message = crate::i18n::text(Lang::of(req), self.key);
+        let status = if self.code == 201 { StatusCode::CREATED } else { StatusCode::OK };
+        HttpResponse::build(status).json(Envelope { code: self.code, message, data: self.data })
+    }
+}

@@ -1,0 +1,13 @@
+//! PictureDeck: a self-hosted AI visual-content studio in one binary.
+
+pub mod app;
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod generation;
+pub mod i18n;
+pub mod mail;
+pub mod ratelimit;
+pub mod users;
+pub mod web;

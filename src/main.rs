@@ -1,0 +1,242 @@
+//! The `picturedeck` command: with no arguments it starts on 127.0.0.1 and opens the browser;
+//! `--serve` runs headless; subcommands migrate, manage users and check the configuration.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use picturedeck::app::{self, AppState};
+use picturedeck::config::{Config, LogFormat, Overrides};
+use picturedeck::users::model::{Role, Status};
+use picturedeck::users::service::{self, Registration};
+
+#[derive(Parser)]
+#[command(name = "picturedeck", version, about = "PictureDeck: a self-hosted AI visual-content studio")]
+struct Cli {
+    /// Run headless (no browser), listening on server.bind or --bind.
+    #[arg(long)]
+    serve: bool,
+    /// Do not open a browser tab.
+    #[arg(long)]
+    no_browser: bool,
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Configuration file (TOML); see config.example.toml.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// ADDRESS:PORT to listen on.
+    #[arg(long, global = true)]
+    bind: Option<String>,
+    /// Folder for the database, files and secrets.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite:PATH or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, global = true)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, global = true)]
+    tls_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Same as --serve.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts without the web UI.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from standard input unless --password is given.
+    Create {
+        username: String,
+        email: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Set a new password (recovery when no mail server is configured).
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Ban an account: it cannot log in and its tokens stop working at once.
+    Ban { username: String },
+    /// Lift a ban.
+    Unban { username: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values (secrets masked).
+    Check,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let c = &cli.common;
+    let overrides = Overrides {
+        data_dir: c.data_dir.clone(),
+        bind: c.bind.clone(),
+        database_url: c.database_url.clone(),
+        tls_cert: c.tls_cert.clone(),
+        tls_key: c.tls_key.clone(),
+    };
+    let config = Config::load(c.config.as_deref(), &overrides)?;
+    if let Some(Command::Config(ConfigCommand::Check)) = &cli.command {
+        print!("{}", config.masked_toml()?);
+        println!("# configuration is valid");
+        return Ok(());
+    }
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?; // startup
+    runtime.block_on(async move {
+        match cli.command {
+            None => start(config, cli.serve, cli.no_browser).await,
+            Some(Command::Serve) => start(config, true, true).await,
+            Some(Command::Migrate) => {
+                let url = config.database_url();
+                let db = tokio::task::spawn_blocking(move || {
+                    picturedeck::db::Db::connect(&url, 1).map(|_| ())
+                })
+                .await?;
+                db?;
+                println!("migrations applied to {}", picturedeck::db::redact_url(&config.database_url()));
+                Ok(())
+            }
+            Some(Command::User(cmd)) => user_command(config, cmd).await,
+            Some(Command::Config(_)) => Ok(()),
+        }
+    })
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+    let configured = config.bind_addr()?;
+    // The desktop mode serves only this machine unless told otherwise, and moves to a free
+    // port if the configured one is taken; a server must get the address it was given.
+    let desktop = !serve;
+    let addr = if desktop && config.server.bind == Config::default().server.bind {
+        std::net::SocketAddr::new([127, 0, 0, 1].into(), configured.port())
+    } else {
+        configured
+    };
+    let tls = config.server.tls_cert.is_some();
+    let state = tokio::task::spawn_blocking(move || AppState::new(config, None)).await??;
+    let listener = app::bind(addr, desktop)?;
+    let local = listener.local_addr()?;
+    let scheme = if tls { "https" } else { "http" };
+    let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+    let url = format!("{scheme}://{host}:{}/", local.port());
+    let server = app::server(Arc::new(state), listener)?;
+    println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
+    tracing::info!(%url, "listening");
+    if desktop && !no_browser {
+        open_browser(&url);
+    }
+    server.await.context("server stopped with an error")
+}
+
+/// Opens the default browser where there is a display; elsewhere quietly does nothing.
+fn open_browser(url: &str) {
+    let has_display = if cfg!(any(windows, target_os = "macos")) {
+        true
+    } else {
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    };
+    if !has_display {
+        tracing::info!("no display found; open {url} in a browser");
+        return;
+    }
+    if let Err(e) = open::that_detached(url) {
+        tracing::warn!("could not open a browser ({e}); open {url} yourself");
+    }
+}
+
+fn read_password(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    eprint!("password: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password given (pass --password or type it on standard input)");
+    }
+    Ok(password)
+}
+
+async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::new(config, None)).await??;
+    let explain = |e: picturedeck::error::AppError| {
+        let message = picturedeck::i18n::text(picturedeck::i18n::Lang::En, e.key());
+        match e.field() {
+            Some(field) => anyhow::anyhow!("{field}: {message}"),
+            None => anyhow::anyhow!("{message} ({e})"),
+        }
+    };
+    match cmd {
+        UserCommand::Create { username, email, admin, password } => {
+            let password = read_password(password)?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let input = Registration { username, email, password };
+            let user = service::create_user(&state, input, role, None).await.map_err(explain)?;
+            println!("created {} <{}> ({})", user.username, user.email, user.role);
+        }
+        UserCommand::ResetPassword { username, password } => {
+            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
+            let password = read_password(password)?;
+            service::admin_set_password(&state, &user, &password).await.map_err(explain)?;
+            println!("password of {} changed; its sessions were ended", user.username);
+        }
+        UserCommand::Ban { username } => {
+            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
+            service::set_status(&state, &user, Status::Banned).await.map_err(explain)?;
+            println!("{} is banned", user.username);
+        }
+        UserCommand::Unban { username } => {
+            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
+            service::set_status(&state, &user, Status::Active).await.map_err(explain)?;
+            println!("{} is active again", user.username);
+        }
+    }
+    Ok(())
+}

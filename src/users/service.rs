@@ -1,0 +1,609 @@
+//! Account rules (seed 3.3, 5.3 ①–⑥). Plain types in, plain types out: no actix here.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::model::{CodePurpose, NewEmailCode, NewUserRow, Role, Status, User, UserView};
+use super::store;
+use crate::app::AppState;
+use crate::audit;
+use crate::db::run_blocking;
+use crate::error::{AppError, AppResult};
+use crate::i18n::{self, Lang};
+use crate::mail::OutgoingMail;
+
+pub const CODE_TTL_MINUTES: i64 = 10;
+pub const CODE_MAX_ATTEMPTS: i32 = 5;
+pub const CODE_RESEND_SECONDS: i64 = 60;
+const ACCOUNT_WINDOW: Duration = Duration::from_secs(15 * 60);
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub username: String,
+    pub email: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedIn {
+    pub username: String,
+    pub token: String,
+    pub token_expire_at: String,
+}
+
+/// Where a request came from, for rate limits and the audit log.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub ip: String,
+}
+
+// ---- validation -------------------------------------------------------------------------
+
+pub fn validate_username(name: &str) -> AppResult<()> {
+    let len = name.chars().count();
+    if !(3..=50).contains(&len) {
+        return Err(AppError::invalid("username", "err.username_length"));
+    }
+    // Letters of any script, digits, and _ - . : names show up in pages and paths.
+    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err(AppError::invalid("username", "err.username_chars"));
+    }
+    Ok(())
+}
+
+/// Trimmed and lower-cased; the stored form of an address.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn validate_email(email: &str, field: &'static str) -> AppResult<()> {
+    if email.is_empty() || email.len() > 255 {
+        return Err(AppError::invalid(field, "err.email_invalid"));
+    }
+    let valid = email.parse::<lettre::Address>().is_ok()
+        && email.split('@').nth(1).is_some_and(|domain| domain.contains('.'));
+    if !valid {
+        return Err(AppError::invalid(field, "err.email_invalid"));
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str, field: &'static str) -> AppResult<()> {
+    let len = password.chars().count();
+    if len < 8 {
+        return Err(AppError::invalid(field, "err.password_short"));
+    }
+    if len > 128 {
+        return Err(AppError::invalid(field, "err.password_long"));
+    }
+    let letters = password.chars().any(char::is_alphabetic);
+    let digits = password.chars().any(|c| c.is_ascii_digit());
+    if !(letters && digits) {
+        return Err(AppError::invalid(field, "err.password_weak"));
+    }
+    Ok(())
+}
+
+fn validate_code(code: &str) -> AppResult<()> {
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::invalid("verification_code", "err.code_format"));
+    }
+    Ok(())
+}
+
+// ---- passwords --------------------------------------------------------------------------
+
+pub fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}"), "password hash"))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Checked when the username is unknown, so a wrong name costs as long as a wrong password.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Qf0Qh5q1Tq2VkXH2mZkM3Jw8b0VJ2y1yD4m0kq0m9xI";
+
+// ---- register and login -----------------------------------------------------------------
+
+pub async fn register(state: &AppState, input: Registration, origin: &Origin) -> AppResult<Registered> {
+    let user = create_user(state, input, Role::User, Some(origin)).await?;
+    Ok(Registered { username: user.username, email: user.email, created_at: rfc(user.created_at) })
+}
+
+/// Creates an account (registration, or the CLI for the first admin).
+pub async fn create_user(
+    state: &AppState,
+    input: Registration,
+    role: Role,
+    origin: Option<&Origin>,
+) -> AppResult<User> {
+    let username = input.username.trim().to_string();
+    let email = normalize_email(&input.email);
+    validate_username(&username)?;
+    validate_email(&email, "email")?;
+    validate_password(&input.password, "password")?;
+    let password = input.password;
+    let hash = run_blocking(move || hash_password(&password)).await?;
+    let quota = state.config.auth.default_daily_quota;
+    let ip = origin.map(|o| o.ip.clone());
+    state
+        .db
+        .run(move |conn| {
+            let taken = |conn: &mut _| -> AppResult<()> {
+                if store::find_by_username(conn, &username)?.is_some() {
+                    return Err(AppError::client(StatusCode::CONFLICT, 401, "err.username_taken")
+                        .on_field("username"));
+                }
+                if store::find_by_email(conn, &email)?.is_some() {
+                    return Err(AppError::client(StatusCode::CONFLICT, 402, "err.email_taken")
+                        .on_field("email"));
+                }
+                Ok(())
+            };
+            taken(conn)?;
+            let now = Utc::now().naive_utc();
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let row = NewUserRow {
+                uuid: &uuid,
+                username: &username,
+                email: &email,
+                password_hash: &hash,
+                role: role.as_str(),
+                status: Status::Active.as_str(),
+                token_version: 0,
+                daily_quota: Some(quota),
+                created_at: now,
+                updated_at: now,
+            };
+            let user = match store::insert_user(conn, &row) {
+                Ok(user) => user,
+                // Two registrations raced past the check: report which name the winner took.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {
+                    taken(conn)?;
+                    return Err(AppError::client(StatusCode::CONFLICT, 401, "err.username_taken"));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            audit::record(conn, Some(user.id()), "register", None, ip.as_deref())?;
+            Ok(user)
+        })
+        .await
+}
+
+pub async fn login(state: &AppState, username: &str, password: &str, origin: &Origin) -> AppResult<LoggedIn> {
+    let username = username.trim().to_string();
+    if username.is_empty() || username.chars().count() > 50 {
+        return Err(AppError::invalid("username", "err.username_required"));
+    }
+    if password.is_empty() || password.len() > 1024 {
+        return Err(AppError::invalid("password", "err.password_required"));
+    }
+    let limits = &state.config.limits;
+    state
+        .limiter
+        .hit(&format!("login-ip:{}", origin.ip), limits.login_per_ip_per_minute, MINUTE)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let account_key = format!("login-account:{}", username.to_lowercase());
+    state
+        .limiter
+        .allowed(&account_key, limits.login_failures_per_account, ACCOUNT_WINDOW)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+
+    let lookup = username.clone();
+    let user = state.db.run(move |conn| Ok(store::find_by_username(conn, &lookup)?)).await?;
+    let hash = user.as_ref().map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+    let attempt = password.to_string();
+    let matches = run_blocking(move || Ok(password_matches(&attempt, &hash))).await?;
+
+    let ip = origin.ip.clone();
+    let user = match (user, matches) {
+        (Some(user), true) => user,
+        (user, _) => {
+            // Counted only on failure, so the owner is never locked out by logging in often.
+            let _ = state.limiter.hit(&account_key, limits.login_failures_per_account, ACCOUNT_WINDOW);
+            let id = user.map(|u| u.id());
+            state.db.run(move |conn| Ok(audit::record(conn, id, "login_failed", None, Some(&ip))?)).await?;
+            return Err(AppError::client(StatusCode::UNAUTHORIZED, 401, "err.bad_credentials"));
+        }
+    };
+    if user.is_banned() {
+        return Err(AppError::forbidden("err.banned"));
+    }
+    state.limiter.clear(&account_key);
+    let id = user.id();
+    state.db.run(move |conn| Ok(audit::record(conn, Some(id), "login", None, Some(&ip))?)).await?;
+    issue(state, &user)
+}
+
+fn issue(state: &AppState, user: &User) -> AppResult<LoggedIn> {
+    let issued = state.tokens.issue(user).map_err(|e| AppError::internal(e, "token"))?;
+    Ok(LoggedIn {
+        username: user.username.clone(),
+        token: issued.token,
+        token_expire_at: issued.expires_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    })
+}
+
+/// The account behind a token, if the token is genuine, current and the account may act.
+pub async fn authenticate(state: &AppState, token: &str) -> AppResult<User> {
+    let claims = state.tokens.verify(token).ok_or_else(AppError::unauthorized)?;
+    let user = state
+        .db
+        .run(move |conn| Ok(store::find_by_uuid(conn, &claims.sub)?.filter(|u| u.token_version == claims.ver)))
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    if user.is_banned() {
+        return Err(AppError::forbidden("err.banned"));
+    }
+    Ok(user)
+}
+
+// ---- mailed codes -----------------------------------------------------------------------
+
+fn code_hash(state: &AppState, purpose: CodePurpose, email: &str, code: &str) -> String {
+    // Keyed, so a leaked table does not give the codes away to a 10^6 brute force.
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.secret).unwrap_or_else(|_| unreachable!());
+    mac.update(purpose.as_str().as_bytes());
+    mac.update(b"\0");
+    mac.update(email.as_bytes());
+    mac.update(b"\0");
+    mac.update(code.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Stores a fresh code for `email` and mails it, at most once per address per minute.
+async fn send_code(state: &AppState, user: &User, email: &str, purpose: CodePurpose, lang: Lang) -> AppResult<()> {
+    state
+        .limiter
+        .hit(&format!("code-send:{email}"), 1, Duration::from_secs(CODE_RESEND_SECONDS as u64))
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
+    let hash = code_hash(state, purpose, email, &code);
+    let (address, user_id) = (email.to_string(), user.id);
+    state
+        .db
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            // The database remembers sends across restarts and instances; the limiter above
+            // only sees this process.
+            if let Some(last) = store::last_code_sent_at(conn, &address)? {
+                let waited = (now - last).num_seconds();
+                if waited < CODE_RESEND_SECONDS {
+                    return Err(AppError::RateLimited { retry_after: (CODE_RESEND_SECONDS - waited).max(1) as u64 });
+                }
+            }
+            store::insert_code(
+                conn,
+                &NewEmailCode {
+                    email: &address,
+                    purpose: purpose.as_str(),
+                    user_id,
+                    code_hash: &hash,
+                    attempts: 0,
+                    created_at: now,
+                    expires_at: now + chrono::Duration::minutes(CODE_TTL_MINUTES),
+                },
+            )?;
+            Ok(())
+        })
+        .await?;
+    let mail = code_mail(purpose, email, &user.username, &code, lang);
+    state.mailer.send(mail).await.map_err(|e| AppError::internal(e, "mail"))
+}
+
+/// Both languages in one mail; the reader's own comes first.
+fn code_mail(purpose: CodePurpose, to: &str, username: &str, code: &str, lang: Lang) -> OutgoingMail {
+    let topic = match purpose {
+        CodePurpose::ResetPassword => "reset_password",
+        CodePurpose::ChangeEmail => "change_email",
+    };
+    let order = match lang {
+        Lang::Zh => [Lang::Zh, Lang::En],
+        Lang::En => [Lang::En, Lang::Zh],
+    };
+    let fill = |l: Lang, key: &str| {
+        i18n::text(l, &format!("mail.{topic}.{key}"))
+            .replace("{code}", code)
+            .replace("{username}", username)
+            .replace("{minutes}", &CODE_TTL_MINUTES.to_string())
+    };
+    OutgoingMail {
+        to: to.to_string(),
+        subject: format!("{} / {}", fill(order[0], "subject"), fill(order[1], "subject")),
+        body: format!("{}\n\n----\n\n{}", fill(order[0], "body"), fill(order[1], "body")),
+    }
+}
+
+/// Checks a code and, in the same call, does `then` once the code is used up.
+async fn redeem_code<R: Send + 'static>(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    purpose: CodePurpose,
+    origin: &Origin,
+    wrong: AppError,
+    then: impl FnOnce(&mut crate::db::DbConn, i64) -> AppResult<R> + Send + 'static,
+) -> AppResult<R> {
+    state
+        .limiter
+        .hit(&format!("code-check:{}", origin.ip), state.config.limits.code_checks_per_ip_per_minute, MINUTE)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let hash = code_hash(state, purpose, email, code);
+    let email = email.to_string();
+    state
+        .db
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            let Some(live) = store::live_code(conn, &email, purpose, CODE_MAX_ATTEMPTS, now)? else {
+                return Err(wrong);
+            };
+            if live.code_hash != hash {
+                store::count_failed_attempt(conn, live.id)?;
+                return Err(wrong);
+            }
+            if !store::consume_codes(conn, &email, purpose, live.id, now)? {
+                return Err(wrong);
+            }
+            then(conn, live.user_id)
+        })
+        .await
+}
+
+// ---- forgot / reset password ------------------------------------------------------------
+
+pub async fn forgot_password(state: &AppState, email: &str, lang: Lang) -> AppResult<()> {
+    let email = normalize_email(email);
+    validate_email(&email, "email")?;
+    let lookup = email.clone();
+    let user = state
+        .db
+        .run(move |conn| Ok(store::find_by_email(conn, &lookup)?))
+        .await?
+        .ok_or_else(|| AppError::client(StatusCode::NOT_FOUND, 401, "err.email_unknown").on_field("email"))?;
+    send_code(state, &user, &email, CodePurpose::ResetPassword, lang).await
+}
+
+pub async fn reset_password(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    new_password: &str,
+    origin: &Origin,
+) -> AppResult<()> {
+    let email = normalize_email(email);
+    validate_email(&email, "email")?;
+    validate_code(code)?;
+    validate_password(new_password, "new_password")?;
+    let password = new_password.to_string();
+    let hash = run_blocking(move || hash_password(&password)).await?;
+    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 401, "err.code_invalid").on_field("verification_code");
+    let ip = origin.ip.clone();
+    redeem_code(state, &email, code, CodePurpose::ResetPassword, origin, wrong, move |conn, user_id| {
+        let id = super::model::UserId(user_id);
+        store::set_password(conn, id, &hash, true, Utc::now().naive_utc())?;
+        audit::record(conn, Some(id), "password_reset", None, Some(&ip))?;
+        Ok(())
+    })
+    .await
+}
+
+// ---- signed-in account changes ----------------------------------------------------------
+
+/// Changes the password; every other token stops working, the caller gets a fresh one.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    old_password: &str,
+    new_password: &str,
+    origin: &Origin,
+) -> AppResult<LoggedIn> {
+    if old_password.is_empty() {
+        return Err(AppError::invalid("old_password", "err.password_required"));
+    }
+    validate_password(new_password, "new_password")?;
+    let account_key = format!("login-account:{}", user.username.to_lowercase());
+    let limit = state.config.limits.login_failures_per_account;
+    state
+        .limiter
+        .allowed(&account_key, limit, ACCOUNT_WINDOW)
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let (old, new, current) = (old_password.to_string(), new_password.to_string(), user.password_hash.clone());
+    let hash = run_blocking(move || {
+        if !password_matches(&old, &current) {
+            return Ok(None);
+        }
+        hash_password(&new).map(Some)
+    })
+    .await?;
+    let Some(hash) = hash else {
+        let _ = state.limiter.hit(&account_key, limit, ACCOUNT_WINDOW);
+        return Err(AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 401, "err.old_password_wrong")
+            .on_field("old_password"));
+    };
+    let (id, uuid, ip) = (user.id(), user.uuid.clone(), origin.ip.clone());
+    let updated = state
+        .db
+        .run(move |conn| {
+            store::set_password(conn, id, &hash, true, Utc::now().naive_utc())?;
+            audit::record(conn, Some(id), "password_changed", None, Some(&ip))?;
+            Ok(store::find_by_uuid(conn, &uuid)?)
+        })
+        .await?
+        .ok_or_else(AppError::unauthorized)?;
+    issue(state, &updated)
+}
+
+fn email_taken() -> AppError {
+    AppError::client(StatusCode::CONFLICT, 401, "err.email_taken").on_field("new_email")
+}
+
+/// Step one of changing the address: a code goes to the new address (seed 6.1).
+pub async fn request_email_change(state: &AppState, user: &User, new_email: &str, lang: Lang) -> AppResult<()> {
+    let email = normalize_email(new_email);
+    validate_email(&email, "new_email")?;
+    if email == user.email {
+        return Err(AppError::invalid("new_email", "err.email_same"));
+    }
+    let lookup = email.clone();
+    if state.db.run(move |conn| Ok(store::find_by_email(conn, &lookup)?)).await?.is_some() {
+        return Err(email_taken());
+    }
+    send_code(state, user, &email, CodePurpose::ChangeEmail, lang).await
+}
+
+/// Step two: the code proves the person reads the new address.
+pub async fn change_email(
+    state: &AppState,
+    user: &User,
+    new_email: &str,
+    code: &str,
+    origin: &Origin,
+) -> AppResult<String> {
+    let email = normalize_email(new_email);
+    validate_email(&email, "new_email")?;
+    validate_code(code)?;
+    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 403, "err.code_invalid").on_field("verification_code");
+    let (id, old, ip, address) = (user.id(), user.email.clone(), origin.ip.clone(), email.clone());
+    redeem_code(state, &email, code, CodePurpose::ChangeEmail, origin, wrong, move |conn, owner| {
+        if owner != id.0 {
+            // A code mailed for someone else's change is no code for this account.
+            return Err(AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 403, "err.code_invalid")
+                .on_field("verification_code"));
+        }
+        if store::find_by_email(conn, &address)?.is_some() {
+            return Err(email_taken());
+        }
+        match store::set_email(conn, id, &address, Utc::now().naive_utc()) {
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(email_taken())
+            }
+            other => other?,
+        }
+        let detail = format!("{old} -> {address}");
+        audit::record(conn, Some(id), "email_changed", Some(&detail), Some(&ip))?;
+        Ok(())
+    })
+    .await?;
+    Ok(email)
+}
+
+// ---- administration (CLI now, admin pages later) ----------------------------------------
+
+pub async fn find_by_username(state: &AppState, username: &str) -> AppResult<User> {
+    let name = username.to_string();
+    state.db.run(move |conn| Ok(store::find_by_username(conn, &name)?)).await?.ok_or_else(AppError::not_found)
+}
+
+/// Bans or restores an account; a ban ends its sessions at once.
+pub async fn set_status(state: &AppState, user: &User, status: Status) -> AppResult<()> {
+    let id = user.id();
+    state
+        .db
+        .run(move |conn| {
+            store::set_status(conn, id, status.as_str(), Utc::now().naive_utc())?;
+            audit::record(conn, Some(id), status.as_str(), None, None)?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn set_role(state: &AppState, user: &User, role: Role) -> AppResult<()> {
+    let id = user.id();
+    state.db.run(move |conn| Ok(store::set_role(conn, id, role.as_str(), Utc::now().naive_utc())?)).await
+}
+
+/// Sets a password without the old one or a mail: the operator's recovery path.
+pub async fn admin_set_password(state: &AppState, user: &User, password: &str) -> AppResult<()> {
+    validate_password(password, "password")?;
+    let password = password.to_string();
+    let hash = run_blocking(move || hash_password(&password)).await?;
+    let id = user.id();
+    state
+        .db
+        .run(move |conn| {
+            store::set_password(conn, id, &hash, true, Utc::now().naive_utc())?;
+            audit::record(conn, Some(id), "password_set_by_operator", None, None)?;
+            Ok(())
+        })
+        .await
+}
+
+pub fn profile(user: &User) -> UserView {
+    user.view()
+}
+
+fn rfc(t: chrono::NaiveDateTime) -> String {
+    let utc: DateTime<Utc> = t.and_utc();
+    utc.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert!(validate_username("bob").is_ok());
+        assert!(validate_username("小明同学").is_ok());
+        assert!(validate_username("ab").is_err());
+        assert!(validate_username(&"x".repeat(51)).is_err());
+        assert!(validate_username("<script>").is_err());
+        assert!(validate_username("a b c").is_err());
+    }
+
+    #[test]
+    fn passwords_need_letters_and_digits() {
+        assert!(validate_password("User@1234", "p").is_ok());
+        assert!(validate_password("short1", "p").is_err());
+        assert!(validate_password("onlyletters", "p").is_err());
+        assert!(validate_password("12345678", "p").is_err());
+    }
+
+    #[test]
+    fn emails_are_checked_and_normalized() {
+        assert_eq!(normalize_email("  Test@Example.COM "), "test@example.com");
+        assert!(validate_email("test@example.com", "email").is_ok());
+        assert!(validate_email("no-at-sign", "email").is_err());
+        assert!(validate_email("a@localhost", "email").is_err());
+        assert!(validate_email(&format!("{}@example.com", "a".repeat(250)), "email").is_err());
+    }
+
+    #[test]
+    fn hashes_verify_and_the_dummy_hash_is_well_formed() {
+        let hash = hash_password("User@1234").unwrap();
+        assert!(password_matches("User@1234", &hash));
+        assert!(!password_matches("User@12345", &hash));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+}

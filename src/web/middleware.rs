@@ -1,0 +1,217 @@
+//! Request ids and logging, CSRF for page forms, and the one place where errors become
+//! an envelope (API) or a page (browser), in the request's language.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use rand::RngCore;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::error::{AppError, Envelope};
+use crate::i18n::{self, Lang};
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+#[derive(Clone)]
+pub struct CsrfToken(pub String);
+
+pub const CSRF_COOKIE: &str = "pd_csrf";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// Outermost: a request id (taken from `X-Request-Id` when sane) in a tracing span and the
+/// response header, and one log line per request.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get("X-Request-Id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let started = Instant::now();
+    async move {
+        let mut res = next.call(req).await?;
+        if let Ok(value) = header::HeaderValue::from_str(&id) {
+            res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+        }
+        let status = res.status().as_u16();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if res.request().path() != "/healthz" {
+            tracing::info!(status, ms = (ms * 10.0).round() / 10.0, "handled");
+        }
+        Ok(res)
+    }
+    .instrument(span)
+    .await
+}
+
+fn is_api(req: &HttpRequest) -> bool {
+    req.path().starts_with("/api/")
+}
+
+fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request")
+}
+
+/// Page forms are posted by htmx with the token of the `pd_csrf` cookie in a header; a
+/// cross-site page can neither read the cookie nor set the header. The JSON API takes only
+/// bearer tokens, which a browser never adds by itself, so it needs no CSRF token.
+pub async fn csrf(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if is_api(req.request()) {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let existing = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() == 64);
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let ok = matches!((&existing, sent), (Some(cookie), Some(sent)) if constant_eq(cookie.as_bytes(), sent.as_bytes()));
+        if !ok {
+            return Ok(req.error_response(AppError::forbidden("err.csrf")));
+        }
+    }
+    let (token, fresh) = match existing {
+        Some(token) => (token, false),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            (bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(), true)
+        }
+    };
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.auth.secure_cookies);
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    if fresh {
+        let cookie = Cookie::build(CSRF_COOKIE, token)
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .finish();
+        res.response_mut().add_cookie(&cookie)?;
+    }
+    Ok(res)
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What is left of an error once it must be shown.
+struct Problem {
+    status: StatusCode,
+    code: u16,
+    key: &'static str,
+    field: Option<&'static str>,
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    fn of(err: &AppError) -> Self {
+        Problem {
+            status: err.status_code(),
+            code: err.code(),
+            key: err.key(),
+            field: err.field(),
+            retry_after: match err {
+                AppError::RateLimited { retry_after } => Some(*retry_after),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Turns any error response into the translated envelope or a friendly page.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // The request must not be cloned before routing (actix needs it unshared then), so
+    // errors are read from the response, where handlers and extractors leave them.
+    let res = next.call(req).await?.map_into_boxed_body();
+    let Some(err) = res.response().error() else {
+        return Ok(res);
+    };
+    let problem = match err.as_error::<AppError>() {
+        Some(app) => {
+            if let AppError::Internal { .. } = app {
+                tracing::error!(cause = %app, "request failed");
+            }
+            Problem::of(app)
+        }
+        None => {
+            let status = res.status();
+            if status.is_server_error() {
+                tracing::error!(cause = %err, "request failed");
+            } else {
+                tracing::debug!(cause = %err, "request rejected");
+            }
+            Problem::of(&AppError::from_status(status))
+        }
+    };
+    let (http_req, _) = res.into_parts();
+    let response = render_problem(&http_req, &problem);
+    Ok(ServiceResponse::new(http_req, response))
+}
+
+fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
+    let lang = Lang::of(req);
+    let message = i18n::text(lang, p.key);
+    let mut builder = HttpResponse::build(p.status);
+    if let Some(secs) = p.retry_after {
+        builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    if is_api(req) {
+        let data = p.field.map(|f| serde_json::json!({ "field": f }));
+        return builder.json(Envelope { code: p.code, message, data });
+    }
+    if p.status == StatusCode::UNAUTHORIZED {
+        let next = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+        let target = format!("/login?next={}", super::render::urlencode(next));
+        return if is_htmx(req) {
+            HttpResponse::Ok().insert_header(("HX-Redirect", target)).finish()
+        } else {
+            HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish()
+        };
+    }
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let mut ctx = tera::Context::new();
+    ctx.insert("t", i18n::tree(lang));
+    ctx.insert("lang", lang.code());
+    ctx.insert("status", &p.status.as_u16());
+    ctx.insert("message", &message);
+    ctx.insert("request_id", &request_id);
+    ctx.insert("csrf", &req.extensions().get::<CsrfToken>().map(|c| c.0.clone()).unwrap_or_default());
+    ctx.insert("user", &Option::<()>::None);
+    ctx.insert("path", req.uri().path());
+    let (template, htmx) = if is_htmx(req) {
+        ("_error_fragment.html", true)
+    } else {
+        ("error.html", false)
+    };
+    let html = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| state.templates.render(template, &ctx).ok())
+        .unwrap_or_else(|| format!("<!doctype html><title>{0}</title><p>{0}</p>", tera::escape_html(&message)));
+    if htmx {
+        // Shown in the page's message area instead of replacing the form that was posted.
+        builder.insert_header(("HX-Retarget", "#flash")).insert_header(("HX-Reswap", "innerHTML"));
+    }
+    builder.content_type("text/html; charset=utf-8").body(html)
+}

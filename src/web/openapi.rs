@@ -1,0 +1,200 @@
+//! The OpenAPI 3 document of the JSON API (`/api/v1/openapi.json`) and its docs page
+//! (`/api/docs`). Each area adds its operations here as it grows.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::web::render::{base_context, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/openapi.json", web::get().to(spec_json));
+    cfg.route("/api/docs", web::get().to(docs_page));
+}
+
+async fn spec_json() -> HttpResponse {
+    HttpResponse::Ok().json(spec())
+}
+
+async fn docs_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let mut ctx = base_context(&req, None);
+    ctx.insert("spec", &spec());
+    render(&state.templates, "docs/api.html", &ctx, StatusCode::OK)
+}
+
+fn string(description: &str) -> Value {
+    json!({ "type": "string", "description": description })
+}
+
+fn object(required: &[&str], props: &[(&str, Value)]) -> Value {
+    let properties: Map<String, Value> = props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+/// The envelope with `data` of the named schema (or none).
+fn envelope(data: Option<&str>) -> Value {
+    let mut props = vec![
+        ("code", json!({ "type": "integer", "description": "Seed status code (see the operation)" })),
+        ("message", string("Human-readable message in the request's language (zh by default)")),
+    ];
+    if let Some(name) = data {
+        props.push(("data", json!({ "$ref": format!("#/components/schemas/{name}") })));
+    } else {
+        props.push(("data", json!({ "type": "object", "nullable": true, "description": "For 400s: { field } names the offending field" })));
+    }
+    object(&["code", "message"], &props)
+}
+
+struct Op<'a> {
+    method: &'a str,
+    path: &'a str,
+    tag: &'a str,
+    summary: &'a str,
+    description: &'a str,
+    request: Option<&'a str>,
+    data: Option<&'a str>,
+    /// (HTTP status, description naming the envelope `code`).
+    responses: &'a [(u16, &'a str)],
+    auth: bool,
+}
+
+fn operation(op: &Op<'_>) -> Value {
+    let mut responses = Map::new();
+    for (status, description) in op.responses {
+        let schema = if *status < 300 { envelope(op.data) } else { envelope(None) };
+        responses.insert(
+            status.to_string(),
+            json!({ "description": description, "content": { "application/json": { "schema": schema } } }),
+        );
+    }
+    let mut value = json!({
+        "tags": [op.tag],
+        "summary": op.summary,
+        "description": op.description,
+        "responses": responses,
+    });
+    if let Some(req) = op.request {
+        value["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{req}") } } }
+        });
+    }
+    if op.auth {
+        value["security"] = json!([{ "bearer": [] }]);
+    }
+    value
+}
+
+const LIMITED: (u16, &str) = (429, "code 429: too many attempts; see Retry-After");
+const INTERNAL: (u16, &str) = (500, "code 500: server error");
+const UNAUTH: (u16, &str) = (401, "code 401: missing, invalid, expired or revoked token");
+const BANNED: (u16, &str) = (403, "code 403: the account is banned");
+
+pub fn spec() -> Value {
+    let ops = [
+        Op {
+            method: "post", path: "/api/v1/auth/register", tag: "auth", summary: "Register (seed 5.3 ①)",
+            description: "Username 3–50 characters (letters, digits, _ - .), unique without regard to case; email at most 255 characters, unique; password at least 8 characters with letters and digits.",
+            request: Some("RegisterRequest"), data: Some("Registered"),
+            responses: &[(201, "code 201: registered"), (400, "code 400: invalid parameters; data.field names the field"), (409, "code 401: username taken; code 402: email taken"), INTERNAL],
+            auth: false,
+        },
+        Op {
+            method: "post", path: "/api/v1/auth/login", tag: "auth", summary: "Log in (seed 5.3 ②)",
+            description: "Returns a JWT for `Authorization: Bearer`. Attempts are limited per client IP and failures per account.",
+            request: Some("LoginRequest"), data: Some("LoggedIn"),
+            responses: &[(200, "code 200: logged in"), (400, "code 400: invalid parameters"), (401, "code 401: wrong username or password"), BANNED, LIMITED, INTERNAL],
+            auth: false,
+        },
+        Op {
+            method: "post", path: "/api/v1/auth/forgot-password", tag: "auth", summary: "Mail a password reset code (seed 5.3 ③)",
+            description: "Sends a 6-digit code valid for 10 minutes, single use, void after 5 wrong tries; at most one mail per address per 60 s.",
+            request: Some("ForgotPasswordRequest"), data: None,
+            responses: &[(200, "code 200: mail sent"), (400, "code 400: invalid parameters"), (404, "code 401: email not registered"), LIMITED, INTERNAL],
+            auth: false,
+        },
+        Op {
+            method: "post", path: "/api/v1/auth/reset-password", tag: "auth", summary: "Reset the password with the mailed code (seed 5.3 ④)",
+            description: "All tokens issued before stop working.",
+            request: Some("ResetPasswordRequest"), data: None,
+            responses: &[(200, "code 200: password reset"), (400, "code 400: invalid parameters"), (422, "code 401: code wrong or expired"), LIMITED, INTERNAL],
+            auth: false,
+        },
+        Op {
+            method: "get", path: "/api/v1/user/me", tag: "user", summary: "The signed-in account",
+            description: "", request: None, data: Some("User"),
+            responses: &[(200, "code 200"), UNAUTH, BANNED],
+            auth: true,
+        },
+        Op {
+            method: "post", path: "/api/v1/user/reset-password", tag: "user", summary: "Change the password (seed 5.3 ⑤)",
+            description: "Needs the old password. Revokes every token of the account, including the one used; the answer carries a fresh token.",
+            request: Some("ChangePasswordRequest"), data: Some("LoggedIn"),
+            responses: &[(200, "code 200: password changed"), (400, "code 400: invalid parameters"), UNAUTH, (422, "code 401: old password wrong"), LIMITED, INTERNAL],
+            auth: true,
+        },
+        Op {
+            method: "post", path: "/api/v1/user/reset-email/code", tag: "user", summary: "Mail a code to the new address (step 1 of seed 5.3 ⑥)",
+            description: "Seed 6.1: changing the email needs a code sent to the new address.",
+            request: Some("EmailCodeRequest"), data: None,
+            responses: &[(200, "code 200: mail sent"), (400, "code 400: invalid parameters"), UNAUTH, (409, "code 401: email taken"), LIMITED, INTERNAL],
+            auth: true,
+        },
+        Op {
+            method: "post", path: "/api/v1/user/reset-email", tag: "user", summary: "Change the email (seed 5.3 ⑥)",
+            description: "With the code mailed by /user/reset-email/code.",
+            request: Some("ChangeEmailRequest"), data: Some("EmailView"),
+            responses: &[(200, "code 200: email changed"), (400, "code 400: invalid parameters"), UNAUTH, (409, "code 401: email taken"), (422, "code 403: code wrong or expired"), LIMITED, INTERNAL],
+            auth: true,
+        },
+    ];
+    let mut paths = Map::new();
+    for op in &ops {
+        let entry = paths.entry(op.path.to_string()).or_insert_with(|| json!({}));
+        entry[op.method] = operation(op);
+    }
+    let code = || json!({ "type": "string", "pattern": "^[0-9]{6}$", "description": "6-digit code from the mail" });
+    let password = |d: &str| json!({ "type": "string", "format": "password", "minLength": 8, "description": d });
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "PictureDeck API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every answer is the envelope {code, message, data}. HTTP status keeps its HTTP meaning; `code` follows the design document (seed 5.3). Send `Accept-Language: en` for English messages."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
+            "schemas": {
+                "RegisterRequest": object(&["username", "email", "password"], &[
+                    ("username", string("3–50 characters")), ("email", string("at most 255 characters")), ("password", password("letters and digits")),
+                ]),
+                "Registered": object(&[], &[
+                    ("username", string("")), ("email", string("")), ("created_at", string("UTC, RFC 3339")),
+                ]),
+                "LoginRequest": object(&["username", "password"], &[("username", string("")), ("password", password(""))]),
+                "LoggedIn": object(&[], &[
+                    ("username", string("")), ("token", string("JWT for Authorization: Bearer")), ("token_expire_at", string("UTC, RFC 3339")),
+                ]),
+                "ForgotPasswordRequest": object(&["email"], &[("email", string("the account's address"))]),
+                "ResetPasswordRequest": object(&["email", "verification_code", "new_password"], &[
+                    ("email", string("")), ("verification_code", code()), ("new_password", password("")),
+                ]),
+                "ChangePasswordRequest": object(&["old_password", "new_password"], &[
+                    ("old_password", password("")), ("new_password", password("")),
+                ]),
+                "EmailCodeRequest": object(&["new_email"], &[("new_email", string("the new address"))]),
+                "ChangeEmailRequest": object(&["new_email", "verification_code"], &[
+                    ("new_email", string("")), ("verification_code", code()),
+                ]),
+                "EmailView": object(&[], &[("email", string(""))]),
+                "User": object(&[], &[
+                    ("uuid", string("public id")), ("username", string("")), ("email", string("")),
+                    ("role", string("user | admin")), ("status", string("active | banned")), ("created_at", string("UTC, RFC 3339")),
+                ]),
+            }
+        }
+    })
+}

@@ -1,0 +1,119 @@
+//! Tera templates, embedded in the binary, and the context every page shares.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use rust_embed::RustEmbed;
+use serde_json::{Map, Value};
+use tera::{Context, Tera};
+
+use super::middleware::CsrfToken;
+use crate::error::{AppError, AppResult};
+use crate::i18n::{self, Lang};
+use crate::users::model::User;
+
+#[derive(RustEmbed)]
+#[folder = "templates/"]
+struct TemplateFiles;
+
+pub fn load_templates() -> anyhow::Result<Tera> {
+    let mut tera = Tera::default();
+    let mut files = Vec::new();
+    for name in TemplateFiles::iter() {
+        let file = TemplateFiles::get(&name).ok_or_else(|| anyhow::anyhow!("missing template {name}"))?;
+        files.push((name.to_string(), String::from_utf8(file.data.into_owned())?));
+    }
+    tera.add_raw_templates(files)?;
+    Ok(tera)
+}
+
+/// `t`, `lang`, `csrf`, `user` and `path`: what layout.html needs on every page.
+pub fn base_context(req: &HttpRequest, user: Option<&User>) -> Context {
+    let lang = Lang::of(req);
+    let mut ctx = Context::new();
+    ctx.insert("t", i18n::tree(lang));
+    ctx.insert("lang", lang.code());
+    let csrf = req.extensions().get::<CsrfToken>().map(|c| c.0.clone()).unwrap_or_default();
+    ctx.insert("csrf", &csrf);
+    let path = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    ctx.insert("path", path);
+    match user {
+        Some(user) => {
+            let mut view = serde_json::to_value(user.view()).unwrap_or(Value::Null);
+            if let Some(obj) = view.as_object_mut() {
+                let shown = user.created_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                obj.insert("created_at".into(), Value::String(shown));
+            }
+            ctx.insert("user", &view);
+        }
+        None => ctx.insert("user", &Value::Null),
+    }
+    ctx
+}
+
+pub fn render(tera: &Tera, template: &str, ctx: &Context, status: StatusCode) -> AppResult<HttpResponse> {
+    let html = tera.render(template, ctx).map_err(|e| AppError::internal(e, "template"))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+}
+
+/// Re-renders a form partial after a failed post: the message goes beside its field,
+/// or on top of the form. Server faults are passed on to the error page.
+pub fn form_error(
+    tera: &Tera,
+    template: &str,
+    mut ctx: Context,
+    lang: Lang,
+    err: AppError,
+) -> AppResult<HttpResponse> {
+    if let AppError::Internal { .. } = err {
+        return Err(err);
+    }
+    let mut errors = Map::new();
+    errors.insert(err.field().unwrap_or("form").to_string(), Value::String(i18n::text(lang, err.key())));
+    ctx.insert("errors", &errors);
+    let status = match &err {
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Client { status, .. } => *status,
+        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    render(tera, template, &ctx, status)
+}
+
+/// A relative in-site path only, so a crafted `next` cannot send people elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_templates_parse() {
+        let tera = load_templates().unwrap();
+        assert!(tera.get_template_names().any(|n| n == "users/login.html"));
+    }
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/profile?tab=email")), "/profile?tab=email");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,31 @@
+// PictureDeck UI glue: htmx response handling + "send code" countdown buttons.
+(function () {
+  "use strict";
+  if (window.htmx) {
+    // Swap 4xx (e.g. 422 validation errors) like successes so inline form errors render.
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "[4]..", swap: true, error: false },
+      { code: "...", swap: true, error: true }
+    ];
+  }
+  var until = {}; // button id -> timestamp (ms) when its countdown ends
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("button[data-countdown]").forEach(function (b) {
+      if (!b.dataset.label) b.dataset.label = b.textContent.trim();
+      var left = Math.ceil(((until[b.id] || 0) - now) / 1000);
+      if (left > 0) { b.disabled = true; b.textContent = b.dataset.label + " (" + left + "s)"; }
+      else if (until[b.id]) { delete until[b.id]; b.disabled = false; b.textContent = b.dataset.label; }
+    });
+  }
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var b = e.detail.elt, s = e.detail.xhr ? e.detail.xhr.status : 0;
+    if (!b || !b.hasAttribute || !b.hasAttribute("data-countdown") || s < 200 || s >= 300) return;
+    until[b.id] = Date.now() + 1000 * (parseInt(b.getAttribute("data-countdown"), 10) || 60);
+    tick();
+  });
+  document.addEventListener("htmx:afterSettle", tick);
+  setInterval(tick, 1000);
+})();
