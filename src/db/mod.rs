@@ -95,6 +95,8 @@ impl Db {
         let manager = ConnectionManager::<DbConn>::new(target);
         let pool = Pool::builder()
             .max_size(pool_size)
+            // Connections open on demand; an idle instance holds one.
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)

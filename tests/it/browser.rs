@@ -1,0 +1,58 @@
+//! A real headless Chromium registers, logs in and changes the password through the pages.
+
+use crate::support::webdriver::{chromedriver, Browser};
+use crate::support::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registers_logs_in_and_changes_the_password_in_chromium() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let b = Browser::start(&driver).await;
+
+    b.goto(&app.at("/register")).await;
+    b.fill("#username", "小明_studio").await;
+    b.fill("#email", "xiaoming@example.com").await;
+    b.fill("#password", "Paint@2026").await;
+    b.fill("#password_confirm", "Paint@2026").await;
+    b.screenshot(&shots.join("register.png")).await;
+    b.click("#register-submit").await;
+    b.wait_for_url("/login?registered=1").await;
+
+    b.fill("#username", "小明_studio").await;
+    b.fill("#password", "wrong-Password1").await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#login-form", "账号或密码错误").await;
+    b.screenshot(&shots.join("login-error.png")).await;
+    b.fill("#password", "Paint@2026").await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "小明_studio").await;
+    b.screenshot(&shots.join("home.png")).await;
+
+    b.click("#nav-profile").await;
+    b.wait_for_text("#info-email", "xiaoming@example.com").await;
+    b.click("#tab-password").await;
+    b.fill("#old_password", "Paint@2026").await;
+    b.fill("#new_password", "Sketch@2027").await;
+    b.fill("#new_password_confirm", "Sketch@2027").await;
+    b.click("#password-submit").await;
+    b.wait_for_text("#password-form", "成功修改密码").await;
+    b.screenshot(&shots.join("password-changed.png")).await;
+
+    // The browser stays signed in with its new session; then log out and back in.
+    b.goto(&app.at("/profile")).await;
+    b.wait_for_text("#info-username", "小明_studio").await;
+    b.click("#logout").await;
+    b.wait_for_url("/login").await;
+    b.fill("#username", "小明_studio").await;
+    b.fill("#password", "Sketch@2027").await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "小明_studio").await;
+
+    b.click("#lang-en").await;
+    b.wait_for_text("#nav-profile", "Profile").await;
+    b.screenshot(&shots.join("home-en.png")).await;
+    b.quit().await;
+    app.stop().await;
+}

@@ -1,0 +1,244 @@
+//! The test harness: a real PictureDeck on a loopback port over a fresh SQLite file or a fresh
+//! PostgreSQL schema, a memory mailer, and small helpers that read like the seed.
+
+pub mod smtp;
+pub mod webdriver;
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use picturedeck::app::{self, AppState};
+use picturedeck::config::Config;
+use picturedeck::mail::{Mailer, OutgoingMail};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const PASSWORD: &str = "User@1234";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(&TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::start($crate::support::Backend::Sqlite).await.expect("app");
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::start($crate::support::Backend::Postgres).await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub state: Arc<AppState>,
+    mails: Option<Arc<Mutex<Vec<OutgoingMail>>>>,
+    handle: actix_web::dev::ServerHandle,
+    pg_schema: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// Whether PostgreSQL answers; under CI=true an absent server fails the run instead.
+fn postgres_available() -> bool {
+    match PgConnection::establish(PG_ADMIN_URL) {
+        Ok(_) => true,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL at {PG_ADMIN_URL} is required under CI=true: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: PostgreSQL at {PG_ADMIN_URL} is unreachable ({e}); PostgreSQL tests skip");
+            false
+        }
+    }
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    memory_mail: bool,
+    tweak: Vec<Box<dyn FnOnce(&mut Config)>>,
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + 'static) -> Self {
+        self.tweak.push(Box::new(f));
+        self
+    }
+
+    /// Use the configured mailer (e.g. SMTP) instead of the memory one.
+    pub fn real_mailer(mut self) -> Self {
+        self.memory_mail = false;
+        self
+    }
+
+    pub async fn start(self) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut pg_schema = None;
+        let database_url = match self.backend {
+            Backend::Sqlite => format!("sqlite:{}", dir.path().join("test.db").display()),
+            Backend::Postgres => {
+                if !postgres_available() {
+                    return None;
+                }
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(PG_ADMIN_URL).expect("pg");
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
+                pg_schema = Some(schema.clone());
+                format!("{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
+            }
+        };
+        let mut config = Config::default();
+        config.data_dir = Some(dir.path().to_path_buf());
+        config.database.url = database_url;
+        config.database.pool_size = 4;
+        config.server.workers = 2;
+        for f in self.tweak {
+            f(&mut config);
+        }
+        let (mailer, mails) = if self.memory_mail {
+            let (m, sent) = Mailer::memory();
+            (Some(m), Some(sent))
+        } else {
+            (None, None)
+        };
+        let state = Arc::new(
+            tokio::task::spawn_blocking(move || AppState::new(config, mailer))
+                .await
+                .expect("join")
+                .expect("app state"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = app::server(state.clone(), listener).expect("server");
+        let handle = server.handle();
+        tokio::spawn(server);
+        Some(TestApp { url, state, mails, handle, pg_schema, _dir: dir })
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder { backend, memory_mail: true, tweak: Vec::new() }
+    }
+
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        Self::builder(backend).start().await
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// POSTs JSON (optionally with a bearer token); returns the HTTP status and the envelope.
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().post(self.at(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.expect("JSON envelope"))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().get(self.at(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.expect("JSON envelope"))
+    }
+
+    /// Registers `name` with `name@example.com` and the shared test password.
+    pub async fn register(&self, name: &str) {
+        let (status, body) = self
+            .post("/api/v1/auth/register", None, json!({"username": name, "email": email(name), "password": PASSWORD}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    pub async fn login_with(&self, name: &str, password: &str) -> (StatusCode, Value) {
+        self.post("/api/v1/auth/login", None, json!({"username": name, "password": password})).await
+    }
+
+    /// Registers and logs in; returns the token.
+    pub async fn user(&self, name: &str) -> String {
+        self.register(name).await;
+        let (status, body) = self.login_with(name, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["token"].as_str().expect("token").to_string()
+    }
+
+    pub fn mails(&self) -> Vec<OutgoingMail> {
+        self.mails.as_ref().expect("memory mailer").lock().expect("lock").clone()
+    }
+
+    /// The 6-digit code of the newest mail to `to`.
+    pub fn last_code(&self, to: &str) -> String {
+        let mail = self.mails().into_iter().rev().find(|m| m.to == to).unwrap_or_else(|| panic!("no mail to {to}"));
+        code_in(&mail.body).expect("a code in the mail")
+    }
+
+    /// Runs SQL against the app's database (to age a code, say).
+    pub async fn sql(&self, sql: &'static str) {
+        self.state
+            .db
+            .run(move |conn| {
+                conn.batch_execute(sql).map_err(|e| picturedeck::error::AppError::internal(e, "test sql"))
+            })
+            .await
+            .expect("sql");
+    }
+}
+
+pub fn email(name: &str) -> String {
+    format!("{}@example.com", name.to_lowercase())
+}
+
+/// The first run of exactly six digits.
+pub fn code_in(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(5)).find_map(|i| {
+        let run = &bytes[i..i + 6];
+        let before = i.checked_sub(1).map(|j| bytes[j].is_ascii_digit()).unwrap_or(false);
+        let after = bytes.get(i + 6).is_some_and(|b| b.is_ascii_digit());
+        (run.iter().all(u8::is_ascii_digit) && !before && !after).then(|| String::from_utf8_lossy(run).into_owned())
+    })
+}
+
+impl TestApp {
+    /// Stops the server, which drops its state and so closes the database pool.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(schema) = &self.pg_schema {
+            if let Ok(mut conn) = PgConnection::establish(PG_ADMIN_URL) {
+                let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+}
