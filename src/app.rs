@@ -106,8 +106,14 @@ fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix
     use actix_web::error::JsonPayloadError as E;
     let status = actix_web::http::StatusCode::PAYLOAD_TOO_LARGE;
     match err {
-        E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::client(status, 413, "err.too_large"),
-        E::ContentType => AppError::client(actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, 415, "err.unsupported_media"),
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => {
+            AppError::client(status, 413, "err.too_large")
+        }
+        E::ContentType => AppError::client(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            415,
+            "err.unsupported_media",
+        ),
         _ => AppError::bad_request("err.bad_json"),
     }
     .into()
@@ -116,7 +122,11 @@ fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix
 fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     use actix_web::error::UrlencodedError as E;
     match err {
-        E::Overflow { .. } => AppError::client(actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, 413, "err.too_large"),
+        E::Overflow { .. } => AppError::client(
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            "err.too_large",
+        ),
         _ => AppError::bad_request("err.bad_request"),
     }
     .into()
@@ -134,15 +144,26 @@ pub fn bind(addr: SocketAddr, free_port_fallback: bool) -> anyhow::Result<TcpLis
 }
 
 /// Builds the HTTP(S) server on `listener`; actix stops it gracefully on Ctrl-C / SIGTERM.
-pub fn server(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<actix_web::dev::Server> {
+pub fn server(
+    state: Arc<AppState>,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
     let config = state.config.clone();
     let data = web::Data::from(state);
     let limit = config.server.body_limit;
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error))
-            .app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(limit)
+                    .error_handler(json_error),
+            )
+            .app_data(
+                web::FormConfig::default()
+                    .limit(limit)
+                    .error_handler(form_error),
+            )
             .app_data(web::PayloadConfig::default().limit(limit))
             .wrap(from_fn(middleware::csrf))
             .wrap(from_fn(middleware::render_errors))
@@ -168,7 +189,12 @@ fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
     let certs = CertificateDer::pem_file_iter(cert)
         .with_context(|| format!("server.tls_cert: cannot read {}", cert.display()))?
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("server.tls_cert: {} is not a PEM certificate chain", cert.display()))?;
+        .with_context(|| {
+            format!(
+                "server.tls_cert: {} is not a PEM certificate chain",
+                cert.display()
+            )
+        })?;
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("server.tls_key: {} is not a PEM private key", key.display()))?;
     rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))

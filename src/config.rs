@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the SQLite file, local objects, outbox and generated secret live.
@@ -109,20 +109,6 @@ pub struct LimitsConfig {
     pub code_checks_per_ip_per_minute: u32,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: None,
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            mail: MailConfig::default(),
-            log: LogConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -138,7 +124,10 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: String::new(), pool_size: 8 }
+        DatabaseConfig {
+            url: String::new(),
+            pool_size: 8,
+        }
     }
 }
 
@@ -169,7 +158,10 @@ impl Default for MailConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: LogFormat::Text, level: "info".into() }
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -280,10 +272,12 @@ impl Config {
     }
 
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.server
-            .bind
-            .parse()
-            .with_context(|| format!("server.bind must be ADDRESS:PORT, got {:?}", self.server.bind))
+        self.server.bind.parse().with_context(|| {
+            format!(
+                "server.bind must be ADDRESS:PORT, got {:?}",
+                self.server.bind
+            )
+        })
     }
 
     /// The data dir: configured, or the OS's per-user data folder.
@@ -301,7 +295,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite:{}", self.data_dir().join("picturedeck.db").display())
+            format!(
+                "sqlite:{}",
+                self.data_dir().join("picturedeck.db").display()
+            )
         } else {
             self.database.url.clone()
         }
@@ -349,8 +346,9 @@ mod tests {
             .map(|l| {
                 l.strip_prefix("# ")
                     .filter(|r| {
-                        r.split_once(" = ")
-                            .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                        r.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        })
                     })
                     .unwrap_or(l)
             })
@@ -377,13 +375,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[server]\nbind = 12\n").unwrap();
-        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        let err = Config::load(Some(&path), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server.bind"), "{err}");
         std::fs::write(&path, "[server]\nbind = \"nonsense\"\n").unwrap();
-        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        let err = Config::load(Some(&path), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("server.bind"), "{err}");
         std::fs::write(&path, "[mail]\nmode = \"pigeon\"\n").unwrap();
-        let err = Config::load(Some(&path), &Overrides::default()).unwrap_err().to_string();
+        let err = Config::load(Some(&path), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("mail.mode"), "{err}");
     }
 
@@ -392,7 +396,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[server]\nbind = \"127.0.0.1:9000\"\n").unwrap();
-        let flags = Overrides { bind: Some("127.0.0.1:9100".into()), ..Default::default() };
+        let flags = Overrides {
+            bind: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        };
         let config = Config::load(Some(&path), &flags).unwrap();
         assert_eq!(config.server.bind, "127.0.0.1:9100");
     }

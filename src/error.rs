@@ -30,12 +30,22 @@ pub enum AppError {
 
 impl AppError {
     pub fn client(status: StatusCode, code: u16, key: &'static str) -> Self {
-        AppError::Client { status, code, key, field: None }
+        AppError::Client {
+            status,
+            code,
+            key,
+            field: None,
+        }
     }
 
     /// 400 with the message shown beside `field` on a form.
     pub fn invalid(field: &'static str, key: &'static str) -> Self {
-        AppError::Client { status: StatusCode::BAD_REQUEST, code: 400, key, field: Some(field) }
+        AppError::Client {
+            status: StatusCode::BAD_REQUEST,
+            code: 400,
+            key,
+            field: Some(field),
+        }
     }
 
     pub fn bad_request(key: &'static str) -> Self {
@@ -57,15 +67,23 @@ impl AppError {
     /// Attaches the form field a client error belongs to.
     pub fn on_field(self, name: &'static str) -> Self {
         match self {
-            AppError::Client { status, code, key, .. } => {
-                AppError::Client { status, code, key, field: Some(name) }
-            }
+            AppError::Client {
+                status, code, key, ..
+            } => AppError::Client {
+                status,
+                code,
+                key,
+                field: Some(name),
+            },
             other => other,
         }
     }
 
     pub fn internal(source: impl Into<anyhow::Error>, context: &'static str) -> Self {
-        AppError::Internal { context, source: source.into() }
+        AppError::Internal {
+            context,
+            source: source.into(),
+        }
     }
 
     pub fn code(&self) -> u16 {
@@ -128,7 +146,11 @@ impl ResponseError for AppError {
         if let AppError::RateLimited { retry_after } = self {
             res.insert_header(("Retry-After", retry_after.to_string()));
         }
-        res.json(Envelope::<()> { code: self.code(), message: self.key().to_string(), data: None })
+        res.json(Envelope::<()> {
+            code: self.code(),
+            message: self.key().to_string(),
+            data: None,
+        })
     }
 }
 
@@ -150,17 +172,29 @@ pub struct Reply<T: Serialize> {
 
 impl<T: Serialize> Reply<T> {
     pub fn ok(key: &'static str, data: T) -> Self {
-        Reply { code: 200, key, data: Some(data) }
+        Reply {
+            code: 200,
+            key,
+            data: Some(data),
+        }
     }
 
     pub fn created(key: &'static str, data: T) -> Self {
-        Reply { code: 201, key, data: Some(data) }
+        Reply {
+            code: 201,
+            key,
+            data: Some(data),
+        }
     }
 }
 
 impl Reply<()> {
     pub fn message(key: &'static str) -> Self {
-        Reply { code: 200, key, data: None }
+        Reply {
+            code: 200,
+            key,
+            data: None,
+        }
     }
 }
 
@@ -169,7 +203,15 @@ impl<T: Serialize> Responder for Reply<T> {
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let message = crate::i18n::text(Lang::of(req), self.key);
-        let status = if self.code == 201 { StatusCode::CREATED } else { StatusCode::OK };
-        HttpResponse::build(status).json(Envelope { code: self.code, message, data: self.data })
+        let status = if self.code == 201 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        HttpResponse::build(status).json(Envelope {
+            code: self.code,
+            message,
+            data: self.data,
+        })
     }
 }

@@ -63,13 +63,19 @@ pub struct Locales {
 static LOCALES: LazyLock<Locales> = LazyLock::new(|| {
     Locales::load().unwrap_or_else(|e| {
         tracing::error!("locales failed to load: {e:#}");
-        Locales { zh: Value::Null, en: Value::Null }
+        Locales {
+            zh: Value::Null,
+            en: Value::Null,
+        }
     })
 });
 
 impl Locales {
     fn load() -> anyhow::Result<Self> {
-        Ok(Locales { zh: Self::load_lang("zh")?, en: Self::load_lang("en")? })
+        Ok(Locales {
+            zh: Self::load_lang("zh")?,
+            en: Self::load_lang("en")?,
+        })
     }
 
     fn load_lang(lang: &str) -> anyhow::Result<Value> {
@@ -110,14 +116,17 @@ pub fn text(lang: Lang, key: &str) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
-
 /// Every dotted key of a language, for the test that both languages say the same things.
 pub fn keys(lang: Lang) -> Vec<String> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(map) => {
                 for (k, child) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&key, child, out);
                 }
             }
@@ -128,6 +137,15 @@ pub fn keys(lang: Lang) -> Vec<String> {
     walk("", tree(lang), &mut out);
     out.sort();
     out
+}
+
+impl actix_web::FromRequest for Lang {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Lang::of(req)))
+    }
 }
 
 #[cfg(test)]
@@ -144,14 +162,5 @@ mod tests {
     #[test]
     fn missing_key_falls_back_to_the_key() {
         assert_eq!(text(Lang::En, "no.such.key"), "no.such.key");
-    }
-}
-
-impl actix_web::FromRequest for Lang {
-    type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(Ok(Lang::of(req)))
     }
 }

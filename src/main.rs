@@ -13,7 +13,11 @@ use picturedeck::users::model::{Role, Status};
 use picturedeck::users::service::{self, Registration};
 
 #[derive(Parser)]
-#[command(name = "picturedeck", version, about = "PictureDeck: a self-hosted AI visual-content studio")]
+#[command(
+    name = "picturedeck",
+    version,
+    about = "PictureDeck: a self-hosted AI visual-content studio"
+)]
 struct Cli {
     /// Run headless (no browser), listening on server.bind or --bind.
     #[arg(long)]
@@ -116,7 +120,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?; // startup
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?; // startup
     runtime.block_on(async move {
         match cli.command {
             None => start(config, cli.serve, cli.no_browser).await,
@@ -128,7 +134,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await?;
                 db?;
-                println!("migrations applied to {}", picturedeck::db::redact_url(&config.database_url()));
+                println!(
+                    "migrations applied to {}",
+                    picturedeck::db::redact_url(&config.database_url())
+                );
                 Ok(())
             }
             Some(Command::User(cmd)) => user_command(config, cmd).await,
@@ -140,7 +149,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -162,7 +173,11 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
     let listener = app::bind(addr, desktop)?;
     let local = listener.local_addr()?;
     let scheme = if tls { "https" } else { "http" };
-    let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
+    let host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
     let url = format!("{scheme}://{host}:{}/", local.port());
     let server = app::server(Arc::new(state), listener)?;
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
@@ -214,27 +229,53 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
         }
     };
     match cmd {
-        UserCommand::Create { username, email, admin, password } => {
+        UserCommand::Create {
+            username,
+            email,
+            admin,
+            password,
+        } => {
             let password = read_password(password)?;
             let role = if admin { Role::Admin } else { Role::User };
-            let input = Registration { username, email, password };
-            let user = service::create_user(&state, input, role, None).await.map_err(explain)?;
+            let input = Registration {
+                username,
+                email,
+                password,
+            };
+            let user = service::create_user(&state, input, role, None)
+                .await
+                .map_err(explain)?;
             println!("created {} <{}> ({})", user.username, user.email, user.role);
         }
         UserCommand::ResetPassword { username, password } => {
-            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
+            let user = service::find_by_username(&state, &username)
+                .await
+                .map_err(explain)?;
             let password = read_password(password)?;
-            service::admin_set_password(&state, &user, &password).await.map_err(explain)?;
-            println!("password of {} changed; its sessions were ended", user.username);
+            service::admin_set_password(&state, &user, &password)
+                .await
+                .map_err(explain)?;
+            println!(
+                "password of {} changed; its sessions were ended",
+                user.username
+            );
         }
         UserCommand::Ban { username } => {
-            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
-            service::set_status(&state, &user, Status::Banned).await.map_err(explain)?;
+            let user = service::find_by_username(&state, &username)
+                .await
+                .map_err(explain)?;
+            service::set_status(&state, &user, Status::Banned)
+                .await
+                .map_err(explain)?;
             println!("{} is banned", user.username);
         }
         UserCommand::Unban { username } => {
-            let user = service::find_by_username(&state, &username).await.map_err(explain)?;
-            service::set_status(&state, &user, Status::Active).await.map_err(explain)?;
+            let user = service::find_by_username(&state, &username)
+                .await
+                .map_err(explain)?;
+            service::set_status(&state, &user, Status::Active)
+                .await
+                .map_err(explain)?;
             println!("{} is active again", user.username);
         }
     }

@@ -128,7 +128,9 @@ impl Db {
     {
         let pool = self.pool.clone();
         run_blocking(move || {
-            let mut conn = pool.get().map_err(|e| AppError::internal(e, "database pool"))?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| AppError::internal(e, "database pool"))?;
             f(&mut conn)
         })
         .await
@@ -157,7 +159,12 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:****{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:****{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -179,7 +186,10 @@ mod tests {
 
     #[test]
     fn redact_hides_password_only() {
-        assert_eq!(redact_url("postgres://bob:secret@h:5432/db"), "postgres://bob:****@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://bob:secret@h:5432/db"),
+            "postgres://bob:****@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://bob@h/db"), "postgres://bob@h/db");
     }
 

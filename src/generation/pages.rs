@@ -16,5 +16,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn index(req: HttpRequest, state: Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
     let mut ctx = base_context(&req, Some(&user.0));
     ctx.insert("nav", "generate");
-    render(&state.templates, "generation/index.html", &ctx, StatusCode::OK)
+    render(
+        &state.templates,
+        "generation/index.html",
+        &ctx,
+        StatusCode::OK,
+    )
 }

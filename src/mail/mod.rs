@@ -20,20 +20,34 @@ pub struct OutgoingMail {
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
-    File { outbox: PathBuf, from: Mailbox },
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    File {
+        outbox: PathBuf,
+        from: Mailbox,
+    },
     Memory(Arc<Mutex<Vec<OutgoingMail>>>),
 }
 
 impl Mailer {
     pub fn from_config(config: &MailConfig, data_dir: &std::path::Path) -> anyhow::Result<Self> {
-        let from: Mailbox = config.from.parse().context("mail.from is not a mail address")?;
+        let from: Mailbox = config
+            .from
+            .parse()
+            .context("mail.from is not a mail address")?;
         Ok(match config.mode {
-            MailMode::File => Mailer::File { outbox: data_dir.join("outbox"), from },
+            MailMode::File => Mailer::File {
+                outbox: data_dir.join("outbox"),
+                from,
+            },
             MailMode::Smtp => {
                 let host = config.smtp_host.as_str();
                 let mut builder = match config.smtp_tls {
-                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+                    SmtpTls::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+                    }
                     SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
                     SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
                 }
@@ -45,7 +59,10 @@ impl Mailer {
                         config.smtp_password.clone(),
                     ));
                 }
-                Mailer::Smtp { transport: builder.build(), from }
+                Mailer::Smtp {
+                    transport: builder.build(),
+                    from,
+                }
             }
         })
     }
@@ -58,12 +75,17 @@ impl Mailer {
     pub async fn send(&self, mail: OutgoingMail) -> anyhow::Result<()> {
         match self {
             Mailer::Memory(sent) => {
-                sent.lock().map_err(|_| anyhow::anyhow!("mailbox poisoned"))?.push(mail);
+                sent.lock()
+                    .map_err(|_| anyhow::anyhow!("mailbox poisoned"))?
+                    .push(mail);
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
                 let message = build(from, &mail)?;
-                transport.send(message).await.context("SMTP delivery failed")?;
+                transport
+                    .send(message)
+                    .await
+                    .context("SMTP delivery failed")?;
                 tracing::info!(to = %mail.to, subject = %mail.subject, "mail sent by SMTP");
                 Ok(())
             }

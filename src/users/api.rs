@@ -74,7 +74,11 @@ async fn register(
     body: Json<RegisterRequest>,
 ) -> AppResult<Reply<Registered>> {
     let b = body.into_inner();
-    let input = Registration { username: b.username, email: b.email, password: b.password };
+    let input = Registration {
+        username: b.username,
+        email: b.email,
+        password: b.password,
+    };
     let user = service::register(&state, input, &origin.0).await?;
     Ok(Reply::created("msg.registered", user))
 }
@@ -87,18 +91,37 @@ pub struct RegisterRequest {
     password: String,
 }
 
-async fn login(state: Data<AppState>, origin: ClientOrigin, body: Json<LoginRequest>) -> AppResult<Reply<LoggedIn>> {
+async fn login(
+    state: Data<AppState>,
+    origin: ClientOrigin,
+    body: Json<LoginRequest>,
+) -> AppResult<Reply<LoggedIn>> {
     let session = service::login(&state, &body.username, &body.password, &origin.0).await?;
     Ok(Reply::ok("msg.logged_in", session))
 }
 
-async fn forgot_password(state: Data<AppState>, lang: Lang, body: Json<EmailRequest>) -> AppResult<Reply<()>> {
+async fn forgot_password(
+    state: Data<AppState>,
+    lang: Lang,
+    body: Json<EmailRequest>,
+) -> AppResult<Reply<()>> {
     service::forgot_password(&state, &body.email, lang).await?;
     Ok(Reply::message("msg.code_sent"))
 }
 
-async fn reset_password(state: Data<AppState>, origin: ClientOrigin, body: Json<ResetRequest>) -> AppResult<Reply<()>> {
-    service::reset_password(&state, &body.email, &body.verification_code, &body.new_password, &origin.0).await?;
+async fn reset_password(
+    state: Data<AppState>,
+    origin: ClientOrigin,
+    body: Json<ResetRequest>,
+) -> AppResult<Reply<()>> {
+    service::reset_password(
+        &state,
+        &body.email,
+        &body.verification_code,
+        &body.new_password,
+        &origin.0,
+    )
+    .await?;
     Ok(Reply::message("msg.password_reset"))
 }
 
@@ -113,7 +136,14 @@ async fn change_password(
     origin: ClientOrigin,
     body: Json<ChangePasswordRequest>,
 ) -> AppResult<Reply<LoggedIn>> {
-    let session = service::change_password(&state, &user.0, &body.old_password, &body.new_password, &origin.0).await?;
+    let session = service::change_password(
+        &state,
+        &user.0,
+        &body.old_password,
+        &body.new_password,
+        &origin.0,
+    )
+    .await?;
     Ok(Reply::ok("msg.password_changed", session))
 }
 
@@ -133,6 +163,13 @@ async fn change_email(
     origin: ClientOrigin,
     body: Json<NewEmailRequest>,
 ) -> AppResult<Reply<EmailView>> {
-    let email = service::change_email(&state, &user.0, &body.new_email, &body.verification_code, &origin.0).await?;
+    let email = service::change_email(
+        &state,
+        &user.0,
+        &body.new_email,
+        &body.verification_code,
+        &origin.0,
+    )
+    .await?;
     Ok(Reply::ok("msg.email_changed", EmailView { email }))
 }

@@ -32,7 +32,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
 }
 
 /// htmx follows `HX-Redirect` with a full page load.
@@ -54,7 +56,13 @@ pub struct LoginQuery {
     reset: Option<String>,
 }
 
-async fn login_page(req: HttpRequest, state: Data<AppState>, user: MaybeUser, q: Query<LoginQuery>, lang: Lang) -> AppResult<HttpResponse> {
+async fn login_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: MaybeUser,
+    q: Query<LoginQuery>,
+    lang: Lang,
+) -> AppResult<HttpResponse> {
     if user.0.is_some() {
         return Ok(redirect(&safe_next(q.next.as_deref())));
     }
@@ -76,7 +84,13 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-async fn login_submit(req: HttpRequest, state: Data<AppState>, origin: ClientOrigin, lang: Lang, form: Form<LoginForm>) -> AppResult<HttpResponse> {
+async fn login_submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<LoginForm>,
+) -> AppResult<HttpResponse> {
     match service::login(&state, &form.username, &form.password, &origin.0).await {
         Ok(session) => Ok(hx_redirect(&safe_next(form.next.as_deref()))
             .cookie(session_cookie(&state, session.token))
@@ -90,11 +104,20 @@ async fn login_submit(req: HttpRequest, state: Data<AppState>, origin: ClientOri
     }
 }
 
-async fn register_page(req: HttpRequest, state: Data<AppState>, user: MaybeUser) -> AppResult<HttpResponse> {
+async fn register_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: MaybeUser,
+) -> AppResult<HttpResponse> {
     if user.0.is_some() {
         return Ok(redirect("/"));
     }
-    render(&state.templates, "users/register.html", &base_context(&req, None), StatusCode::OK)
+    render(
+        &state.templates,
+        "users/register.html",
+        &base_context(&req, None),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -106,7 +129,13 @@ pub struct RegisterForm {
     password_confirm: String,
 }
 
-async fn register_submit(req: HttpRequest, state: Data<AppState>, origin: ClientOrigin, lang: Lang, form: Form<RegisterForm>) -> AppResult<HttpResponse> {
+async fn register_submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<RegisterForm>,
+) -> AppResult<HttpResponse> {
     let form = form.into_inner();
     let result = if form.password != form.password_confirm {
         Err(mismatch("password_confirm"))
@@ -122,14 +151,28 @@ async fn register_submit(req: HttpRequest, state: Data<AppState>, origin: Client
         Ok(()) => Ok(hx_redirect("/login?registered=1").finish()),
         Err(err) => {
             let mut ctx = base_context(&req, None);
-            ctx.insert("form", &json!({ "username": form.username, "email": form.email }));
-            form_error(&state.templates, "users/_register_form.html", ctx, lang, err)
+            ctx.insert(
+                "form",
+                &json!({ "username": form.username, "email": form.email }),
+            );
+            form_error(
+                &state.templates,
+                "users/_register_form.html",
+                ctx,
+                lang,
+                err,
+            )
         }
     }
 }
 
 async fn forgot_page(req: HttpRequest, state: Data<AppState>) -> AppResult<HttpResponse> {
-    render(&state.templates, "users/forgot_password.html", &base_context(&req, None), StatusCode::OK)
+    render(
+        &state.templates,
+        "users/forgot_password.html",
+        &base_context(&req, None),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -143,27 +186,53 @@ pub struct ForgotForm {
 
 fn forgot_context(req: &HttpRequest, form: &ForgotForm) -> tera::Context {
     let mut ctx = base_context(req, None);
-    ctx.insert("form", &json!({ "email": form.email, "verification_code": form.verification_code }));
+    ctx.insert(
+        "form",
+        &json!({ "email": form.email, "verification_code": form.verification_code }),
+    );
     ctx
 }
 
-async fn forgot_code(req: HttpRequest, state: Data<AppState>, lang: Lang, form: Form<ForgotForm>) -> AppResult<HttpResponse> {
+async fn forgot_code(
+    req: HttpRequest,
+    state: Data<AppState>,
+    lang: Lang,
+    form: Form<ForgotForm>,
+) -> AppResult<HttpResponse> {
     let mut ctx = forgot_context(&req, &form);
     match service::forgot_password(&state, &form.email, lang).await {
         Ok(()) => {
             ctx.insert("code_sent", &true);
             ctx.insert("notice", &i18n::text(lang, "msg.code_sent"));
-            render(&state.templates, "users/_forgot_form.html", &ctx, StatusCode::OK)
+            render(
+                &state.templates,
+                "users/_forgot_form.html",
+                &ctx,
+                StatusCode::OK,
+            )
         }
         Err(err) => form_error(&state.templates, "users/_forgot_form.html", ctx, lang, err),
     }
 }
 
-async fn forgot_submit(req: HttpRequest, state: Data<AppState>, origin: ClientOrigin, lang: Lang, form: Form<ForgotForm>) -> AppResult<HttpResponse> {
+async fn forgot_submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<ForgotForm>,
+) -> AppResult<HttpResponse> {
     let result = if form.new_password != form.new_password_confirm {
         Err(mismatch("new_password_confirm"))
     } else {
-        service::reset_password(&state, &form.email, &form.verification_code, &form.new_password, &origin.0).await
+        service::reset_password(
+            &state,
+            &form.email,
+            &form.verification_code,
+            &form.new_password,
+            &origin.0,
+        )
+        .await
     };
     match result {
         Ok(()) => Ok(hx_redirect("/login?reset=1").finish()),
@@ -188,13 +257,23 @@ fn profile_context(req: &HttpRequest, user: &super::model::User, tab: &str) -> t
     ctx
 }
 
-async fn profile_page(req: HttpRequest, state: Data<AppState>, user: PageUser, q: Query<ProfileQuery>) -> AppResult<HttpResponse> {
+async fn profile_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    q: Query<ProfileQuery>,
+) -> AppResult<HttpResponse> {
     let tab = match q.tab.as_deref() {
         Some("email") => "email",
         Some("password") => "password",
         _ => "info",
     };
-    render(&state.templates, "users/profile.html", &profile_context(&req, &user.0, tab), StatusCode::OK)
+    render(
+        &state.templates,
+        "users/profile.html",
+        &profile_context(&req, &user.0, tab),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -205,18 +284,40 @@ pub struct PasswordForm {
     new_password_confirm: String,
 }
 
-async fn password_submit(req: HttpRequest, state: Data<AppState>, user: PageUser, origin: ClientOrigin, lang: Lang, form: Form<PasswordForm>) -> AppResult<HttpResponse> {
+async fn password_submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<PasswordForm>,
+) -> AppResult<HttpResponse> {
     const PARTIAL: &str = "users/_profile_password_form.html";
     let mut ctx = profile_context(&req, &user.0, "password");
     if form.new_password != form.new_password_confirm {
-        return form_error(&state.templates, PARTIAL, ctx, lang, mismatch("new_password_confirm"));
+        return form_error(
+            &state.templates,
+            PARTIAL,
+            ctx,
+            lang,
+            mismatch("new_password_confirm"),
+        );
     }
-    match service::change_password(&state, &user.0, &form.old_password, &form.new_password, &origin.0).await {
+    match service::change_password(
+        &state,
+        &user.0,
+        &form.old_password,
+        &form.new_password,
+        &origin.0,
+    )
+    .await
+    {
         Ok(session) => {
             ctx.insert("notice", &i18n::text(lang, "msg.password_changed"));
             let mut res = render(&state.templates, PARTIAL, &ctx, StatusCode::OK)?;
             // The old session token was revoked with the others; this browser gets the new one.
-            res.add_cookie(&session_cookie(&state, session.token)).map_err(|e| AppError::internal(e, "cookie"))?;
+            res.add_cookie(&session_cookie(&state, session.token))
+                .map_err(|e| AppError::internal(e, "cookie"))?;
             Ok(res)
         }
         Err(err) => form_error(&state.templates, PARTIAL, ctx, lang, err),
@@ -232,7 +333,13 @@ pub struct EmailForm {
 
 const EMAIL_PARTIAL: &str = "users/_profile_email_form.html";
 
-async fn email_code(req: HttpRequest, state: Data<AppState>, user: PageUser, lang: Lang, form: Form<EmailForm>) -> AppResult<HttpResponse> {
+async fn email_code(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    form: Form<EmailForm>,
+) -> AppResult<HttpResponse> {
     let mut ctx = profile_context(&req, &user.0, "email");
     ctx.insert("form", &json!({ "new_email": form.new_email }));
     match service::request_email_change(&state, &user.0, &form.new_email, lang).await {
@@ -245,8 +352,23 @@ async fn email_code(req: HttpRequest, state: Data<AppState>, user: PageUser, lan
     }
 }
 
-async fn email_submit(req: HttpRequest, state: Data<AppState>, user: PageUser, origin: ClientOrigin, lang: Lang, form: Form<EmailForm>) -> AppResult<HttpResponse> {
-    match service::change_email(&state, &user.0, &form.new_email, &form.verification_code, &origin.0).await {
+async fn email_submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<EmailForm>,
+) -> AppResult<HttpResponse> {
+    match service::change_email(
+        &state,
+        &user.0,
+        &form.new_email,
+        &form.verification_code,
+        &origin.0,
+    )
+    .await
+    {
         Ok(email) => {
             let mut changed = user.0.clone();
             changed.email = email;
@@ -264,7 +386,9 @@ async fn email_submit(req: HttpRequest, state: Data<AppState>, user: PageUser, o
 }
 
 async fn logout() -> HttpResponse {
-    hx_redirect("/login").cookie(clear_session_cookie()).finish()
+    hx_redirect("/login")
+        .cookie(clear_session_cookie())
+        .finish()
 }
 
 #[derive(Deserialize, Default)]
@@ -281,6 +405,7 @@ async fn switch_language(path: web::Path<String>, q: Query<NextQuery>) -> AppRes
         .max_age(CookieDuration::days(365))
         .finish();
     let mut res = redirect(&safe_next(q.next.as_deref()));
-    res.add_cookie(&cookie).map_err(|e| AppError::internal(e, "cookie"))?;
+    res.add_cookie(&cookie)
+        .map_err(|e| AppError::internal(e, "cookie"))?;
     Ok(res)
 }

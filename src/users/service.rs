@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -61,7 +63,10 @@ pub fn validate_username(name: &str) -> AppResult<()> {
         return Err(AppError::invalid("username", "err.username_length"));
     }
     // Letters of any script, digits, and _ - . : names show up in pages and paths.
-    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
         return Err(AppError::invalid("username", "err.username_chars"));
     }
     Ok(())
@@ -77,7 +82,10 @@ pub fn validate_email(email: &str, field: &'static str) -> AppResult<()> {
         return Err(AppError::invalid(field, "err.email_invalid"));
     }
     let valid = email.parse::<lettre::Address>().is_ok()
-        && email.split('@').nth(1).is_some_and(|domain| domain.contains('.'));
+        && email
+            .split('@')
+            .nth(1)
+            .is_some_and(|domain| domain.contains('.'));
     if !valid {
         return Err(AppError::invalid(field, "err.email_invalid"));
     }
@@ -119,7 +127,11 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 
 fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -129,9 +141,17 @@ const DUMMY_HASH: &str =
 
 // ---- register and login -----------------------------------------------------------------
 
-pub async fn register(state: &AppState, input: Registration, origin: &Origin) -> AppResult<Registered> {
+pub async fn register(
+    state: &AppState,
+    input: Registration,
+    origin: &Origin,
+) -> AppResult<Registered> {
     let user = create_user(state, input, Role::User, Some(origin)).await?;
-    Ok(Registered { username: user.username, email: user.email, created_at: rfc(user.created_at) })
+    Ok(Registered {
+        username: user.username,
+        email: user.email,
+        created_at: rfc(user.created_at),
+    })
 }
 
 /// Creates an account (registration, or the CLI for the first admin).
@@ -155,12 +175,16 @@ pub async fn create_user(
         .run(move |conn| {
             let taken = |conn: &mut _| -> AppResult<()> {
                 if store::find_by_username(conn, &username)?.is_some() {
-                    return Err(AppError::client(StatusCode::CONFLICT, 401, "err.username_taken")
-                        .on_field("username"));
+                    return Err(
+                        AppError::client(StatusCode::CONFLICT, 401, "err.username_taken")
+                            .on_field("username"),
+                    );
                 }
                 if store::find_by_email(conn, &email)?.is_some() {
-                    return Err(AppError::client(StatusCode::CONFLICT, 402, "err.email_taken")
-                        .on_field("email"));
+                    return Err(
+                        AppError::client(StatusCode::CONFLICT, 402, "err.email_taken")
+                            .on_field("email"),
+                    );
                 }
                 Ok(())
             };
@@ -187,7 +211,11 @@ pub async fn create_user(
                     _,
                 )) => {
                     taken(conn)?;
-                    return Err(AppError::client(StatusCode::CONFLICT, 401, "err.username_taken"));
+                    return Err(AppError::client(
+                        StatusCode::CONFLICT,
+                        401,
+                        "err.username_taken",
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -197,7 +225,12 @@ pub async fn create_user(
         .await
 }
 
-pub async fn login(state: &AppState, username: &str, password: &str, origin: &Origin) -> AppResult<LoggedIn> {
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+) -> AppResult<LoggedIn> {
     let username = username.trim().to_string();
     if username.is_empty() || username.chars().count() > 50 {
         return Err(AppError::invalid("username", "err.username_required"));
@@ -208,17 +241,30 @@ pub async fn login(state: &AppState, username: &str, password: &str, origin: &Or
     let limits = &state.config.limits;
     state
         .limiter
-        .hit(&format!("login-ip:{}", origin.ip), limits.login_per_ip_per_minute, MINUTE)
+        .hit(
+            &format!("login-ip:{}", origin.ip),
+            limits.login_per_ip_per_minute,
+            MINUTE,
+        )
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let account_key = format!("login-account:{}", username.to_lowercase());
     state
         .limiter
-        .allowed(&account_key, limits.login_failures_per_account, ACCOUNT_WINDOW)
+        .allowed(
+            &account_key,
+            limits.login_failures_per_account,
+            ACCOUNT_WINDOW,
+        )
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
 
     let lookup = username.clone();
-    let user = state.db.run(move |conn| Ok(store::find_by_username(conn, &lookup)?)).await?;
-    let hash = user.as_ref().map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+    let user = state
+        .db
+        .run(move |conn| Ok(store::find_by_username(conn, &lookup)?))
+        .await?;
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
     let attempt = password.to_string();
     let matches = run_blocking(move || Ok(password_matches(&attempt, &hash))).await?;
 
@@ -227,10 +273,21 @@ pub async fn login(state: &AppState, username: &str, password: &str, origin: &Or
         (Some(user), true) => user,
         (user, _) => {
             // Counted only on failure, so the owner is never locked out by logging in often.
-            let _ = state.limiter.hit(&account_key, limits.login_failures_per_account, ACCOUNT_WINDOW);
+            let _ = state.limiter.hit(
+                &account_key,
+                limits.login_failures_per_account,
+                ACCOUNT_WINDOW,
+            );
             let id = user.map(|u| u.id());
-            state.db.run(move |conn| Ok(audit::record(conn, id, "login_failed", None, Some(&ip))?)).await?;
-            return Err(AppError::client(StatusCode::UNAUTHORIZED, 401, "err.bad_credentials"));
+            state
+                .db
+                .run(move |conn| Ok(audit::record(conn, id, "login_failed", None, Some(&ip))?))
+                .await?;
+            return Err(AppError::client(
+                StatusCode::UNAUTHORIZED,
+                401,
+                "err.bad_credentials",
+            ));
         }
     };
     if user.is_banned() {
@@ -238,12 +295,18 @@ pub async fn login(state: &AppState, username: &str, password: &str, origin: &Or
     }
     state.limiter.clear(&account_key);
     let id = user.id();
-    state.db.run(move |conn| Ok(audit::record(conn, Some(id), "login", None, Some(&ip))?)).await?;
+    state
+        .db
+        .run(move |conn| Ok(audit::record(conn, Some(id), "login", None, Some(&ip))?))
+        .await?;
     issue(state, &user)
 }
 
 fn issue(state: &AppState, user: &User) -> AppResult<LoggedIn> {
-    let issued = state.tokens.issue(user).map_err(|e| AppError::internal(e, "token"))?;
+    let issued = state
+        .tokens
+        .issue(user)
+        .map_err(|e| AppError::internal(e, "token"))?;
     Ok(LoggedIn {
         username: user.username.clone(),
         token: issued.token,
@@ -253,10 +316,15 @@ fn issue(state: &AppState, user: &User) -> AppResult<LoggedIn> {
 
 /// The account behind a token, if the token is genuine, current and the account may act.
 pub async fn authenticate(state: &AppState, token: &str) -> AppResult<User> {
-    let claims = state.tokens.verify(token).ok_or_else(AppError::unauthorized)?;
+    let claims = state
+        .tokens
+        .verify(token)
+        .ok_or_else(AppError::unauthorized)?;
     let user = state
         .db
-        .run(move |conn| Ok(store::find_by_uuid(conn, &claims.sub)?.filter(|u| u.token_version == claims.ver)))
+        .run(move |conn| {
+            Ok(store::find_by_uuid(conn, &claims.sub)?.filter(|u| u.token_version == claims.ver))
+        })
         .await?
         .ok_or_else(AppError::unauthorized)?;
     if user.is_banned() {
@@ -283,10 +351,20 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Stores a fresh code for `email` and mails it, at most once per address per minute.
-async fn send_code(state: &AppState, user: &User, email: &str, purpose: CodePurpose, lang: Lang) -> AppResult<()> {
+async fn send_code(
+    state: &AppState,
+    user: &User,
+    email: &str,
+    purpose: CodePurpose,
+    lang: Lang,
+) -> AppResult<()> {
     state
         .limiter
-        .hit(&format!("code-send:{email}"), 1, Duration::from_secs(CODE_RESEND_SECONDS as u64))
+        .hit(
+            &format!("code-send:{email}"),
+            1,
+            Duration::from_secs(CODE_RESEND_SECONDS as u64),
+        )
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     let hash = code_hash(state, purpose, email, &code);
@@ -300,7 +378,9 @@ async fn send_code(state: &AppState, user: &User, email: &str, purpose: CodePurp
             if let Some(last) = store::last_code_sent_at(conn, &address)? {
                 let waited = (now - last).num_seconds();
                 if waited < CODE_RESEND_SECONDS {
-                    return Err(AppError::RateLimited { retry_after: (CODE_RESEND_SECONDS - waited).max(1) as u64 });
+                    return Err(AppError::RateLimited {
+                        retry_after: (CODE_RESEND_SECONDS - waited).max(1) as u64,
+                    });
                 }
             }
             store::insert_code(
@@ -319,11 +399,21 @@ async fn send_code(state: &AppState, user: &User, email: &str, purpose: CodePurp
         })
         .await?;
     let mail = code_mail(purpose, email, &user.username, &code, lang);
-    state.mailer.send(mail).await.map_err(|e| AppError::internal(e, "mail"))
+    state
+        .mailer
+        .send(mail)
+        .await
+        .map_err(|e| AppError::internal(e, "mail"))
 }
 
 /// Both languages in one mail; the reader's own comes first.
-fn code_mail(purpose: CodePurpose, to: &str, username: &str, code: &str, lang: Lang) -> OutgoingMail {
+fn code_mail(
+    purpose: CodePurpose,
+    to: &str,
+    username: &str,
+    code: &str,
+    lang: Lang,
+) -> OutgoingMail {
     let topic = match purpose {
         CodePurpose::ResetPassword => "reset_password",
         CodePurpose::ChangeEmail => "change_email",
@@ -340,8 +430,16 @@ fn code_mail(purpose: CodePurpose, to: &str, username: &str, code: &str, lang: L
     };
     OutgoingMail {
         to: to.to_string(),
-        subject: format!("{} / {}", fill(order[0], "subject"), fill(order[1], "subject")),
-        body: format!("{}\n\n----\n\n{}", fill(order[0], "body"), fill(order[1], "body")),
+        subject: format!(
+            "{} / {}",
+            fill(order[0], "subject"),
+            fill(order[1], "subject")
+        ),
+        body: format!(
+            "{}\n\n----\n\n{}",
+            fill(order[0], "body"),
+            fill(order[1], "body")
+        ),
     }
 }
 
@@ -357,7 +455,11 @@ async fn redeem_code<R: Send + 'static>(
 ) -> AppResult<R> {
     state
         .limiter
-        .hit(&format!("code-check:{}", origin.ip), state.config.limits.code_checks_per_ip_per_minute, MINUTE)
+        .hit(
+            &format!("code-check:{}", origin.ip),
+            state.config.limits.code_checks_per_ip_per_minute,
+            MINUTE,
+        )
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let hash = code_hash(state, purpose, email, code);
     let email = email.to_string();
@@ -365,7 +467,8 @@ async fn redeem_code<R: Send + 'static>(
         .db
         .run(move |conn| {
             let now = Utc::now().naive_utc();
-            let Some(live) = store::live_code(conn, &email, purpose, CODE_MAX_ATTEMPTS, now)? else {
+            let Some(live) = store::live_code(conn, &email, purpose, CODE_MAX_ATTEMPTS, now)?
+            else {
                 return Err(wrong);
             };
             if live.code_hash != hash {
@@ -390,7 +493,9 @@ pub async fn forgot_password(state: &AppState, email: &str, lang: Lang) -> AppRe
         .db
         .run(move |conn| Ok(store::find_by_email(conn, &lookup)?))
         .await?
-        .ok_or_else(|| AppError::client(StatusCode::NOT_FOUND, 401, "err.email_unknown").on_field("email"))?;
+        .ok_or_else(|| {
+            AppError::client(StatusCode::NOT_FOUND, 401, "err.email_unknown").on_field("email")
+        })?;
     send_code(state, &user, &email, CodePurpose::ResetPassword, lang).await
 }
 
@@ -407,14 +512,23 @@ pub async fn reset_password(
     validate_password(new_password, "new_password")?;
     let password = new_password.to_string();
     let hash = run_blocking(move || hash_password(&password)).await?;
-    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 401, "err.code_invalid").on_field("verification_code");
+    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 401, "err.code_invalid")
+        .on_field("verification_code");
     let ip = origin.ip.clone();
-    redeem_code(state, &email, code, CodePurpose::ResetPassword, origin, wrong, move |conn, user_id| {
-        let id = super::model::UserId(user_id);
-        store::set_password(conn, id, &hash, true, Utc::now().naive_utc())?;
-        audit::record(conn, Some(id), "password_reset", None, Some(&ip))?;
-        Ok(())
-    })
+    redeem_code(
+        state,
+        &email,
+        code,
+        CodePurpose::ResetPassword,
+        origin,
+        wrong,
+        move |conn, user_id| {
+            let id = super::model::UserId(user_id);
+            store::set_password(conn, id, &hash, true, Utc::now().naive_utc())?;
+            audit::record(conn, Some(id), "password_reset", None, Some(&ip))?;
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -438,7 +552,11 @@ pub async fn change_password(
         .limiter
         .allowed(&account_key, limit, ACCOUNT_WINDOW)
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
-    let (old, new, current) = (old_password.to_string(), new_password.to_string(), user.password_hash.clone());
+    let (old, new, current) = (
+        old_password.to_string(),
+        new_password.to_string(),
+        user.password_hash.clone(),
+    );
     let hash = run_blocking(move || {
         if !password_matches(&old, &current) {
             return Ok(None);
@@ -448,8 +566,12 @@ pub async fn change_password(
     .await?;
     let Some(hash) = hash else {
         let _ = state.limiter.hit(&account_key, limit, ACCOUNT_WINDOW);
-        return Err(AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 401, "err.old_password_wrong")
-            .on_field("old_password"));
+        return Err(AppError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            401,
+            "err.old_password_wrong",
+        )
+        .on_field("old_password"));
     };
     let (id, uuid, ip) = (user.id(), user.uuid.clone(), origin.ip.clone());
     let updated = state
@@ -469,14 +591,24 @@ fn email_taken() -> AppError {
 }
 
 /// Step one of changing the address: a code goes to the new address (seed 6.1).
-pub async fn request_email_change(state: &AppState, user: &User, new_email: &str, lang: Lang) -> AppResult<()> {
+pub async fn request_email_change(
+    state: &AppState,
+    user: &User,
+    new_email: &str,
+    lang: Lang,
+) -> AppResult<()> {
     let email = normalize_email(new_email);
     validate_email(&email, "new_email")?;
     if email == user.email {
         return Err(AppError::invalid("new_email", "err.email_same"));
     }
     let lookup = email.clone();
-    if state.db.run(move |conn| Ok(store::find_by_email(conn, &lookup)?)).await?.is_some() {
+    if state
+        .db
+        .run(move |conn| Ok(store::find_by_email(conn, &lookup)?))
+        .await?
+        .is_some()
+    {
         return Err(email_taken());
     }
     send_code(state, user, &email, CodePurpose::ChangeEmail, lang).await
@@ -493,27 +625,46 @@ pub async fn change_email(
     let email = normalize_email(new_email);
     validate_email(&email, "new_email")?;
     validate_code(code)?;
-    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 403, "err.code_invalid").on_field("verification_code");
-    let (id, old, ip, address) = (user.id(), user.email.clone(), origin.ip.clone(), email.clone());
-    redeem_code(state, &email, code, CodePurpose::ChangeEmail, origin, wrong, move |conn, owner| {
-        if owner != id.0 {
-            // A code mailed for someone else's change is no code for this account.
-            return Err(AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 403, "err.code_invalid")
+    let wrong = AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 403, "err.code_invalid")
+        .on_field("verification_code");
+    let (id, old, ip, address) = (
+        user.id(),
+        user.email.clone(),
+        origin.ip.clone(),
+        email.clone(),
+    );
+    redeem_code(
+        state,
+        &email,
+        code,
+        CodePurpose::ChangeEmail,
+        origin,
+        wrong,
+        move |conn, owner| {
+            if owner != id.0 {
+                // A code mailed for someone else's change is no code for this account.
+                return Err(AppError::client(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    403,
+                    "err.code_invalid",
+                )
                 .on_field("verification_code"));
-        }
-        if store::find_by_email(conn, &address)?.is_some() {
-            return Err(email_taken());
-        }
-        match store::set_email(conn, id, &address, Utc::now().naive_utc()) {
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-                return Err(email_taken())
             }
-            other => other?,
-        }
-        let detail = format!("{old} -> {address}");
-        audit::record(conn, Some(id), "email_changed", Some(&detail), Some(&ip))?;
-        Ok(())
-    })
+            if store::find_by_email(conn, &address)?.is_some() {
+                return Err(email_taken());
+            }
+            match store::set_email(conn, id, &address, Utc::now().naive_utc()) {
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => return Err(email_taken()),
+                other => other?,
+            }
+            let detail = format!("{old} -> {address}");
+            audit::record(conn, Some(id), "email_changed", Some(&detail), Some(&ip))?;
+            Ok(())
+        },
+    )
     .await?;
     Ok(email)
 }
@@ -522,7 +673,11 @@ pub async fn change_email(
 
 pub async fn find_by_username(state: &AppState, username: &str) -> AppResult<User> {
     let name = username.to_string();
-    state.db.run(move |conn| Ok(store::find_by_username(conn, &name)?)).await?.ok_or_else(AppError::not_found)
+    state
+        .db
+        .run(move |conn| Ok(store::find_by_username(conn, &name)?))
+        .await?
+        .ok_or_else(AppError::not_found)
 }
 
 /// Bans or restores an account; a ban ends its sessions at once.
@@ -540,7 +695,17 @@ pub async fn set_status(state: &AppState, user: &User, status: Status) -> AppRes
 
 pub async fn set_role(state: &AppState, user: &User, role: Role) -> AppResult<()> {
     let id = user.id();
-    state.db.run(move |conn| Ok(store::set_role(conn, id, role.as_str(), Utc::now().naive_utc())?)).await
+    state
+        .db
+        .run(move |conn| {
+            Ok(store::set_role(
+                conn,
+                id,
+                role.as_str(),
+                Utc::now().naive_utc(),
+            )?)
+        })
+        .await
 }
 
 /// Sets a password without the old one or a mail: the operator's recovery path.

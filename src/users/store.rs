@@ -13,12 +13,18 @@ diesel::define_sql_function! {
 }
 
 pub fn insert_user(conn: &mut DbConn, row: &NewUserRow<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table).values(row).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)?;
     find_by_uuid(conn, row.uuid)?.ok_or(diesel::result::Error::NotFound)
 }
 
 pub fn find_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::uuid.eq(uuid)).select(User::as_select()).first(conn).optional()
+    users::table
+        .filter(users::uuid.eq(uuid))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
@@ -30,7 +36,11 @@ pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn count_users(conn: &mut DbConn) -> QueryResult<i64> {
@@ -57,7 +67,12 @@ pub fn set_password(
         .map(drop)
 }
 
-pub fn set_email(conn: &mut DbConn, id: UserId, email: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn set_email(
+    conn: &mut DbConn,
+    id: UserId,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(users::table.find(id.0))
         .set((users::email.eq(email), users::updated_at.eq(now)))
         .execute(conn)
@@ -65,7 +80,12 @@ pub fn set_email(conn: &mut DbConn, id: UserId, email: &str, now: NaiveDateTime)
 }
 
 /// Changes the account status; tokens held before stop working at once.
-pub fn set_status(conn: &mut DbConn, id: UserId, status: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn set_status(
+    conn: &mut DbConn,
+    id: UserId,
+    status: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(users::table.find(id.0))
         .set((
             users::status.eq(status),
@@ -84,7 +104,10 @@ pub fn set_role(conn: &mut DbConn, id: UserId, role: &str, now: NaiveDateTime) -
 }
 
 pub fn insert_code(conn: &mut DbConn, row: &NewEmailCode<'_>) -> QueryResult<()> {
-    diesel::insert_into(email_codes::table).values(row).execute(conn).map(drop)
+    diesel::insert_into(email_codes::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
 }
 
 /// When the last code went to this address, whatever its purpose.
@@ -131,7 +154,9 @@ pub fn consume_codes(
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let won = diesel::update(
-        email_codes::table.find(code_id).filter(email_codes::consumed_at.is_null()),
+        email_codes::table
+            .find(code_id)
+            .filter(email_codes::consumed_at.is_null()),
     )
     .set(email_codes::consumed_at.eq(now))
     .execute(conn)?

@@ -56,7 +56,9 @@ impl TokenKeys {
     pub fn verify(&self, token: &str) -> Option<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
-        decode::<Claims>(token, &self.decoding, &validation).ok().map(|d| d.claims)
+        decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 }
 
@@ -94,6 +96,8 @@ mod tests {
         // alg=none with the same claims must be refused.
         let parts: Vec<&str> = issued.token.split('.').collect();
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
-        assert!(keys.verify(&format!("{none_header}.{}.", parts[1])).is_none());
+        assert!(keys
+            .verify(&format!("{none_header}.{}.", parts[1]))
+            .is_none());
     }
 }

@@ -27,18 +27,29 @@ fn asset(req: &HttpRequest, path: &str) -> AppResult<HttpResponse> {
     let file = StaticFiles::get(path).ok_or_else(AppError::not_found)?;
     let etag = format!(
         "\"{}\"",
-        file.metadata.sha256_hash().iter().take(16).map(|b| format!("{b:02x}")).collect::<String>()
+        file.metadata
+            .sha256_hash()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut res = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
     res.insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, "public, max-age=604800"));
     if fresh {
         return Ok(res.finish());
     }
-    Ok(res.content_type(file.metadata.mimetype()).body(file.data.into_owned()))
+    Ok(res
+        .content_type(file.metadata.mimetype())
+        .body(file.data.into_owned()))
 }

@@ -25,7 +25,9 @@ fn state_of(req: &HttpRequest) -> AppResult<web::Data<AppState>> {
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 fn session(req: &HttpRequest) -> Option<String> {
@@ -86,7 +88,9 @@ impl FromRequest for MaybeUser {
             }
             match fut.await {
                 Ok(user) => Ok(MaybeUser(Some(user))),
-                Err(AppError::Internal { context, source }) => Err(AppError::Internal { context, source }),
+                Err(AppError::Internal { context, source }) => {
+                    Err(AppError::Internal { context, source })
+                }
                 Err(_) => Ok(MaybeUser(None)),
             }
         })
@@ -102,7 +106,10 @@ impl FromRequest for ClientOrigin {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let ip = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
         std::future::ready(Ok(ClientOrigin(Origin { ip })))
     }
 }
@@ -119,7 +126,10 @@ pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
 }
 
 pub fn clear_session_cookie() -> Cookie<'static> {
-    let mut cookie = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).finish();
+    let mut cookie = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .finish();
     cookie.make_removal();
     cookie
 }

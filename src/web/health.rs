@@ -17,10 +17,15 @@ async fn healthz() -> HttpResponse {
 
 /// Ready when the database answers.
 async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let answered = state.db.run(|conn| Ok(conn.batch_execute("SELECT 1").is_ok())).await?;
+    let answered = state
+        .db
+        .run(|conn| Ok(conn.batch_execute("SELECT 1").is_ok()))
+        .await?;
     Ok(if answered {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable")
     })
 }

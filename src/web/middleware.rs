@@ -35,7 +35,11 @@ pub async fn request_log(
         .headers()
         .get("X-Request-Id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -44,7 +48,8 @@ pub async fn request_log(
     async move {
         let mut res = next.call(req).await?;
         if let Ok(value) = header::HeaderValue::from_str(&id) {
-            res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("x-request-id"), value);
         }
         let status = res.status().as_u16();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -73,9 +78,15 @@ pub async fn csrf(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     if is_api(req.request()) {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     }
-    let existing = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() == 64);
+    let existing = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 64);
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method {
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -89,7 +100,10 @@ pub async fn csrf(
         None => {
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
-            (bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(), true)
+            (
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                true,
+            )
         }
     };
     req.extensions_mut().insert(CsrfToken(token.clone()));
@@ -179,15 +193,27 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     }
     if is_api(req) {
         let data = p.field.map(|f| serde_json::json!({ "field": f }));
-        return builder.json(Envelope { code: p.code, message, data });
+        return builder.json(Envelope {
+            code: p.code,
+            message,
+            data,
+        });
     }
     if p.status == StatusCode::UNAUTHORIZED {
-        let next = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+        let next = req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
         let target = format!("/login?next={}", super::render::urlencode(next));
         return if is_htmx(req) {
-            HttpResponse::Ok().insert_header(("HX-Redirect", target)).finish()
+            HttpResponse::Ok()
+                .insert_header(("HX-Redirect", target))
+                .finish()
         } else {
-            HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish()
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish()
         };
     }
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
@@ -197,7 +223,13 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     ctx.insert("status", &p.status.as_u16());
     ctx.insert("message", &message);
     ctx.insert("request_id", &request_id);
-    ctx.insert("csrf", &req.extensions().get::<CsrfToken>().map(|c| c.0.clone()).unwrap_or_default());
+    ctx.insert(
+        "csrf",
+        &req.extensions()
+            .get::<CsrfToken>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default(),
+    );
     ctx.insert("user", &Option::<()>::None);
     ctx.insert("path", req.uri().path());
     let (template, htmx) = if is_htmx(req) {
@@ -208,10 +240,17 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     let html = req
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.templates.render(template, &ctx).ok())
-        .unwrap_or_else(|| format!("<!doctype html><title>{0}</title><p>{0}</p>", tera::escape_html(&message)));
+        .unwrap_or_else(|| {
+            format!(
+                "<!doctype html><title>{0}</title><p>{0}</p>",
+                tera::escape_html(&message)
+            )
+        });
     if htmx {
         // Shown in the page's message area instead of replacing the form that was posted.
-        builder.insert_header(("HX-Retarget", "#flash")).insert_header(("HX-Reswap", "innerHTML"));
+        builder
+            .insert_header(("HX-Retarget", "#flash"))
+            .insert_header(("HX-Reswap", "innerHTML"));
     }
     builder.content_type("text/html; charset=utf-8").body(html)
 }

@@ -29,18 +29,30 @@ fn string(description: &str) -> Value {
 }
 
 fn object(required: &[&str], props: &[(&str, Value)]) -> Value {
-    let properties: Map<String, Value> = props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let properties: Map<String, Value> = props
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
 /// The envelope with `data` of the named schema (or none).
 fn envelope(data: Option<&str>) -> Value {
     let mut props = vec![
-        ("code", json!({ "type": "integer", "description": "Seed status code (see the operation)" })),
-        ("message", string("Human-readable message in the request's language (zh by default)")),
+        (
+            "code",
+            json!({ "type": "integer", "description": "Seed status code (see the operation)" }),
+        ),
+        (
+            "message",
+            string("Human-readable message in the request's language (zh by default)"),
+        ),
     ];
     if let Some(name) = data {
-        props.push(("data", json!({ "$ref": format!("#/components/schemas/{name}") })));
+        props.push((
+            "data",
+            json!({ "$ref": format!("#/components/schemas/{name}") }),
+        ));
     } else {
         props.push(("data", json!({ "type": "object", "nullable": true, "description": "For 400s: { field } names the offending field" })));
     }
@@ -63,7 +75,11 @@ struct Op<'a> {
 fn operation(op: &Op<'_>) -> Value {
     let mut responses = Map::new();
     for (status, description) in op.responses {
-        let schema = if *status < 300 { envelope(op.data) } else { envelope(None) };
+        let schema = if *status < 300 {
+            envelope(op.data)
+        } else {
+            envelope(None)
+        };
         responses.insert(
             status.to_string(),
             json!({ "description": description, "content": { "application/json": { "schema": schema } } }),
@@ -152,7 +168,9 @@ pub fn spec() -> Value {
     ];
     let mut paths = Map::new();
     for op in &ops {
-        let entry = paths.entry(op.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| json!({}));
         entry[op.method] = operation(op);
     }
     let code = || json!({ "type": "string", "pattern": "^[0-9]{6}$", "description": "6-digit code from the mail" });

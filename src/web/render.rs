@@ -19,7 +19,8 @@ pub fn load_templates() -> anyhow::Result<Tera> {
     let mut tera = Tera::default();
     let mut files = Vec::new();
     for name in TemplateFiles::iter() {
-        let file = TemplateFiles::get(&name).ok_or_else(|| anyhow::anyhow!("missing template {name}"))?;
+        let file =
+            TemplateFiles::get(&name).ok_or_else(|| anyhow::anyhow!("missing template {name}"))?;
         files.push((name.to_string(), String::from_utf8(file.data.into_owned())?));
     }
     tera.add_raw_templates(files)?;
@@ -32,9 +33,17 @@ pub fn base_context(req: &HttpRequest, user: Option<&User>) -> Context {
     let mut ctx = Context::new();
     ctx.insert("t", i18n::tree(lang));
     ctx.insert("lang", lang.code());
-    let csrf = req.extensions().get::<CsrfToken>().map(|c| c.0.clone()).unwrap_or_default();
+    let csrf = req
+        .extensions()
+        .get::<CsrfToken>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
     ctx.insert("csrf", &csrf);
-    let path = req.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
     ctx.insert("path", path);
     match user {
         Some(user) => {
@@ -50,9 +59,18 @@ pub fn base_context(req: &HttpRequest, user: Option<&User>) -> Context {
     ctx
 }
 
-pub fn render(tera: &Tera, template: &str, ctx: &Context, status: StatusCode) -> AppResult<HttpResponse> {
-    let html = tera.render(template, ctx).map_err(|e| AppError::internal(e, "template"))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+pub fn render(
+    tera: &Tera,
+    template: &str,
+    ctx: &Context,
+    status: StatusCode,
+) -> AppResult<HttpResponse> {
+    let html = tera
+        .render(template, ctx)
+        .map_err(|e| AppError::internal(e, "template"))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 /// Re-renders a form partial after a failed post: the message goes beside its field,
@@ -68,7 +86,10 @@ pub fn form_error(
         return Err(err);
     }
     let mut errors = Map::new();
-    errors.insert(err.field().unwrap_or("form").to_string(), Value::String(i18n::text(lang, err.key())));
+    errors.insert(
+        err.field().unwrap_or("form").to_string(),
+        Value::String(i18n::text(lang, err.key())),
+    );
     ctx.insert("errors", &errors);
     let status = match &err {
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -81,7 +102,12 @@ pub fn form_error(
 /// A relative in-site path only, so a crafted `next` cannot send people elsewhere.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.contains(['\r', '\n']) => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains(['\r', '\n']) =>
+        {
             n.to_string()
         }
         _ => "/".to_string(),
@@ -92,7 +118,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

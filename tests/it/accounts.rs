@@ -29,13 +29,20 @@ on_both_backends!(
 
 async fn register_answers_201_with_the_account(app: &TestApp) {
     let (status, body) = app
-        .post("/api/v1/auth/register", None, json!({"username": "test_user", "email": "Test@Example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "test_user", "email": "Test@Example.com", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["code"], 201);
     assert_eq!(body["message"], "注册成功");
     assert_eq!(body["data"]["username"], "test_user");
-    assert_eq!(body["data"]["email"], "test@example.com", "addresses are stored lower-case");
+    assert_eq!(
+        body["data"]["email"], "test@example.com",
+        "addresses are stored lower-case"
+    );
     let created = body["data"]["created_at"].as_str().unwrap();
     assert!(created.ends_with('Z') && created.len() == 20, "{created}");
     assert!(body["data"].get("password_hash").is_none() && body["data"].get("id").is_none());
@@ -43,15 +50,42 @@ async fn register_answers_201_with_the_account(app: &TestApp) {
 
 async fn register_rejects_bad_parameters_with_code_400(app: &TestApp) {
     let cases = [
-        (json!({"username": "ab", "email": "a@example.com", "password": PASSWORD}), "username"),
-        (json!({"username": "x".repeat(51), "email": "a@example.com", "password": PASSWORD}), "username"),
-        (json!({"username": "<script>alert(1)</script>", "email": "a@example.com", "password": PASSWORD}), "username"),
-        (json!({"username": "alice", "email": "not-an-email", "password": PASSWORD}), "email"),
-        (json!({"username": "alice", "email": format!("{}@example.com", "a".repeat(250)), "password": PASSWORD}), "email"),
-        (json!({"username": "alice", "email": "a@example.com", "password": "short1"}), "password"),
-        (json!({"username": "alice", "email": "a@example.com", "password": "lettersonly"}), "password"),
-        (json!({"username": "alice", "email": "a@example.com", "password": "1234567890"}), "password"),
-        (json!({"email": "a@example.com", "password": PASSWORD}), "username"),
+        (
+            json!({"username": "ab", "email": "a@example.com", "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": "x".repeat(51), "email": "a@example.com", "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": "<script>alert(1)</script>", "email": "a@example.com", "password": PASSWORD}),
+            "username",
+        ),
+        (
+            json!({"username": "alice", "email": "not-an-email", "password": PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"username": "alice", "email": format!("{}@example.com", "a".repeat(250)), "password": PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"username": "alice", "email": "a@example.com", "password": "short1"}),
+            "password",
+        ),
+        (
+            json!({"username": "alice", "email": "a@example.com", "password": "lettersonly"}),
+            "password",
+        ),
+        (
+            json!({"username": "alice", "email": "a@example.com", "password": "1234567890"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": PASSWORD}),
+            "username",
+        ),
     ];
     for (body, field) in cases {
         let (status, answer) = app.post("/api/v1/auth/register", None, body.clone()).await;
@@ -70,8 +104,13 @@ async fn register_rejects_bad_parameters_with_code_400(app: &TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 400);
-    let (status, answer) = app.post("/api/v1/auth/register", None, json!([1, 2, 3])).await;
-    assert_eq!((status, answer["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, answer) = app
+        .post("/api/v1/auth/register", None, json!([1, 2, 3]))
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
     // Nothing was stored by any of these.
     let (status, _) = app.login_with("alice", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -80,7 +119,11 @@ async fn register_rejects_bad_parameters_with_code_400(app: &TestApp) {
 async fn register_rejects_duplicate_username_with_code_401_regardless_of_case(app: &TestApp) {
     app.register("Alice").await;
     let (status, body) = app
-        .post("/api/v1/auth/register", None, json!({"username": "alice", "email": "other@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "alice", "email": "other@example.com", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], 401);
@@ -91,7 +134,11 @@ async fn register_rejects_duplicate_username_with_code_401_regardless_of_case(ap
 async fn register_rejects_duplicate_email_with_code_402(app: &TestApp) {
     app.register("bob").await;
     let (status, body) = app
-        .post("/api/v1/auth/register", None, json!({"username": "bobby", "email": "BOB@example.com", "password": PASSWORD}))
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "bobby", "email": "BOB@example.com", "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], 402);
@@ -105,9 +152,14 @@ async fn login_returns_a_working_token_with_its_expiry(app: &TestApp) {
     assert_eq!(body["code"], 200);
     assert_eq!(body["message"], "登录成功");
     assert_eq!(body["data"]["username"], "carol");
-    let expiry = chrono::DateTime::parse_from_rfc3339(body["data"]["token_expire_at"].as_str().unwrap()).unwrap();
+    let expiry =
+        chrono::DateTime::parse_from_rfc3339(body["data"]["token_expire_at"].as_str().unwrap())
+            .unwrap();
     let hours = (expiry.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
-    assert!((160..=168).contains(&hours), "a week by default, got {hours} h");
+    assert!(
+        (160..=168).contains(&hours),
+        "a week by default, got {hours} h"
+    );
     let token = body["data"]["token"].as_str().unwrap();
     let (status, me) = app.get("/api/v1/user/me", Some(token)).await;
     assert_eq!(status, StatusCode::OK);
@@ -122,7 +174,10 @@ async fn login_returns_a_working_token_with_its_expiry(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["message"], "Logged in");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap()["message"],
+        "Logged in"
+    );
 }
 
 async fn login_rejects_wrong_password_and_unknown_user_with_code_401(app: &TestApp) {
@@ -131,12 +186,19 @@ async fn login_rejects_wrong_password_and_unknown_user_with_code_401(app: &TestA
         let (status, body) = app.login_with(name, password).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["code"], 401);
-        assert_eq!(body["message"], "账号或密码错误", "the same answer for both, so names cannot be probed");
+        assert_eq!(
+            body["message"], "账号或密码错误",
+            "the same answer for both, so names cannot be probed"
+        );
     }
 }
 
 async fn login_rejects_bad_parameters_with_code_400(app: &TestApp) {
-    for body in [json!({"username": "", "password": PASSWORD}), json!({"username": "erin"}), json!({})] {
+    for body in [
+        json!({"username": "", "password": PASSWORD}),
+        json!({"username": "erin"}),
+        json!({}),
+    ] {
         let (status, answer) = app.post("/api/v1/auth/login", None, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(answer["code"], 400);
@@ -157,7 +219,11 @@ async fn repeated_failed_logins_are_limited_with_429(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(wait > 0 && wait <= 900);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 429);
     // Another account from the same address is not locked by frank's failures.
@@ -167,9 +233,20 @@ async fn repeated_failed_logins_are_limited_with_429(app: &TestApp) {
 
 async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
     let token = app.user("heidi").await;
-    assert_eq!(app.get("/api/v1/user/me", Some(&token)).await.0, StatusCode::OK);
-    let user = picturedeck::users::service::find_by_username(&app.state, "heidi").await.unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, picturedeck::users::model::Status::Banned).await.unwrap();
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&token)).await.0,
+        StatusCode::OK
+    );
+    let user = picturedeck::users::service::find_by_username(&app.state, "heidi")
+        .await
+        .unwrap();
+    picturedeck::users::service::set_status(
+        &app.state,
+        &user,
+        picturedeck::users::model::Status::Banned,
+    )
+    .await
+    .unwrap();
 
     let (status, body) = app.get("/api/v1/user/me", Some(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -178,8 +255,16 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
     assert_eq!(body["code"], 403);
     assert_eq!(body["message"], "账号已被封禁");
 
-    let user = picturedeck::users::service::find_by_username(&app.state, "heidi").await.unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, picturedeck::users::model::Status::Active).await.unwrap();
+    let user = picturedeck::users::service::find_by_username(&app.state, "heidi")
+        .await
+        .unwrap();
+    picturedeck::users::service::set_status(
+        &app.state,
+        &user,
+        picturedeck::users::model::Status::Active,
+    )
+    .await
+    .unwrap();
     assert_eq!(app.login_with("heidi", PASSWORD).await.0, StatusCode::OK);
 }
 
@@ -188,99 +273,243 @@ async fn forged_and_missing_tokens_are_rejected(app: &TestApp) {
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let other_key = picturedeck::users::token::TokenKeys::new(b"an-attacker-chosen-secret-key-123456", 1);
-    let user = picturedeck::users::service::find_by_username(&app.state, "ivan").await.unwrap();
+    let other_key =
+        picturedeck::users::token::TokenKeys::new(b"an-attacker-chosen-secret-key-123456", 1);
+    let user = picturedeck::users::service::find_by_username(&app.state, "ivan")
+        .await
+        .unwrap();
     let resigned = other_key.issue(&user).unwrap().token;
-    for bad in [None, Some("garbage"), Some(forged.as_str()), Some(resigned.as_str())] {
+    for bad in [
+        None,
+        Some("garbage"),
+        Some(forged.as_str()),
+        Some(resigned.as_str()),
+    ] {
         let (status, body) = app.get("/api/v1/user/me", bad).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad:?}");
         assert_eq!(body["code"], 401);
     }
-    let (status, _) = app.post("/api/v1/user/reset-password", None, json!({"old_password": PASSWORD, "new_password": "New@12345"})).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/user/reset-password",
+            None,
+            json!({"old_password": PASSWORD, "new_password": "New@12345"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 async fn forgot_password_mails_a_code_and_unknown_email_gets_code_401(app: &TestApp) {
     app.register("judy").await;
-    let (status, body) = app.post("/api/v1/auth/forgot-password", None, json!({"email": "JUDY@example.com"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "JUDY@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["code"], 200);
     let mails = app.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, "judy@example.com");
-    assert!(mails[0].subject.contains("找回密码") && mails[0].subject.contains("password"), "{}", mails[0].subject);
+    assert!(
+        mails[0].subject.contains("找回密码") && mails[0].subject.contains("password"),
+        "{}",
+        mails[0].subject
+    );
     assert!(mails[0].body.contains("10"), "says how long the code lives");
     assert_eq!(app.last_code("judy@example.com").len(), 6);
 
-    let (status, body) = app.post("/api/v1/auth/forgot-password", None, json!({"email": "nobody@example.com"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "nobody@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], 401);
     assert_eq!(body["message"], "邮箱未注册");
-    let (status, body) = app.post("/api/v1/auth/forgot-password", None, json!({"email": "nonsense"})).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": "nonsense"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
     assert_eq!(app.mails().len(), 1);
 }
 
 async fn forgot_password_sends_at_most_once_a_minute(app: &TestApp) {
     app.register("kim").await;
-    assert_eq!(app.post("/api/v1/auth/forgot-password", None, json!({"email": email("kim")})).await.0, StatusCode::OK);
-    let (status, body) = app.post("/api/v1/auth/forgot-password", None, json!({"email": email("kim")})).await;
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": email("kim")})
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": email("kim")}),
+        )
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["code"], 429);
     assert_eq!(app.mails().len(), 1);
     // The database remembers the send too: a limiter cleared by a restart is not enough.
     app.state.limiter.clear("code-send:kim@example.com");
-    assert_eq!(app.post("/api/v1/auth/forgot-password", None, json!({"email": email("kim")})).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/forgot-password",
+            None,
+            json!({"email": email("kim")})
+        )
+        .await
+        .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 async fn reset_password_with_the_code_changes_the_password_and_revokes_tokens(app: &TestApp) {
     let token = app.user("leo").await;
-    app.post("/api/v1/auth/forgot-password", None, json!({"email": email("leo")})).await;
+    app.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": email("leo")}),
+    )
+    .await;
     let code = app.last_code(&email("leo"));
     let (status, body) = app
-        .post("/api/v1/auth/reset-password", None, json!({"email": email("leo"), "verification_code": code, "new_password": "Fresh@5678"}))
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            json!({"email": email("leo"), "verification_code": code, "new_password": "Fresh@5678"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["code"], 200);
-    assert_eq!(app.login_with("leo", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.login_with("leo", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.login_with("leo", "Fresh@5678").await.0, StatusCode::OK);
-    assert_eq!(app.get("/api/v1/user/me", Some(&token)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn reset_password_rejects_wrong_expired_and_reused_codes(app: &TestApp) {
     app.register("mia").await;
-    app.post("/api/v1/auth/forgot-password", None, json!({"email": email("mia")})).await;
+    app.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": email("mia")}),
+    )
+    .await;
     let code = app.last_code(&email("mia"));
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let reset = |code: String, password: &'static str| {
-        json!({"email": email("mia"), "verification_code": code, "new_password": password})
-    };
-    let (status, body) = app.post("/api/v1/auth/reset-password", None, reset(wrong.into(), "Fresh@5678")).await;
+    let reset = |code: String, password: &'static str| json!({"email": email("mia"), "verification_code": code, "new_password": password});
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(wrong.into(), "Fresh@5678"),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], 401);
     assert_eq!(body["data"]["field"], "verification_code");
-    let (status, body) = app.post("/api/v1/auth/reset-password", None, reset("12ab".into(), "Fresh@5678")).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
-    let (status, body) = app.post("/api/v1/auth/reset-password", None, reset(code.clone(), "weak")).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset("12ab".into(), "Fresh@5678"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(code.clone(), "weak"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
 
-    assert_eq!(app.post("/api/v1/auth/reset-password", None, reset(code.clone(), "Fresh@5678")).await.0, StatusCode::OK);
-    let (status, body) = app.post("/api/v1/auth/reset-password", None, reset(code, "Again@5678")).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(401)), "single use");
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(code.clone(), "Fresh@5678")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(code, "Again@5678"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(401)),
+        "single use"
+    );
 
     // An expired code: age it past its ten minutes.
     backdate_sends(app, "mia@example.com").await;
-    app.post("/api/v1/auth/forgot-password", None, json!({"email": email("mia")})).await;
+    app.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": email("mia")}),
+    )
+    .await;
     let fresh = app.last_code(&email("mia"));
     expire_codes(app).await;
-    let (status, body) = app.post("/api/v1/auth/reset-password", None, reset(fresh, "Later@5678")).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(401)), "expired");
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(fresh, "Later@5678"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(401)),
+        "expired"
+    );
     assert_eq!(app.login_with("mia", "Fresh@5678").await.0, StatusCode::OK);
 }
 
 async fn five_wrong_codes_void_the_code(app: &TestApp) {
     app.register("nina").await;
-    app.post("/api/v1/auth/forgot-password", None, json!({"email": email("nina")})).await;
+    app.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": email("nina")}),
+    )
+    .await;
     let code = app.last_code(&email("nina"));
     let wrong = if code == "999999" { "999998" } else { "999999" };
     for _ in 0..5 {
@@ -292,8 +521,15 @@ async fn five_wrong_codes_void_the_code(app: &TestApp) {
     let (status, body) = app
         .post("/api/v1/auth/reset-password", None, json!({"email": email("nina"), "verification_code": code, "new_password": "Fresh@5678"}))
         .await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::UNPROCESSABLE_ENTITY, Some(401)));
-    assert_eq!(app.login_with("nina", PASSWORD).await.0, StatusCode::OK, "password unchanged");
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some(401))
+    );
+    assert_eq!(
+        app.login_with("nina", PASSWORD).await.0,
+        StatusCode::OK,
+        "password unchanged"
+    );
 }
 
 async fn change_password_needs_the_old_one_and_revokes_other_tokens(app: &TestApp) {
@@ -301,45 +537,113 @@ async fn change_password_needs_the_old_one_and_revokes_other_tokens(app: &TestAp
     let (_, second) = app.login_with("oscar", PASSWORD).await;
     let second = second["data"]["token"].as_str().unwrap().to_string();
 
-    let (status, body) = app.post("/api/v1/user/reset-password", Some(&first), json!({"old_password": "Wrong@1234", "new_password": "New@12345"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-password",
+            Some(&first),
+            json!({"old_password": "Wrong@1234", "new_password": "New@12345"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], 401);
     assert_eq!(body["message"], "旧密码不正确");
-    let (status, body) = app.post("/api/v1/user/reset-password", Some(&first), json!({"old_password": PASSWORD, "new_password": "weak"})).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-password",
+            Some(&first),
+            json!({"old_password": PASSWORD, "new_password": "weak"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
 
-    let (status, body) = app.post("/api/v1/user/reset-password", Some(&first), json!({"old_password": PASSWORD, "new_password": "New@12345"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-password",
+            Some(&first),
+            json!({"old_password": PASSWORD, "new_password": "New@12345"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["code"], 200);
     assert_eq!(body["message"], "成功修改密码");
     let fresh = body["data"]["token"].as_str().unwrap();
-    assert_eq!(app.get("/api/v1/user/me", Some(&second)).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/api/v1/user/me", Some(&first)).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/api/v1/user/me", Some(fresh)).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&second)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&first)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(fresh)).await.0,
+        StatusCode::OK
+    );
     assert_eq!(app.login_with("oscar", "New@12345").await.0, StatusCode::OK);
 }
 
 async fn change_email_needs_a_code_sent_to_the_new_address(app: &TestApp) {
     let token = app.user("pam").await;
-    let (status, body) = app.post("/api/v1/user/reset-email/code", Some(&token), json!({"new_email": "Pam.New@example.com"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email/code",
+            Some(&token),
+            json!({"new_email": "Pam.New@example.com"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let code = app.last_code("pam.new@example.com");
     let wrong = if code == "111111" { "111112" } else { "111111" };
-    let (status, body) = app.post("/api/v1/user/reset-email", Some(&token), json!({"new_email": "pam.new@example.com", "verification_code": wrong})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email",
+            Some(&token),
+            json!({"new_email": "pam.new@example.com", "verification_code": wrong}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], 403);
-    let (status, body) = app.post("/api/v1/user/reset-email", Some(&token), json!({"new_email": "pam.new@example.com"})).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email",
+            Some(&token),
+            json!({"new_email": "pam.new@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
 
     // Someone else cannot use pam's code for the same address.
     let intruder = app.user("quinn").await;
-    let (status, _) = app.post("/api/v1/user/reset-email", Some(&intruder), json!({"new_email": "pam.new@example.com", "verification_code": code})).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/user/reset-email",
+            Some(&intruder),
+            json!({"new_email": "pam.new@example.com", "verification_code": code}),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     backdate_sends(app, "pam.new@example.com").await;
-    app.post("/api/v1/user/reset-email/code", Some(&token), json!({"new_email": "pam.new@example.com"})).await;
+    app.post(
+        "/api/v1/user/reset-email/code",
+        Some(&token),
+        json!({"new_email": "pam.new@example.com"}),
+    )
+    .await;
     let code = app.last_code("pam.new@example.com");
-    let (status, body) = app.post("/api/v1/user/reset-email", Some(&token), json!({"new_email": "pam.new@example.com", "verification_code": code})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email",
+            Some(&token),
+            json!({"new_email": "pam.new@example.com", "verification_code": code}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["code"], 200);
     assert_eq!(body["data"]["email"], "pam.new@example.com");
@@ -350,22 +654,39 @@ async fn change_email_needs_a_code_sent_to_the_new_address(app: &TestApp) {
 async fn change_email_rejects_a_taken_address_with_code_401(app: &TestApp) {
     let token = app.user("rita").await;
     app.register("sam").await;
-    let (status, body) = app.post("/api/v1/user/reset-email/code", Some(&token), json!({"new_email": email("sam")})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email/code",
+            Some(&token),
+            json!({"new_email": email("sam")}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], 401);
     assert_eq!(body["message"], "邮箱已被注册");
-    let (status, body) = app.post("/api/v1/user/reset-email/code", Some(&token), json!({"new_email": "bad address"})).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::BAD_REQUEST, Some(400)));
+    let (status, body) = app
+        .post(
+            "/api/v1/user/reset-email/code",
+            Some(&token),
+            json!({"new_email": "bad address"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
     assert!(app.mails().is_empty());
 }
 
 /// Moves every code's expiry into the past, the same SQL on both backends.
 async fn expire_codes(app: &TestApp) {
-    app.sql("UPDATE email_codes SET expires_at = '2000-01-01 00:00:00'").await;
+    app.sql("UPDATE email_codes SET expires_at = '2000-01-01 00:00:00'")
+        .await;
 }
 
 /// Pretends the last send to `address` was long ago, so the next one is allowed.
 async fn backdate_sends(app: &TestApp, address: &str) {
     app.state.limiter.clear(&format!("code-send:{address}"));
-    app.sql("UPDATE email_codes SET created_at = '2000-01-01 00:00:00'").await;
+    app.sql("UPDATE email_codes SET created_at = '2000-01-01 00:00:00'")
+        .await;
 }

@@ -1,5 +1,8 @@
 //! One integration-test binary: every test talks to a real server over loopback HTTP.
 
+// Tests state their expectations by unwrapping.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod accounts;

@@ -25,42 +25,114 @@ async fn open(app: &TestApp, client: &reqwest::Client, path: &str) -> (String, S
 }
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
-async fn post_form(app: &TestApp, client: &reqwest::Client, csrf: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client.post(app.at(path)).header("X-CSRF-Token", csrf).header("HX-Request", "true").form(form).send().await.unwrap()
+async fn post_form(
+    app: &TestApp,
+    client: &reqwest::Client,
+    csrf: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.at(path))
+        .header("X-CSRF-Token", csrf)
+        .header("HX-Request", "true")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     app.register("tina").await;
     let client = browser();
-    let res = client.get(app.at("/profile?tab=email")).send().await.unwrap();
+    let res = client
+        .get(app.at("/profile?tab=email"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/login?next=/profile%3Ftab%3Demail");
+    assert_eq!(
+        res.headers()["location"],
+        "/login?next=/profile%3Ftab%3Demail"
+    );
 
     let (csrf, html) = open(app, &client, "/login").await;
     assert_eq!(csrf.len(), 64);
     assert!(html.contains("id=\"login-submit\"") && html.contains("登录"));
-    let res = post_form(app, &client, &csrf, "/login", &[("username", "tina"), ("password", PASSWORD), ("next", "/profile")]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/login",
+        &[
+            ("username", "tina"),
+            ("password", PASSWORD),
+            ("next", "/profile"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["hx-redirect"], "/profile");
-    let session = res.cookies().find(|c| c.name() == "pd_session").expect("session cookie");
+    let session = res
+        .cookies()
+        .find(|c| c.name() == "pd_session")
+        .expect("session cookie");
     assert!(session.http_only());
-    assert_eq!(session.same_site_lax(), true);
+    assert!(session.same_site_lax());
 
-    let html = client.get(app.at("/profile")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("tina@example.com"), "profile shows the account");
-    let html = client.get(app.at("/")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("id=\"nav-profile\"") && !html.contains("id=\"nav-admin\""), "no admin menu for users");
+    let html = client
+        .get(app.at("/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("tina@example.com"),
+        "profile shows the account"
+    );
+    let html = client
+        .get(app.at("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"nav-profile\"") && !html.contains("id=\"nav-admin\""),
+        "no admin menu for users"
+    );
 
     // An open redirect through `next` is not possible.
-    let res = post_form(app, &client, &csrf, "/login", &[("username", "tina"), ("password", PASSWORD), ("next", "//evil.example")]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/login",
+        &[
+            ("username", "tina"),
+            ("password", PASSWORD),
+            ("next", "//evil.example"),
+        ],
+    )
+    .await;
     assert_eq!(res.headers()["hx-redirect"], "/");
 
     let res = post_form(app, &client, &csrf, "/logout", &[]).await;
     assert_eq!(res.headers()["hx-redirect"], "/login");
-    assert_eq!(client.get(app.at("/")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        client.get(app.at("/")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 async fn form_posts_without_the_csrf_token_are_refused(app: &TestApp) {
@@ -68,72 +140,204 @@ async fn form_posts_without_the_csrf_token_are_refused(app: &TestApp) {
     let client = browser();
     let (csrf, _) = open(app, &client, "/login").await;
     for token in ["", "0000", &"f".repeat(64)] {
-        let res = post_form(app, &client, token, "/login", &[("username", "uma"), ("password", PASSWORD)]).await;
+        let res = post_form(
+            app,
+            &client,
+            token,
+            "/login",
+            &[("username", "uma"), ("password", PASSWORD)],
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "token {token:?}");
         assert!(res.cookies().all(|c| c.name() != "pd_session"));
         assert!(res.text().await.unwrap().contains("页面已过期"));
     }
-    let res = post_form(app, &client, &csrf, "/login", &[("username", "uma"), ("password", PASSWORD)]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/login",
+        &[("username", "uma"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 async fn failed_login_rerenders_the_form_with_an_escaped_value(app: &TestApp) {
     let client = browser();
     let (csrf, _) = open(app, &client, "/login").await;
-    let res = post_form(app, &client, &csrf, "/login", &[("username", "<script>alert(1)</script>"), ("password", "Wrong@1234")]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/login",
+        &[
+            ("username", "<script>alert(1)</script>"),
+            ("password", "Wrong@1234"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let html = res.text().await.unwrap();
-    assert!(html.starts_with("<form") || html.trim_start().starts_with("<form"), "only the form comes back");
+    assert!(
+        html.starts_with("<form") || html.trim_start().starts_with("<form"),
+        "only the form comes back"
+    );
     assert!(html.contains("账号或密码错误"));
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;") && !html.contains("<script>alert"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;")
+            && !html.contains("<script>alert"),
+        "{html}"
+    );
 }
 
 async fn register_page_flow_and_language_switch(app: &TestApp) {
     let client = browser();
     let (csrf, _) = open(app, &client, "/register").await;
-    let res = post_form(app, &client, &csrf, "/register", &[
-        ("username", "victor"), ("email", "victor@example.com"), ("password", PASSWORD), ("password_confirm", "Other@1234"),
-    ]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/register",
+        &[
+            ("username", "victor"),
+            ("email", "victor@example.com"),
+            ("password", PASSWORD),
+            ("password_confirm", "Other@1234"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("两次输入的密码不一致") && html.contains("value=\"victor@example.com\""));
 
-    let res = post_form(app, &client, &csrf, "/register", &[
-        ("username", "victor"), ("email", "victor@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD),
-    ]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/register",
+        &[
+            ("username", "victor"),
+            ("email", "victor@example.com"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.headers()["hx-redirect"], "/login?registered=1");
-    let html = client.get(app.at("/login?registered=1")).send().await.unwrap().text().await.unwrap();
+    let html = client
+        .get(app.at("/login?registered=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("注册成功"));
 
-    let res = client.get(app.at("/lang/en?next=%2Flogin")).send().await.unwrap();
+    let res = client
+        .get(app.at("/lang/en?next=%2Flogin"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["location"], "/login");
-    let html = client.get(app.at("/login")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("lang=\"en\"") && html.contains("Sign in"), "English after the switch");
-    let res = post_form(app, &client, &csrf, "/register", &[
-        ("username", "victor"), ("email", "v2@example.com"), ("password", PASSWORD), ("password_confirm", PASSWORD),
-    ]).await;
+    let html = client
+        .get(app.at("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("lang=\"en\"") && html.contains("Sign in"),
+        "English after the switch"
+    );
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/register",
+        &[
+            ("username", "victor"),
+            ("email", "v2@example.com"),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    assert!(res.text().await.unwrap().contains("This username is already taken"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("This username is already taken"));
 }
 
 async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     let api_token = app.user("wendy").await;
     let client = browser();
     let (csrf, _) = open(app, &client, "/login").await;
-    post_form(app, &client, &csrf, "/login", &[("username", "wendy"), ("password", PASSWORD)]).await;
-    let res = post_form(app, &client, &csrf, "/profile/password", &[
-        ("old_password", PASSWORD), ("new_password", "Brand@New1"), ("new_password_confirm", "Brand@New1"),
-    ]).await;
+    post_form(
+        app,
+        &client,
+        &csrf,
+        "/login",
+        &[("username", "wendy"), ("password", PASSWORD)],
+    )
+    .await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/profile/password",
+        &[
+            ("old_password", PASSWORD),
+            ("new_password", "Brand@New1"),
+            ("new_password_confirm", "Brand@New1"),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("成功修改密码"));
-    assert_eq!(client.get(app.at("/profile")).send().await.unwrap().status(), StatusCode::OK, "new cookie works");
-    assert_eq!(app.get("/api/v1/user/me", Some(&api_token)).await.0, StatusCode::UNAUTHORIZED, "other sessions end");
+    assert_eq!(
+        client
+            .get(app.at("/profile"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "new cookie works"
+    );
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&api_token)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "other sessions end"
+    );
 
     // The email tab: code to the new address, then the change.
-    let res = post_form(app, &client, &csrf, "/profile/email/code", &[("new_email", "wendy2@example.com")]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/profile/email/code",
+        &[("new_email", "wendy2@example.com")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let code = app.last_code("wendy2@example.com");
-    let res = post_form(app, &client, &csrf, "/profile/email", &[("new_email", "wendy2@example.com"), ("verification_code", &code)]).await;
+    let res = post_form(
+        app,
+        &client,
+        &csrf,
+        "/profile/email",
+        &[
+            ("new_email", "wendy2@example.com"),
+            ("verification_code", &code),
+        ],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("成功修改邮箱") && html.contains("wendy2@example.com"));

@@ -9,18 +9,32 @@ use serde_json::json;
 use crate::on_both_backends;
 use crate::support::TestApp;
 
-on_both_backends!(health_and_readiness_answer, errors_are_envelopes_for_the_api_and_pages_for_people);
+on_both_backends!(
+    health_and_readiness_answer,
+    errors_are_envelopes_for_the_api_and_pages_for_people
+);
 
 async fn health_and_readiness_answer(app: &TestApp) {
     let res = reqwest::get(app.at("/healthz")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().contains_key("x-request-id"));
-    assert_eq!(reqwest::get(app.at("/readyz")).await.unwrap().text().await.unwrap(), "ready");
+    assert_eq!(
+        reqwest::get(app.at("/readyz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ready"
+    );
 }
 
 async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
     let (status, body) = app.get("/api/v1/no-such-thing", None).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::NOT_FOUND, Some(404)));
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(404))
+    );
     assert_eq!(body["message"], "页面或资源不存在");
 
     let res = reqwest::get(app.at("/no-such-page")).await.unwrap();
@@ -29,22 +43,52 @@ async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
     assert!(html.contains("<html") && html.contains("页面不存在"));
 
     let huge = "x".repeat(2 * 1024 * 1024);
-    let (status, body) = app.post("/api/v1/auth/register", None, json!({"username": huge, "email": "a@b.c", "password": "x"})).await;
-    assert_eq!((status, body["code"].as_i64()), (StatusCode::PAYLOAD_TOO_LARGE, Some(413)));
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": huge, "email": "a@b.c", "password": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some(413))
+    );
 
-    let res = reqwest::Client::new().post(app.at("/api/v1/auth/login")).body("username=a").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/auth/login"))
+        .body("username=a")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 415);
 
-    let res = reqwest::Client::new().delete(app.at("/api/v1/auth/login")).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .delete(app.at("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert!(res.status().is_client_error());
-    assert!(res.json::<serde_json::Value>().await.unwrap()["code"].as_i64().unwrap() >= 400);
+    assert!(
+        res.json::<serde_json::Value>().await.unwrap()["code"]
+            .as_i64()
+            .unwrap()
+            >= 400
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
-    let app = TestApp::start(crate::support::Backend::Sqlite).await.unwrap();
-    let spec: serde_json::Value = reqwest::get(app.at("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let app = TestApp::start(crate::support::Backend::Sqlite)
+        .await
+        .unwrap();
+    let spec: serde_json::Value = reqwest::get(app.at("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(spec["openapi"], "3.0.3");
     for (path, method) in [
         ("/api/v1/auth/register", "post"),
@@ -58,31 +102,65 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
     ] {
         let op = &spec["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
-        if let Some(schema) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+        if let Some(schema) =
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        {
             let name = schema.rsplit('/').next().unwrap();
-            assert!(spec["components"]["schemas"][name].is_object(), "{name} undefined");
+            assert!(
+                spec["components"]["schemas"][name].is_object(),
+                "{name} undefined"
+            );
         }
         // The documented endpoint exists: it never answers 404.
-        let res = reqwest::Client::new().request(method.to_uppercase().parse().unwrap(), app.at(path)).json(&json!({})).send().await.unwrap();
+        let res = reqwest::Client::new()
+            .request(method.to_uppercase().parse().unwrap(), app.at(path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
         assert_ne!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let html = reqwest::get(app.at("/api/docs")).await.unwrap().text().await.unwrap();
+    let html = reqwest::get(app.at("/api/docs"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("/api/v1/auth/register") && html.contains("/api/v1/user/reset-email"));
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assets_are_embedded_with_etag_and_long_cache() {
-    let app = TestApp::start(crate::support::Backend::Sqlite).await.unwrap();
+    let app = TestApp::start(crate::support::Backend::Sqlite)
+        .await
+        .unwrap();
     let res = reqwest::get(app.at("/static/htmx.min.js")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age"));
-    assert!(res.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
     let etag = res.headers()["etag"].clone();
     assert!(res.text().await.unwrap().contains("htmx"));
-    let res = reqwest::Client::new().get(app.at("/static/htmx.min.js")).header("if-none-match", etag).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(app.at("/static/htmx.min.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
-    assert_eq!(reqwest::get(app.at("/static/../Cargo.toml")).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        reqwest::get(app.at("/static/../Cargo.toml"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     app.stop().await;
 }
 
@@ -100,32 +178,81 @@ fn picturedeck(args: &[&str], data_dir: &std::path::Path) -> std::process::Outpu
 fn cli_manages_users_and_checks_config() {
     let dir = tempfile::tempdir().unwrap();
     let out = picturedeck(&["migrate"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("picturedeck.db").exists());
 
-    let out = picturedeck(&["user", "create", "root", "root@example.com", "--admin", "--password", "Admin@1234"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = picturedeck(
+        &[
+            "user",
+            "create",
+            "root",
+            "root@example.com",
+            "--admin",
+            "--password",
+            "Admin@1234",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("admin"));
-    let out = picturedeck(&["user", "create", "root", "x@example.com", "--password", "Admin@1234"], dir.path());
+    let out = picturedeck(
+        &[
+            "user",
+            "create",
+            "root",
+            "x@example.com",
+            "--password",
+            "Admin@1234",
+        ],
+        dir.path(),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("username"));
 
-    let out = picturedeck(&["user", "reset-password", "root", "--password", "weak"], dir.path());
+    let out = picturedeck(
+        &["user", "reset-password", "root", "--password", "weak"],
+        dir.path(),
+    );
     assert!(!out.status.success(), "weak passwords are refused here too");
-    let out = picturedeck(&["user", "reset-password", "root", "--password", "Other@1234"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = picturedeck(
+        &["user", "reset-password", "root", "--password", "Other@1234"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = picturedeck(&["user", "ban", "nobody"], dir.path());
     assert!(!out.status.success());
 
     let config = dir.path().join("pd.toml");
     std::fs::write(&config, "[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef-secret\"\n[mail]\nsmtp_password = \"hunter2\"\n").unwrap();
-    let out = picturedeck(&["config", "check", "--config", config.to_str().unwrap()], dir.path());
+    let out = picturedeck(
+        &["config", "check", "--config", config.to_str().unwrap()],
+        dir.path(),
+    );
     assert!(out.status.success());
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("jwt_secret = \"****\"") && !shown.contains("hunter2") && !shown.contains("0123456789abcdef"));
+    assert!(
+        shown.contains("jwt_secret = \"****\"")
+            && !shown.contains("hunter2")
+            && !shown.contains("0123456789abcdef")
+    );
 
     std::fs::write(&config, "[server]\nbind = \"not-an-address\"\n").unwrap();
-    let out = picturedeck(&["config", "check", "--config", config.to_str().unwrap()], dir.path());
+    let out = picturedeck(
+        &["config", "check", "--config", config.to_str().unwrap()],
+        dir.path(),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.bind"));
 }
@@ -133,9 +260,18 @@ fn cli_manages_users_and_checks_config() {
 #[test]
 fn headless_server_starts_serves_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_picturedeck"))
-        .args(["--serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "--serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -143,12 +279,19 @@ fn headless_server_starts_serves_and_stops_on_sigterm() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !healthz_ok(port) {
-        assert!(std::time::Instant::now() < deadline, "server never answered /healthz");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never answered /healthz"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     #[cfg(unix)]
     {
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let status = child.wait().unwrap();
         assert!(status.success(), "graceful exit, got {status:?}");
     }

@@ -66,16 +66,20 @@ fn postgres_available() -> bool {
             panic!("PostgreSQL at {PG_ADMIN_URL} is required under CI=true: {e}")
         }
         Err(e) => {
-            eprintln!("SKIPPED: PostgreSQL at {PG_ADMIN_URL} is unreachable ({e}); PostgreSQL tests skip");
+            eprintln!(
+                "SKIPPED: PostgreSQL at {PG_ADMIN_URL} is unreachable ({e}); PostgreSQL tests skip"
+            );
             false
         }
     }
 }
 
+type ConfigTweak = Box<dyn FnOnce(&mut Config)>;
+
 pub struct TestAppBuilder {
     backend: Backend,
     memory_mail: bool,
-    tweak: Vec<Box<dyn FnOnce(&mut Config)>>,
+    tweak: Vec<ConfigTweak>,
 }
 
 impl TestAppBuilder {
@@ -101,13 +105,16 @@ impl TestAppBuilder {
                 }
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 let mut conn = PgConnection::establish(PG_ADMIN_URL).expect("pg");
-                conn.batch_execute(&format!("CREATE SCHEMA {schema}")).expect("create schema");
+                conn.batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create schema");
                 pg_schema = Some(schema.clone());
                 format!("{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
             }
         };
-        let mut config = Config::default();
-        config.data_dir = Some(dir.path().to_path_buf());
+        let mut config = Config {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Config::default()
+        };
         config.database.url = database_url;
         config.database.pool_size = 4;
         config.server.workers = 2;
@@ -131,13 +138,24 @@ impl TestAppBuilder {
         let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
-        Some(TestApp { url, state, mails, handle, pg_schema, _dir: dir })
+        Some(TestApp {
+            url,
+            state,
+            mails,
+            handle,
+            pg_schema,
+            _dir: dir,
+        })
     }
 }
 
 impl TestApp {
     pub fn builder(backend: Backend) -> TestAppBuilder {
-        TestAppBuilder { backend, memory_mail: true, tweak: Vec::new() }
+        TestAppBuilder {
+            backend,
+            memory_mail: true,
+            tweak: Vec::new(),
+        }
     }
 
     pub async fn start(backend: Backend) -> Option<TestApp> {
@@ -172,13 +190,22 @@ impl TestApp {
     /// Registers `name` with `name@example.com` and the shared test password.
     pub async fn register(&self, name: &str) {
         let (status, body) = self
-            .post("/api/v1/auth/register", None, json!({"username": name, "email": email(name), "password": PASSWORD}))
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": name, "email": email(name), "password": PASSWORD}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
     pub async fn login_with(&self, name: &str, password: &str) -> (StatusCode, Value) {
-        self.post("/api/v1/auth/login", None, json!({"username": name, "password": password})).await
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": name, "password": password}),
+        )
+        .await
     }
 
     /// Registers and logs in; returns the token.
@@ -190,12 +217,22 @@ impl TestApp {
     }
 
     pub fn mails(&self) -> Vec<OutgoingMail> {
-        self.mails.as_ref().expect("memory mailer").lock().expect("lock").clone()
+        self.mails
+            .as_ref()
+            .expect("memory mailer")
+            .lock()
+            .expect("lock")
+            .clone()
     }
 
     /// The 6-digit code of the newest mail to `to`.
     pub fn last_code(&self, to: &str) -> String {
-        let mail = self.mails().into_iter().rev().find(|m| m.to == to).unwrap_or_else(|| panic!("no mail to {to}"));
+        let mail = self
+            .mails()
+            .into_iter()
+            .rev()
+            .find(|m| m.to == to)
+            .unwrap_or_else(|| panic!("no mail to {to}"));
         code_in(&mail.body).expect("a code in the mail")
     }
 
@@ -204,7 +241,8 @@ impl TestApp {
         self.state
             .db
             .run(move |conn| {
-                conn.batch_execute(sql).map_err(|e| picturedeck::error::AppError::internal(e, "test sql"))
+                conn.batch_execute(sql)
+                    .map_err(|e| picturedeck::error::AppError::internal(e, "test sql"))
             })
             .await
             .expect("sql");
@@ -220,9 +258,13 @@ pub fn code_in(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(5)).find_map(|i| {
         let run = &bytes[i..i + 6];
-        let before = i.checked_sub(1).map(|j| bytes[j].is_ascii_digit()).unwrap_or(false);
+        let before = i
+            .checked_sub(1)
+            .map(|j| bytes[j].is_ascii_digit())
+            .unwrap_or(false);
         let after = bytes.get(i + 6).is_some_and(|b| b.is_ascii_digit());
-        (run.iter().all(u8::is_ascii_digit) && !before && !after).then(|| String::from_utf8_lossy(run).into_owned())
+        (run.iter().all(u8::is_ascii_digit) && !before && !after)
+            .then(|| String::from_utf8_lossy(run).into_owned())
     })
 }
 

@@ -40,7 +40,10 @@ impl SmtpSink {
     }
 }
 
-async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
+async fn session(
+    socket: tokio::net::TcpStream,
+    store: Arc<Mutex<Vec<Received>>>,
+) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
@@ -61,7 +64,9 @@ async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<Received>>>
             current.mail_from = line.trim_end()[10..].trim().to_string();
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            current.rcpt_to.push(line.trim_end()[8..].trim().to_string());
+            current
+                .rcpt_to
+                .push(line.trim_end()[8..].trim().to_string());
             b"250 OK\r\n"
         } else if upper == "DATA" {
             write.write_all(b"354 end with .\r\n").await?;
@@ -77,7 +82,10 @@ async fn session(socket: tokio::net::TcpStream, store: Arc<Mutex<Vec<Received>>>
                 data.push_str(&line);
             }
             current.data = data;
-            store.lock().expect("lock").push(std::mem::take(&mut current));
+            store
+                .lock()
+                .expect("lock")
+                .push(std::mem::take(&mut current));
             b"250 OK queued\r\n"
         } else if upper == "QUIT" {
             write.write_all(b"221 bye\r\n").await?;

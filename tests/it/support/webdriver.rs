@@ -31,7 +31,11 @@ pub fn chromedriver() -> Option<String> {
 
 impl Browser {
     pub async fn start(driver_path: &str) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -57,9 +61,25 @@ impl Browser {
                          format!("--user-data-dir={}", profile.display()), "--lang=zh-CN"]
             }
         }}});
-        let res: Value = http.post(format!("{base}/session")).json(&caps).send().await.expect("session").json().await.expect("json");
-        let session = res["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {res}")).to_string();
-        Browser { driver, base, session, http }
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json");
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_string();
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+        }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -68,20 +88,37 @@ impl Browser {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res: Value = req.send().await.expect("webdriver").json().await.expect("json");
+        let res: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
         res["value"].clone()
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
     }
 
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_string()
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     async fn try_find(&self, css: &str) -> Option<String> {
-        let v = self.call(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": css }))).await;
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
         v[ELEMENT].as_str().map(str::to_string)
     }
 
@@ -92,32 +129,59 @@ impl Browser {
             if let Some(id) = self.try_find(css).await {
                 return id;
             }
-            assert!(Instant::now() < deadline, "no element {css} on {}", self.url().await);
+            assert!(
+                Instant::now() < deadline,
+                "no element {css} on {}",
+                self.url().await
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
         let el = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/clear"), Some(json!({}))).await;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({ "text": text }))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), Some(json!({}))).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        )
+        .await;
     }
 
     pub async fn text(&self, css: &str) -> String {
         let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None).await.as_str().unwrap_or_default().to_string()
+        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Waits up to 10 s until the page URL contains `part`.
     pub async fn wait_for_url(&self, part: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.url().await.contains(part) {
-            assert!(Instant::now() < deadline, "URL {} never contained {part}", self.url().await);
+            assert!(
+                Instant::now() < deadline,
+                "URL {} never contained {part}",
+                self.url().await
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -130,14 +194,19 @@ impl Browser {
             if text.contains(part) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "{css} says {text:?}, never {part:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{css} says {text:?}, never {part:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap_or_default()).expect("png");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .expect("png");
         std::fs::write(path, bytes).expect("write screenshot");
     }
 
