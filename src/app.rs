@@ -96,6 +96,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
     crate::generation::pages::configure(cfg);
+    crate::library::pages::configure(cfg);
+    crate::admin::api::configure(cfg);
+    crate::admin::pages::configure(cfg);
 }
 
 async fn no_route() -> Result<actix_web::HttpResponse, AppError> {

@@ -1,5 +1,6 @@
 //! PictureDeck: a self-hosted AI visual-content studio in one binary.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod config;
@@ -7,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod generation;
 pub mod i18n;
+pub mod library;
 pub mod mail;
 pub mod ratelimit;
 pub mod users;

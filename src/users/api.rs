@@ -11,18 +11,25 @@ use crate::error::{AppResult, Reply};
 use crate::i18n::Lang;
 use crate::web::auth::{ApiUser, ClientOrigin};
 
+/// Plain routes, not a `/api/v1` scope: an actix scope would swallow other areas' paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1")
-            .route("/auth/register", web::post().to(register))
-            .route("/auth/login", web::post().to(login))
-            .route("/auth/forgot-password", web::post().to(forgot_password))
-            .route("/auth/reset-password", web::post().to(reset_password))
-            .route("/user/me", web::get().to(me))
-            .route("/user/reset-password", web::post().to(change_password))
-            .route("/user/reset-email/code", web::post().to(email_code))
-            .route("/user/reset-email", web::post().to(change_email)),
-    );
+    cfg.route("/api/v1/auth/register", web::post().to(register))
+        .route("/api/v1/auth/login", web::post().to(login))
+        .route(
+            "/api/v1/auth/forgot-password",
+            web::post().to(forgot_password),
+        )
+        .route(
+            "/api/v1/auth/reset-password",
+            web::post().to(reset_password),
+        )
+        .route("/api/v1/user/me", web::get().to(me))
+        .route(
+            "/api/v1/user/reset-password",
+            web::post().to(change_password),
+        )
+        .route("/api/v1/user/reset-email/code", web::post().to(email_code))
+        .route("/api/v1/user/reset-email", web::post().to(change_email));
 }
 
 // Missing fields arrive as empty strings, so the service answers them with the field's own

@@ -171,3 +171,19 @@ pub fn consume_codes(
     .execute(conn)?;
     Ok(won)
 }
+
+/// Accounts newest first, `limit` after the account `before` (a public uuid) if given.
+pub fn list_users(conn: &mut DbConn, before: Option<&str>, limit: i64) -> QueryResult<Vec<User>> {
+    let mut query = users::table
+        .select(User::as_select())
+        .order(users::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(uuid) = before {
+        let Some(anchor) = find_by_uuid(conn, uuid)? else {
+            return Ok(Vec::new());
+        };
+        query = query.filter(users::id.lt(anchor.id));
+    }
+    query.load(conn)
+}

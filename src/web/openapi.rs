@@ -70,6 +70,8 @@ struct Op<'a> {
     /// (HTTP status, description naming the envelope `code`).
     responses: &'a [(u16, &'a str)],
     auth: bool,
+    /// (name, "path" | "query", description).
+    params: &'a [(&'a str, &'a str, &'a str)],
 }
 
 fn operation(op: &Op<'_>) -> Value {
@@ -100,6 +102,17 @@ fn operation(op: &Op<'_>) -> Value {
     if op.auth {
         value["security"] = json!([{ "bearer": [] }]);
     }
+    if !op.params.is_empty() {
+        let params: Vec<Value> = op
+            .params
+            .iter()
+            .map(|(name, place, description)| {
+                json!({ "name": name, "in": place, "required": *place == "path",
+                        "description": description, "schema": { "type": "string" } })
+            })
+            .collect();
+        value["parameters"] = Value::Array(params);
+    }
     value
 }
 
@@ -116,6 +129,7 @@ pub fn spec() -> Value {
             request: Some("RegisterRequest"), data: Some("Registered"),
             responses: &[(201, "code 201: registered"), (400, "code 400: invalid parameters; data.field names the field"), (409, "code 401: username taken; code 402: email taken"), INTERNAL],
             auth: false,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/auth/login", tag: "auth", summary: "Log in (seed 5.3 ②)",
@@ -123,6 +137,7 @@ pub fn spec() -> Value {
             request: Some("LoginRequest"), data: Some("LoggedIn"),
             responses: &[(200, "code 200: logged in"), (400, "code 400: invalid parameters"), (401, "code 401: wrong username or password"), BANNED, LIMITED, INTERNAL],
             auth: false,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/auth/forgot-password", tag: "auth", summary: "Mail a password reset code (seed 5.3 ③)",
@@ -130,6 +145,7 @@ pub fn spec() -> Value {
             request: Some("ForgotPasswordRequest"), data: None,
             responses: &[(200, "code 200: mail sent"), (400, "code 400: invalid parameters"), (404, "code 401: email not registered"), LIMITED, INTERNAL],
             auth: false,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/auth/reset-password", tag: "auth", summary: "Reset the password with the mailed code (seed 5.3 ④)",
@@ -137,12 +153,14 @@ pub fn spec() -> Value {
             request: Some("ResetPasswordRequest"), data: None,
             responses: &[(200, "code 200: password reset"), (400, "code 400: invalid parameters"), (422, "code 401: code wrong or expired"), LIMITED, INTERNAL],
             auth: false,
+            params: &[],
         },
         Op {
             method: "get", path: "/api/v1/user/me", tag: "user", summary: "The signed-in account",
             description: "", request: None, data: Some("User"),
             responses: &[(200, "code 200"), UNAUTH, BANNED],
             auth: true,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/user/reset-password", tag: "user", summary: "Change the password (seed 5.3 ⑤)",
@@ -150,6 +168,7 @@ pub fn spec() -> Value {
             request: Some("ChangePasswordRequest"), data: Some("LoggedIn"),
             responses: &[(200, "code 200: password changed"), (400, "code 400: invalid parameters"), UNAUTH, (422, "code 401: old password wrong"), LIMITED, INTERNAL],
             auth: true,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/user/reset-email/code", tag: "user", summary: "Mail a code to the new address (step 1 of seed 5.3 ⑥)",
@@ -157,6 +176,7 @@ pub fn spec() -> Value {
             request: Some("EmailCodeRequest"), data: None,
             responses: &[(200, "code 200: mail sent"), (400, "code 400: invalid parameters"), UNAUTH, (409, "code 401: email taken"), LIMITED, INTERNAL],
             auth: true,
+            params: &[],
         },
         Op {
             method: "post", path: "/api/v1/user/reset-email", tag: "user", summary: "Change the email (seed 5.3 ⑥)",
@@ -164,6 +184,30 @@ pub fn spec() -> Value {
             request: Some("ChangeEmailRequest"), data: Some("EmailView"),
             responses: &[(200, "code 200: email changed"), (400, "code 400: invalid parameters"), UNAUTH, (409, "code 401: email taken"), (422, "code 403: code wrong or expired"), LIMITED, INTERNAL],
             auth: true,
+            params: &[],
+        },
+        Op {
+            method: "get", path: "/api/v1/admin/users", tag: "admin", summary: "List accounts (admins only)",
+            description: "Newest first, 50 a page; pass `next` of one page as `before` for the following one.",
+            request: None, data: Some("UserPage"),
+            responses: &[(200, "code 200"), UNAUTH, (403, "code 403: not an admin")],
+            auth: true,
+            params: &[("before", "query", "uuid of the last account of the previous page")],
+        },
+        Op {
+            method: "post", path: "/api/v1/admin/users/{uuid}/ban", tag: "admin", summary: "Ban an account (admins only)",
+            description: "The account cannot log in and every token it holds stops working at once.",
+            request: None, data: Some("User"),
+            responses: &[(200, "code 200: banned"), (400, "code 400: an admin cannot ban themselves"), UNAUTH, (403, "code 403: not an admin"), (404, "code 404: no such account")],
+            auth: true,
+            params: &[("uuid", "path", "the account's public id")],
+        },
+        Op {
+            method: "post", path: "/api/v1/admin/users/{uuid}/unban", tag: "admin", summary: "Lift a ban (admins only)",
+            description: "", request: None, data: Some("User"),
+            responses: &[(200, "code 200: active again"), UNAUTH, (403, "code 403: not an admin"), (404, "code 404: no such account")],
+            auth: true,
+            params: &[("uuid", "path", "the account's public id")],
         },
     ];
     let mut paths = Map::new();
@@ -208,6 +252,10 @@ pub fn spec() -> Value {
                     ("new_email", string("")), ("verification_code", code()),
                 ]),
                 "EmailView": object(&[], &[("email", string(""))]),
+                "UserPage": object(&[], &[
+                    ("users", json!({ "type": "array", "items": { "$ref": "#/components/schemas/User" } })),
+                    ("next", json!({ "type": "string", "nullable": true, "description": "`before` of the next page" })),
+                ]),
                 "User": object(&[], &[
                     ("uuid", string("public id")), ("username", string("")), ("email", string("")),
                     ("role", string("user | admin")), ("status", string("active | banned")), ("created_at", string("UTC, RFC 3339")),

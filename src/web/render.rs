@@ -73,6 +73,19 @@ pub fn render(
         .body(html))
 }
 
+/// A page of the logged-in shell with `nav` marking the active menu entry.
+pub fn shell_page(
+    req: &HttpRequest,
+    tera: &Tera,
+    user: &User,
+    nav: &str,
+    template: &str,
+) -> AppResult<HttpResponse> {
+    let mut ctx = base_context(req, Some(user));
+    ctx.insert("nav", nav);
+    render(tera, template, &ctx, StatusCode::OK)
+}
+
 /// Re-renders a form partial after a failed post: the message goes beside its field,
 /// or on top of the form. Server faults are passed on to the error page.
 pub fn form_error(

@@ -6,6 +6,7 @@
 mod support;
 
 mod accounts;
+mod admin;
 mod browser;
 mod mail;
 mod pages;

@@ -99,6 +99,9 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         ("/api/v1/user/reset-email/code", "post"),
         ("/api/v1/user/reset-email", "post"),
         ("/api/v1/user/me", "get"),
+        ("/api/v1/admin/users", "get"),
+        ("/api/v1/admin/users/{uuid}/ban", "post"),
+        ("/api/v1/admin/users/{uuid}/unban", "post"),
     ] {
         let op = &spec["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
@@ -113,7 +116,10 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         }
         // The documented endpoint exists: it never answers 404.
         let res = reqwest::Client::new()
-            .request(method.to_uppercase().parse().unwrap(), app.at(path))
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                app.at(&path.replace("{uuid}", "x")),
+            )
             .json(&json!({}))
             .send()
             .await
@@ -311,4 +317,112 @@ fn healthz_ok(port: u16) -> bool {
     stream.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").is_ok()
         && stream.read_to_string(&mut answer).is_ok()
         && answer.starts_with("HTTP/1.0 200") | answer.starts_with("HTTP/1.1 200")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_pem_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (c, k) = (cert.clone(), key.clone());
+    let app = TestApp::builder(crate::support::Backend::Sqlite)
+        .config(move |config| {
+            config.server.tls_cert = Some(c);
+            config.server.tls_key = Some(k);
+        })
+        .start()
+        .await
+        .unwrap();
+    let https = app.url.replace("http://", "https://");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let res = client.get(format!("{https}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        reqwest::get(app.at("/healthz")).await.is_err(),
+        "plain HTTP is not served on the TLS port"
+    );
+    app.stop().await;
+
+    // A key that is not a key stops start-up with a message naming the setting.
+    std::fs::write(&key, "not a key").unwrap();
+    let out = picturedeck(
+        &[
+            "--serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.tls_key"));
+}
+
+#[test]
+fn environment_overrides_the_file_and_flags_override_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pd.toml");
+    std::fs::write(
+        &config,
+        "[server]\nbind = \"127.0.0.1:9001\"\n[log]\nlevel = \"warn\"\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_picturedeck"))
+            .args(["config", "check", "--config", config.to_str().unwrap()])
+            .args(extra)
+            .env("PICTUREDECK__SERVER__BIND", "127.0.0.1:9002")
+            .env("PICTUREDECK__MAIL__SMTP_PORT", "2525")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = check(&[]);
+    assert!(
+        shown.contains("bind = \"127.0.0.1:9002\"")
+            && shown.contains("smtp_port = 2525")
+            && shown.contains("level = \"warn\""),
+        "{shown}"
+    );
+    assert!(check(&["--bind", "127.0.0.1:9003"]).contains("bind = \"127.0.0.1:9003\""));
+    let out = Command::new(env!("CARGO_BIN_EXE_picturedeck"))
+        .args(["config", "check"])
+        .env("PICTUREDECK__DATABASE__POOL_SIZE", "lots")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.pool_size"));
 }

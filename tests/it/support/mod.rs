@@ -284,3 +284,24 @@ impl Drop for TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// An administrator account (made as the CLI makes one); returns its token.
+    pub async fn admin(&self, name: &str) -> String {
+        let input = picturedeck::users::service::Registration {
+            username: name.into(),
+            email: email(name),
+            password: PASSWORD.into(),
+        };
+        picturedeck::users::service::create_user(
+            &self.state,
+            input,
+            picturedeck::users::model::Role::Admin,
+            None,
+        )
+        .await
+        .expect("admin");
+        let (_, body) = self.login_with(name, PASSWORD).await;
+        body["data"]["token"].as_str().expect("token").to_string()
+    }
+}

@@ -1,0 +1,23 @@
+//! 生成记录: the person's results; empty until generation exists.
+
+use actix_web::web::{self, Data};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::web::auth::PageUser;
+use crate::web::render::shell_page;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/library", web::get().to(index));
+}
+
+async fn index(req: HttpRequest, state: Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
+    shell_page(
+        &req,
+        &state.templates,
+        &user.0,
+        "library",
+        "library/index.html",
+    )
+}
