@@ -13,10 +13,13 @@ use tera::Tera;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::generation::providers::Registry;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimiter;
+use crate::storage::Storage;
 use crate::users::token::TokenKeys;
 use crate::web::middleware;
+use tokio::sync::Notify;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -25,8 +28,12 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub limiter: RateLimiter,
     pub templates: Tera,
-    /// Keys mailed-code hashes; the same secret signs tokens.
+    /// Keys mailed-code hashes and signed file URLs; the same secret signs tokens.
     pub secret: Vec<u8>,
+    pub storage: Storage,
+    pub providers: Registry,
+    /// Wakes the generation engine when a task is queued.
+    pub wake: Notify,
 }
 
 impl AppState {
@@ -44,6 +51,9 @@ impl AppState {
             None => Mailer::from_config(&config.mail, &data_dir)?,
         };
         Ok(AppState {
+            storage: Storage::local(data_dir.join("objects")),
+            providers: Registry::from_config(&config.providers)?,
+            wake: Notify::new(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),
@@ -89,12 +99,13 @@ fn restrict_to_owner(_path: &Path) -> anyhow::Result<()> {
 }
 
 /// Every route of every area.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::web::health::configure(cfg);
     crate::web::assets::configure(cfg);
     crate::web::openapi::configure(cfg);
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
+    crate::generation::api::configure(cfg, config.limits.upload_bytes);
     crate::generation::pages::configure(cfg);
     crate::library::pages::configure(cfg);
     crate::admin::api::configure(cfg);
@@ -154,6 +165,7 @@ pub fn server(
     let config = state.config.clone();
     let data = web::Data::from(state);
     let limit = config.server.body_limit;
+    let app_config = config.clone();
     let mut http = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -172,7 +184,7 @@ pub fn server(
             .wrap(from_fn(middleware::render_errors))
             .wrap(from_fn(middleware::request_log))
             .wrap(Compress::default())
-            .configure(routes)
+            .configure(|cfg| routes(cfg, &app_config))
             .default_service(web::to(no_route))
     })
     .shutdown_timeout(10);

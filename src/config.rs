@@ -9,7 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the SQLite file, local objects, outbox and generated secret live.
@@ -20,6 +20,8 @@ pub struct Config {
     pub mail: MailConfig,
     pub log: LogConfig,
     pub limits: LimitsConfig,
+    pub engine: EngineConfig,
+    pub providers: Vec<ProviderConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,6 +109,101 @@ pub struct LimitsConfig {
     pub login_failures_per_account: u32,
     /// Verification-code checks per client IP per minute.
     pub code_checks_per_ip_per_minute: u32,
+    /// Largest reference image upload in bytes.
+    pub upload_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Tasks running at once in this instance, over all providers.
+    pub concurrency: u32,
+    /// Seconds a claimed task stays ours without a heartbeat; then another instance may take it.
+    pub lease_seconds: u32,
+    /// Tries per task before a transient error becomes a failure.
+    pub max_attempts: i32,
+    /// Milliseconds between polls of an asynchronous provider, and between queue scans.
+    pub poll_interval_ms: u64,
+    /// How long a signed result URL stays valid, in seconds.
+    pub result_url_ttl: i64,
+    /// First retry delay in milliseconds; it doubles per attempt (with jitter), unless the
+    /// provider names its own `Retry-After`.
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The built-in offline procedural engine.
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub kinds: Vec<crate::generation::model::Kind>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Tasks of this provider running at once.
+    #[serde(default = "default_provider_concurrency")]
+    pub concurrency: u32,
+    pub models: Vec<ModelConfig>,
+}
+
+fn default_provider_concurrency() -> u32 {
+    2
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: 8,
+            lease_seconds: 60,
+            max_attempts: 4,
+            poll_interval_ms: 500,
+            result_url_ttl: 3600,
+            retry_base_ms: 2000,
+        }
+    }
+}
+
+/// The built-in engine, so a fresh install generates with no configuration and no network.
+fn default_providers() -> Vec<ProviderConfig> {
+    use crate::generation::model::Kind;
+    vec![ProviderConfig {
+        name: "local".into(),
+        kind: ProviderKind::Local,
+        concurrency: 2,
+        models: vec![ModelConfig {
+            name: "procedural".into(),
+            label: Some("PictureDeck offline engine".into()),
+            kinds: vec![Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v],
+        }],
+    }]
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            mail: MailConfig::default(),
+            log: LogConfig::default(),
+            limits: LimitsConfig::default(),
+            engine: EngineConfig::default(),
+            providers: default_providers(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -171,6 +268,7 @@ impl Default for LimitsConfig {
             login_per_ip_per_minute: 30,
             login_failures_per_account: 10,
             code_checks_per_ip_per_minute: 20,
+            upload_bytes: 20 * 1024 * 1024,
         }
     }
 }
@@ -263,6 +361,41 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("mail.from is not a mail address: {e}"))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level is not a valid filter: {e}"))?;
+        if !(1..=4096).contains(&self.engine.concurrency) {
+            bail!("engine.concurrency must be between 1 and 4096");
+        }
+        if self.engine.lease_seconds < 5 {
+            bail!("engine.lease_seconds must be at least 5");
+        }
+        if !(1..=20).contains(&self.engine.max_attempts) {
+            bail!("engine.max_attempts must be between 1 and 20");
+        }
+        if self.providers.is_empty() {
+            bail!("providers: at least one provider is needed (the default is the built-in \"local\")");
+        }
+        for p in &self.providers {
+            if p.name.is_empty()
+                || !p
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "providers.name {:?} must be letters, digits, - or _",
+                    p.name
+                );
+            }
+            if p.models.is_empty()
+                || p.models
+                    .iter()
+                    .any(|m| m.kinds.is_empty() || m.name.is_empty())
+            {
+                bail!(
+                    "providers.models of {:?} needs at least one model with a name and kinds",
+                    p.name
+                );
+            }
+        }
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("server.public_url must start with http:// or https://");

@@ -11,5 +11,6 @@ pub mod i18n;
 pub mod library;
 pub mod mail;
 pub mod ratelimit;
+pub mod storage;
 pub mod users;
 pub mod web;

@@ -179,7 +179,18 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
         local.ip().to_string()
     };
     let url = format!("{scheme}://{host}:{}/", local.port());
-    let server = app::server(Arc::new(state), listener)?;
+    let state = Arc::new(state);
+    let recovered = picturedeck::generation::engine::recover(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if recovered > 0 {
+        tracing::info!(
+            recovered,
+            "tasks interrupted by the last stop are queued again"
+        );
+    }
+    tokio::spawn(picturedeck::generation::engine::run(state.clone()));
+    let server = app::server(state, listener)?;
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
     tracing::info!(%url, "listening");
     if desktop && !no_browser {

@@ -43,4 +43,80 @@ diesel::table! {
 
 diesel::joinable!(email_codes -> users (user_id));
 diesel::joinable!(audit_log -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, email_codes, audit_log);
+
+diesel::table! {
+    generations (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        status -> Text,
+        generation_type -> Text,
+        prompt -> Nullable<Text>,
+        parameters -> Nullable<Text>,
+        provider -> Text,
+        model -> Text,
+        remote_task_id -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        progress -> Integer,
+        error_code -> Nullable<Text>,
+        error_detail -> Nullable<Text>,
+        result_url -> Nullable<Text>,
+        physical_path -> Nullable<Text>,
+        result_mime -> Nullable<Text>,
+        result_bytes -> Nullable<BigInt>,
+        result_sha256 -> Nullable<Text>,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        thumb_path -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    uploads (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        physical_path -> Text,
+        mime -> Text,
+        width -> Integer,
+        height -> Integer,
+        bytes -> BigInt,
+        sha256 -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_calls (id) {
+        id -> BigInt,
+        provider -> Text,
+        model -> Text,
+        generation_id -> Nullable<BigInt>,
+        operation -> Text,
+        outcome -> Text,
+        http_status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(generations -> users (user_id));
+diesel::joinable!(uploads -> users (user_id));
+diesel::joinable!(api_calls -> generations (generation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    email_codes,
+    audit_log,
+    generations,
+    uploads,
+    api_calls
+);

@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
+mod generation;
 mod mail;
 mod pages;
 mod platform;

@@ -54,6 +54,7 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     mails: Option<Arc<Mutex<Vec<OutgoingMail>>>>,
     handle: actix_web::dev::ServerHandle,
+    engine: Option<tokio::task::JoinHandle<()>>,
     pg_schema: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -135,6 +136,9 @@ impl TestAppBuilder {
         );
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let engine = Some(tokio::spawn(picturedeck::generation::engine::run(
+            state.clone(),
+        )));
         let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
@@ -143,6 +147,7 @@ impl TestAppBuilder {
             state,
             mails,
             handle,
+            engine,
             pg_schema,
             _dir: dir,
         })
@@ -269,8 +274,18 @@ pub fn code_in(text: &str) -> Option<String> {
 }
 
 impl TestApp {
+    /// Stops this app's own engine (tests that run engines themselves).
+    pub fn stop_engine(&self) {
+        if let Some(engine) = &self.engine {
+            engine.abort();
+        }
+    }
+
     /// Stops the server, which drops its state and so closes the database pool.
     pub async fn stop(&self) {
+        if let Some(engine) = &self.engine {
+            engine.abort();
+        }
         self.handle.stop(false).await;
     }
 }

@@ -1,0 +1,3 @@
+DROP TABLE api_calls;
+DROP TABLE uploads;
+DROP TABLE generations;

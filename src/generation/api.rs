@@ -1,0 +1,160 @@
+//! JSON endpoints of seed 5.3 ⑦–⑩ plus the task list, cancel, retry, models and signed files.
+
+use actix_files::NamedFile;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::web::{self, Bytes, Data, Json, Path, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::model::TaskView;
+use super::providers::ModelInfo;
+use super::service::{self, NewTask, TaskPage, Uploaded};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, Reply};
+use crate::i18n::Lang;
+use crate::web::auth::ApiUser;
+
+pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
+    cfg.route("/api/v1/generation", web::post().to(submit))
+        .route("/api/v1/generation", web::get().to(list))
+        .route("/api/v1/generation/{task_id}", web::get().to(get))
+        .route(
+            "/api/v1/generation/{task_id}/cancel",
+            web::post().to(cancel),
+        )
+        .route("/api/v1/generation/{task_id}/retry", web::post().to(retry))
+        .route("/api/v1/models", web::get().to(models))
+        .service(
+            web::resource("/api/v1/upload")
+                .app_data(web::PayloadConfig::new(upload_limit))
+                .route(web::post().to(upload)),
+        )
+        .route("/api/v1/files/{kind}/{uuid}", web::get().to(file));
+}
+
+async fn submit(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    body: Json<NewTask>,
+) -> AppResult<Reply<TaskView>> {
+    let task = service::submit(&state, &user.0, body.into_inner(), lang).await?;
+    Ok(Reply::ok("msg.task_created", task))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    pub before: Option<String>,
+}
+
+async fn list(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    q: Query<ListQuery>,
+) -> AppResult<Reply<TaskPage>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        service::list(&state, &user.0, q.into_inner().before, lang).await?,
+    ))
+}
+
+/// The message says where the task stands, as seed 5.3 ⑨ shows ("任务完成").
+fn status_key(task: &TaskView) -> &'static str {
+    match task.status.as_str() {
+        "completed" => "msg.task_completed",
+        "failed" => "msg.task_failed",
+        "canceled" => "msg.task_canceled",
+        "processing" => "msg.task_processing",
+        _ => "msg.task_queued",
+    }
+}
+
+async fn get(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<Reply<TaskView>> {
+    let task = service::get(&state, &user.0, &id, lang).await?;
+    Ok(Reply::ok(status_key(&task), task))
+}
+
+async fn cancel(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<Reply<TaskView>> {
+    Ok(Reply::ok(
+        "msg.task_canceled",
+        service::cancel(&state, &user.0, &id, lang).await?,
+    ))
+}
+
+async fn retry(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<Reply<TaskView>> {
+    Ok(Reply::ok(
+        "msg.task_created",
+        service::retry(&state, &user.0, &id, lang).await?,
+    ))
+}
+
+async fn models(state: Data<AppState>) -> AppResult<Reply<Vec<ModelInfo>>> {
+    Ok(Reply::ok("msg.ok", service::models(&state)))
+}
+
+/// Seed 5.3 ⑧: the body is the image itself.
+async fn upload(state: Data<AppState>, user: ApiUser, body: Bytes) -> AppResult<Reply<Uploaded>> {
+    Ok(Reply::ok(
+        "msg.uploaded",
+        service::upload(&state, &user.0, body.to_vec()).await?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Signed {
+    exp: i64,
+    sig: String,
+}
+
+/// Seed 5.3 ⑩ `result_url`: a signed, expiring link, so <img> and <video> can load it; served
+/// with ETag, Last-Modified and Range (video seeking).
+async fn file(
+    req: HttpRequest,
+    state: Data<AppState>,
+    path: Path<(String, String)>,
+    q: Query<Signed>,
+) -> AppResult<HttpResponse> {
+    let (kind, uuid) = path.into_inner();
+    let (file, mime) = service::signed_file(&state, &kind, &uuid, q.exp, &q.sig).await?;
+    let mime: actix_web::mime::Mime = mime
+        .parse()
+        .map_err(|e| AppError::internal(e, "stored mime"))?;
+    let named = NamedFile::open_async(&file)
+        .await
+        .map_err(|_| AppError::not_found())?;
+    let mut res = named
+        .set_content_type(mime)
+        .use_etag(true)
+        .use_last_modified(true)
+        .into_response(&req);
+    let cache = CacheControl(vec![
+        CacheDirective::Private,
+        CacheDirective::MaxAge(state.config.engine.result_url_ttl.max(0) as u32),
+    ]);
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        cache
+            .to_string()
+            .parse()
+            .map_err(|e| AppError::internal(e, "header"))?,
+    );
+    Ok(res)
+}

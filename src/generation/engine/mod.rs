@@ -1,0 +1,445 @@
+//! The engine: claims due tasks from the `generations` table, runs them on a bounded pool of
+//! tokio tasks (global and per-provider limits), keeps their leases alive, recovers tasks of
+//! vanished workers, retries transient errors with backoff, and stores results.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::model::Generation;
+use super::providers::{InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Submitted};
+use super::store::{self, NewApiCall, Stored};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::storage::{images, sha256_hex};
+
+/// Runs until the future is dropped (or its task aborted), which also aborts in-flight work;
+/// their leases then expire and another engine picks them up.
+pub async fn run(state: Arc<AppState>) {
+    let owner = format!("engine-{}", uuid::Uuid::new_v4().simple());
+    let cfg = state.config.engine.clone();
+    let global = Arc::new(Semaphore::new(cfg.concurrency as usize));
+    let per_provider: HashMap<String, Arc<Semaphore>> = state
+        .providers
+        .entries()
+        .map(|e| (e.name.clone(), Arc::new(Semaphore::new(e.concurrency))))
+        .collect();
+    let mut running: JoinSet<()> = JoinSet::new();
+    let lease = Duration::from_secs(u64::from(cfg.lease_seconds));
+    let mut beat = tokio::time::interval(lease / 3);
+    let mut scan = tokio::time::interval(Duration::from_millis(cfg.poll_interval_ms.max(10)));
+    tracing::info!(%owner, "generation engine started");
+    loop {
+        for entry in state.providers.entries() {
+            let Some(slots) = per_provider.get(&entry.name) else {
+                continue;
+            };
+            let free = slots.available_permits().min(global.available_permits());
+            if free == 0 {
+                continue;
+            }
+            let claimed = claim(&state, &entry.name, &owner, free as i64, lease).await;
+            for task in claimed {
+                let (Ok(g), Ok(p)) = (
+                    global.clone().try_acquire_owned(),
+                    slots.clone().try_acquire_owned(),
+                ) else {
+                    break;
+                };
+                let (state, owner) = (state.clone(), owner.clone());
+                running.spawn(async move {
+                    let _permits = (g, p);
+                    process(&state, &owner, task).await;
+                });
+            }
+        }
+        tokio::select! {
+            _ = state.wake.notified() => {}
+            _ = scan.tick() => {}
+            _ = beat.tick() => keep_alive(&state, &owner, lease).await,
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+}
+
+async fn claim(
+    state: &AppState,
+    provider: &str,
+    owner: &str,
+    limit: i64,
+    lease: Duration,
+) -> Vec<Generation> {
+    let (provider, owner) = (provider.to_string(), owner.to_string());
+    let result = state
+        .db
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+            Ok(store::claim(conn, &provider, &owner, limit, now, until)?)
+        })
+        .await;
+    result.unwrap_or_else(|e| {
+        tracing::warn!("queue claim failed: {e}");
+        Vec::new()
+    })
+}
+
+/// Extends our leases and puts back tasks whose worker stopped renewing them.
+async fn keep_alive(state: &AppState, owner: &str, lease: Duration) {
+    let owner = owner.to_string();
+    let result = state
+        .db
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            store::heartbeat(
+                conn,
+                &owner,
+                now + chrono::Duration::from_std(lease).unwrap_or_default(),
+            )?;
+            Ok(store::recover_expired(conn, now)?)
+        })
+        .await;
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(recovered = n, "tasks of a vanished worker are queued again"),
+        Err(e) => tracing::warn!("heartbeat failed: {e}"),
+    }
+}
+
+/// Puts back every task whose lease has run out; called once at start as well.
+pub async fn recover(state: &AppState) -> Result<usize, AppError> {
+    state
+        .db
+        .run(|conn| Ok(store::recover_expired(conn, Utc::now().naive_utc())?))
+        .await
+}
+
+async fn process(state: &AppState, owner: &str, task: Generation) {
+    let result = execute(state, owner, &task).await;
+    let Err(err) = result else { return };
+    let (id, owner_s) = (task.id, owner.to_string());
+    let max = state.config.engine.max_attempts;
+    let base = state.config.engine.retry_base_ms;
+    let attempts = task.attempts;
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let now = Utc::now().naive_utc();
+            let done = match &err {
+                ProviderError::Transient {
+                    detail,
+                    retry_after,
+                    ..
+                } if attempts < max => {
+                    let delay = retry_after.unwrap_or_else(|| backoff(base, attempts));
+                    let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                    store::retry_later(conn, id, &owner_s, "gen_err.retrying", detail, at, now)?
+                }
+                ProviderError::Transient { detail, .. } => {
+                    store::fail(conn, id, &owner_s, "gen_err.gave_up", detail, now)?
+                }
+                ProviderError::Permanent { code, detail, .. } => {
+                    store::fail(conn, id, &owner_s, code, detail, now)?
+                }
+            };
+            Ok((done, err))
+        })
+        .await;
+    match outcome {
+        Ok((_, err)) => tracing::info!(task = %task.uuid, error = ?err, "task did not complete"),
+        Err(e) => tracing::warn!(task = %task.uuid, "could not record the task's failure: {e}"),
+    }
+    state.wake.notify_one();
+}
+
+/// Doubling delays from `base_ms`, capped at five minutes, with ±20 % jitter so many failed
+/// tasks do not return at the same instant.
+fn backoff(base_ms: u64, attempt: i32) -> Duration {
+    let exp = base_ms
+        .saturating_mul(1u64 << attempt.clamp(1, 16).saturating_sub(1))
+        .min(300_000);
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    Duration::from_millis((exp as f64 * jitter) as u64)
+}
+
+async fn execute(state: &AppState, owner: &str, task: &Generation) -> Result<(), ProviderError> {
+    let entry = state.providers.get(&task.provider).ok_or_else(|| {
+        ProviderError::permanent(
+            "gen_err.provider_missing",
+            format!("no provider {}", task.provider),
+        )
+    })?;
+    let job = load_job(state, task).await?;
+    let output = match &task.remote_task_id {
+        // A task resumed after a restart: its vendor task exists already and was paid for.
+        Some(remote) => poll_until_done(state, owner, entry, task, &job, remote).await?,
+        None => match timed(state, entry, task, "submit", entry.provider.submit(&job)).await? {
+            Submitted::Done(output) => output,
+            Submitted::Remote(remote) => {
+                let (id, owner_s, remote_s) = (task.id, owner.to_string(), remote.clone());
+                let held = state
+                    .db
+                    .run(move |conn| {
+                        Ok(store::set_remote_id(
+                            conn,
+                            id,
+                            &owner_s,
+                            &remote_s,
+                            Utc::now().naive_utc(),
+                        )?)
+                    })
+                    .await
+                    .map_err(|e| ProviderError::Transient {
+                        detail: e.to_string(),
+                        http_status: None,
+                        retry_after: None,
+                    })?;
+                if !held {
+                    return Ok(());
+                }
+                poll_until_done(state, owner, entry, task, &job, &remote).await?
+            }
+        },
+    };
+    store_output(state, owner, task, output).await
+}
+
+/// Runs one provider call and writes its `api_calls` row (the per-model statistics).
+async fn timed<T>(
+    state: &AppState,
+    entry: &ProviderEntry,
+    task: &Generation,
+    operation: &'static str,
+    call: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    let started = Instant::now();
+    let result = call.await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let (outcome, http_status) = match &result {
+        Ok(_) => ("ok", None),
+        Err(e @ ProviderError::Transient { .. }) => ("transient", e.http_status()),
+        Err(e @ ProviderError::Permanent { .. }) => ("permanent", e.http_status()),
+    };
+    let (provider, model, id) = (entry.name.clone(), task.model.clone(), task.id);
+    let recorded = state
+        .db
+        .run(move |conn| {
+            let call = NewApiCall {
+                provider: &provider,
+                model: &model,
+                generation_id: Some(id),
+                operation,
+                outcome,
+                http_status: http_status.map(i32::from),
+                latency_ms,
+                created_at: Utc::now().naive_utc(),
+            };
+            Ok(store::record_call(conn, &call)?)
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!("api call not recorded: {e}");
+    }
+    result
+}
+
+async fn poll_until_done(
+    state: &AppState,
+    owner: &str,
+    entry: &ProviderEntry,
+    task: &Generation,
+    job: &Job,
+    remote: &str,
+) -> Result<Output, ProviderError> {
+    let interval = Duration::from_millis(state.config.engine.poll_interval_ms.max(10));
+    loop {
+        tokio::time::sleep(interval).await;
+        let id = task.id;
+        let status = state
+            .db
+            .run(move |conn| Ok(store::status_of(conn, id)?))
+            .await
+            .ok()
+            .flatten();
+        if status.as_deref() != Some("processing") {
+            return Err(ProviderError::permanent(
+                "gen_err.canceled",
+                "the task is no longer running",
+            ));
+        }
+        match timed(state, entry, task, "poll", entry.provider.poll(job, remote)).await? {
+            Polled::Done(output) => return Ok(output),
+            Polled::Running { progress: Some(p) } => {
+                let owner_s = owner.to_string();
+                let _ = state
+                    .db
+                    .run(move |conn| {
+                        Ok(store::set_progress(
+                            conn,
+                            id,
+                            &owner_s,
+                            p,
+                            Utc::now().naive_utc(),
+                        )?)
+                    })
+                    .await;
+            }
+            Polled::Running { progress: None } => {}
+        }
+    }
+}
+
+async fn load_job(state: &AppState, task: &Generation) -> Result<Job, ProviderError> {
+    let params = task.params();
+    let (user_id, wanted) = (task.user_id, params.images.clone());
+    let uploads = state
+        .db
+        .run(move |conn| Ok(store::uploads_owned(conn, user_id, &wanted)?))
+        .await
+        .map_err(|e| ProviderError::Transient {
+            detail: e.to_string(),
+            http_status: None,
+            retry_after: None,
+        })?;
+    if uploads.len() != params.images.len() {
+        return Err(ProviderError::permanent(
+            "gen_err.reference_missing",
+            "a reference image is gone",
+        ));
+    }
+    let mut images = Vec::with_capacity(uploads.len());
+    for upload in uploads {
+        let bytes = state
+            .storage
+            .get(&upload.physical_path)
+            .await
+            .map_err(|e| ProviderError::permanent("gen_err.reference_missing", e.to_string()))?;
+        images.push(InputImage {
+            bytes,
+            mime: upload.mime,
+        });
+    }
+    Ok(Job {
+        task_uuid: task.uuid.clone(),
+        kind: task.kind(),
+        model: task.model.clone(),
+        prompt: task.prompt.clone().unwrap_or_default(),
+        params,
+        images,
+    })
+}
+
+/// Copies the result into our store at once (vendor URLs expire), with its sha256, size and a
+/// WebP thumbnail (a video's comes from its first frame).
+async fn store_output(
+    state: &AppState,
+    owner: &str,
+    task: &Generation,
+    output: Output,
+) -> Result<(), ProviderError> {
+    let engine_error =
+        |e: anyhow::Error| ProviderError::permanent("gen_err.storage", format!("{e:#}"));
+    let ext = match output.mime.as_str() {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        other => {
+            return Err(ProviderError::permanent(
+                "gen_err.bad_output",
+                format!("unexpected {other}"),
+            ))
+        }
+    };
+    let shard = &task.uuid[..2];
+    let key = format!("results/{shard}/{}.{ext}", task.uuid);
+    let thumb_key = format!("thumbs/{shard}/{}.webp", task.uuid);
+    let Output { bytes, mime } = output;
+    let is_video = mime == "video/mp4";
+    let (bytes, sha, thumb, w, h) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let frame = if is_video {
+            image::DynamicImage::ImageRgb8(super::providers::local::video::poster_frame(&bytes)?)
+        } else {
+            image::load_from_memory(&bytes)?
+        };
+        let thumb = images::thumbnail(&frame)?;
+        let sha = sha256_hex(&bytes);
+        Ok((bytes, sha, thumb, frame.width(), frame.height()))
+    })
+    .await
+    .map_err(|e| engine_error(e.into()))?
+    .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
+    let size = bytes.len() as i64;
+    state.storage.put(&key, bytes).await.map_err(engine_error)?;
+    state
+        .storage
+        .put(&thumb_key, thumb)
+        .await
+        .map_err(engine_error)?;
+    let (id, owner_s, key_s, thumb_s, mime_s, uuid) = (
+        task.id,
+        owner.to_string(),
+        key.clone(),
+        thumb_key.clone(),
+        mime.clone(),
+        task.uuid.clone(),
+    );
+    let kept = state
+        .db
+        .run(move |conn| {
+            let result_url = format!("/api/v1/files/result/{uuid}");
+            let stored = Stored {
+                result_url: &result_url,
+                physical_path: &key_s,
+                mime: &mime_s,
+                bytes: size,
+                sha256: &sha,
+                width: w as i32,
+                height: h as i32,
+                thumb_path: &thumb_s,
+            };
+            Ok(store::complete(
+                conn,
+                id,
+                &owner_s,
+                &stored,
+                Utc::now().naive_utc(),
+            )?)
+        })
+        .await
+        .map_err(|e| ProviderError::Transient {
+            detail: e.to_string(),
+            http_status: None,
+            retry_after: None,
+        })?;
+    if !kept {
+        // Canceled (or taken over) while we worked: the files belong to nobody.
+        let _ = state.storage.delete(&key).await;
+        let _ = state.storage.delete(&thumb_key).await;
+    }
+    state.wake.notify_one();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        for attempt in 1..6 {
+            let d = backoff(1000, attempt).as_millis() as f64;
+            let nominal = 1000.0 * f64::from(1u32 << (attempt - 1));
+            assert!(
+                d >= nominal * 0.79 && d <= nominal * 1.21,
+                "attempt {attempt}: {d}"
+            );
+        }
+        assert!(backoff(1000, 30) <= Duration::from_millis(360_000));
+    }
+}

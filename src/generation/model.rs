@@ -1,0 +1,236 @@
+//! Generation tasks (seed 4.2.2): the row is both the queued task and the finished work.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::{generations, uploads};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    T2i,
+    I2i,
+    T2v,
+    I2v,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::T2i => "t2i",
+            Kind::I2i => "i2i",
+            Kind::T2v => "t2v",
+            Kind::I2v => "i2v",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "t2i" => Some(Kind::T2i),
+            "i2i" => Some(Kind::I2i),
+            "t2v" => Some(Kind::T2v),
+            "i2v" => Some(Kind::I2v),
+            _ => None,
+        }
+    }
+
+    pub fn is_video(self) -> bool {
+        matches!(self, Kind::T2v | Kind::I2v)
+    }
+
+    /// Reference images the kind needs: (at least, at most).
+    pub fn image_range(self) -> (usize, usize) {
+        match self {
+            Kind::T2i | Kind::T2v => (0, 0),
+            Kind::I2i => (1, 3),
+            Kind::I2v => (1, 2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Queued,
+    Processing,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Processing => "processing",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn is_final(s: &str) -> bool {
+        matches!(s, "completed" | "failed" | "canceled")
+    }
+}
+
+/// Optional generation parameters beyond the seed's `type`, `prompt` and `images`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    /// "WIDTHxHEIGHT", e.g. "1024x1024".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    /// How far i2i moves from the reference, 0..1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strength: Option<f32>,
+    /// Video length in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<u32>,
+    /// The reference uploads, by public id, in order (first and last keyframe for i2v).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = generations)]
+pub struct Generation {
+    pub id: i64,
+    pub uuid: String,
+    pub user_id: i64,
+    pub status: String,
+    pub generation_type: String,
+    pub prompt: Option<String>,
+    pub parameters: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub remote_task_id: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<NaiveDateTime>,
+    pub progress: i32,
+    pub error_code: Option<String>,
+    pub error_detail: Option<String>,
+    pub result_url: Option<String>,
+    pub physical_path: Option<String>,
+    pub result_mime: Option<String>,
+    pub result_bytes: Option<i64>,
+    pub result_sha256: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub thumb_path: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+    pub deleted_at: Option<NaiveDateTime>,
+}
+
+impl Generation {
+    pub fn kind(&self) -> Kind {
+        Kind::parse(&self.generation_type).unwrap_or(Kind::T2i)
+    }
+
+    pub fn params(&self) -> Params {
+        self.parameters
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = generations)]
+pub struct NewGeneration<'a> {
+    pub uuid: &'a str,
+    pub user_id: i64,
+    pub status: &'a str,
+    pub generation_type: &'a str,
+    pub prompt: Option<&'a str>,
+    pub parameters: Option<&'a str>,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub progress: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = uploads)]
+pub struct Upload {
+    pub id: i64,
+    pub uuid: String,
+    pub user_id: i64,
+    pub physical_path: String,
+    pub mime: String,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub sha256: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = uploads)]
+pub struct NewUpload<'a> {
+    pub uuid: &'a str,
+    pub user_id: i64,
+    pub physical_path: &'a str,
+    pub mime: &'a str,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    pub sha256: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+/// What the API shows of a task (seed 5.3 ⑨ plus progress, queue position and timings).
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    pub task_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub prompt: Option<String>,
+    pub params: Params,
+    pub provider: String,
+    pub model: String,
+    pub progress: i32,
+    /// Tasks ahead of this one in its provider's queue; only while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskErrorView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<i32>,
+    pub attempts: i32,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskErrorView {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,186 @@
+//! Model providers behind one trait. Each adapter is a file here; which ones run, with which
+//! models, keys and limits, comes from `[[providers]]` in the configuration.
+
+pub mod local;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Kind, Params};
+use crate::config::{ProviderConfig, ProviderKind};
+
+/// A reference image, loaded from our own store.
+#[derive(Clone)]
+pub struct InputImage {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+}
+
+/// Everything an adapter needs to run one task.
+#[derive(Clone)]
+pub struct Job {
+    pub task_uuid: String,
+    pub kind: Kind,
+    pub model: String,
+    pub prompt: String,
+    pub params: Params,
+    pub images: Vec<InputImage>,
+}
+
+/// A finished result as bytes; adapters download vendor URLs themselves (they expire).
+pub struct Output {
+    pub bytes: Vec<u8>,
+    pub mime: String,
+}
+
+pub enum Submitted {
+    Done(Output),
+    /// An asynchronous vendor accepted the task under this id; poll it.
+    Remote(String),
+}
+
+pub enum Polled {
+    Running { progress: Option<i32> },
+    Done(Output),
+}
+
+/// Why a provider call did not give a result.
+#[derive(Debug, Clone)]
+pub enum ProviderError {
+    /// Worth trying again later (429, 5xx, timeouts, network).
+    Transient {
+        detail: String,
+        http_status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help; `code` names the message people see (locales `gen_err.*`).
+    Permanent {
+        code: &'static str,
+        detail: String,
+        http_status: Option<u16>,
+    },
+}
+
+impl ProviderError {
+    pub fn permanent(code: &'static str, detail: impl Into<String>) -> Self {
+        ProviderError::Permanent {
+            code,
+            detail: detail.into(),
+            http_status: None,
+        }
+    }
+
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Transient { http_status, .. }
+            | ProviderError::Permanent { http_status, .. } => *http_status,
+        }
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+pub trait Provider: Send + Sync {
+    fn submit<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, ProviderResult<Submitted>>;
+
+    fn poll<'a>(
+        &'a self,
+        job: &'a Job,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<Polled>>;
+}
+
+/// A model people can pick, and what it can do.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    /// `provider/model`, the value of `model` in a generation request.
+    pub id: String,
+    pub provider: String,
+    pub model: String,
+    pub label: String,
+    pub kinds: Vec<Kind>,
+    /// Runs on this machine without network (the built-in procedural engine).
+    pub offline: bool,
+}
+
+pub struct ProviderEntry {
+    pub name: String,
+    pub provider: Arc<dyn Provider>,
+    pub concurrency: usize,
+    pub models: Vec<ModelInfo>,
+}
+
+/// The configured providers, by name.
+pub struct Registry {
+    entries: HashMap<String, ProviderEntry>,
+    order: Vec<String>,
+}
+
+impl Registry {
+    pub fn from_config(configs: &[ProviderConfig]) -> anyhow::Result<Self> {
+        let mut entries = HashMap::new();
+        let mut order = Vec::new();
+        for cfg in configs {
+            let provider: Arc<dyn Provider> = match cfg.kind {
+                ProviderKind::Local => Arc::new(local::Local),
+            };
+            let models = cfg
+                .models
+                .iter()
+                .map(|m| ModelInfo {
+                    id: format!("{}/{}", cfg.name, m.name),
+                    provider: cfg.name.clone(),
+                    model: m.name.clone(),
+                    label: m.label.clone().unwrap_or_else(|| m.name.clone()),
+                    kinds: m.kinds.clone(),
+                    offline: cfg.kind == ProviderKind::Local,
+                })
+                .collect();
+            anyhow::ensure!(
+                !entries.contains_key(&cfg.name),
+                "providers: the name {:?} is used twice",
+                cfg.name
+            );
+            order.push(cfg.name.clone());
+            entries.insert(
+                cfg.name.clone(),
+                ProviderEntry {
+                    name: cfg.name.clone(),
+                    provider,
+                    concurrency: cfg.concurrency.max(1) as usize,
+                    models,
+                },
+            );
+        }
+        Ok(Registry { entries, order })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ProviderEntry> {
+        self.entries.get(name)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &ProviderEntry> {
+        self.order.iter().filter_map(|n| self.entries.get(n))
+    }
+
+    pub fn models(&self) -> Vec<ModelInfo> {
+        self.entries()
+            .flat_map(|e| e.models.iter().cloned())
+            .collect()
+    }
+
+    /// The model for `requested` (`provider/model`), or the first one that can do `kind`.
+    pub fn pick(&self, requested: Option<&str>, kind: Kind) -> Option<ModelInfo> {
+        let models = self.models();
+        match requested {
+            Some(id) => models
+                .into_iter()
+                .find(|m| m.id == id && m.kinds.contains(&kind)),
+            None => models.into_iter().find(|m| m.kinds.contains(&kind)),
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! Generation rules (seed 3.4, 5.3 ⑦–⑩): validation, quota, ownership, the task's public view.
+
+use actix_web::http::StatusCode;
+use chrono::{NaiveDateTime, Utc};
+use image::ImageFormat;
+use rand::Rng;
+use serde::Deserialize;
+
+use super::model::{
+    Generation, Kind, NewGeneration, NewUpload, Params, TaskErrorView, TaskStatus, TaskView,
+};
+use super::providers::ModelInfo;
+use super::store;
+use crate::app::AppState;
+use crate::db::run_blocking;
+use crate::error::{AppError, AppResult};
+use crate::i18n::{self, Lang};
+use crate::storage::{self, images, sha256_hex};
+use crate::users::model::{rfc3339, User};
+
+pub const MAX_PROMPT_CHARS: usize = 2000;
+pub const PAGE_SIZE: i64 = 30;
+
+/// The request of seed 5.3 ⑦ plus optional `model` and `params`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewTask {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub prompt: String,
+    pub images: Vec<String>,
+    pub model: Option<String>,
+    pub params: Option<Params>,
+}
+
+/// An upload reference may be its id or the `file_url` we returned; nothing is ever fetched.
+fn upload_id(reference: &str) -> String {
+    let path = reference.split(['?', '#']).next().unwrap_or(reference);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last.split('.').next().unwrap_or(last).to_string()
+}
+
+fn validate(task: &NewTask) -> AppResult<(Kind, String, Params)> {
+    let kind =
+        Kind::parse(task.kind.trim()).ok_or_else(|| AppError::invalid("type", "err.gen.type"))?;
+    let prompt = task.prompt.trim().to_string();
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(AppError::invalid("prompt", "err.gen.prompt_long"));
+    }
+    if prompt.is_empty() && matches!(kind, Kind::T2i | Kind::T2v) {
+        return Err(AppError::invalid("prompt", "err.gen.prompt_required"));
+    }
+    let (least, most) = kind.image_range();
+    if task.images.len() < least || task.images.len() > most {
+        return Err(AppError::invalid("images", "err.gen.image_count"));
+    }
+    let mut params = task.params.clone().unwrap_or_default();
+    if !params.images.is_empty() {
+        return Err(AppError::invalid("params", "err.gen.params"));
+    }
+    if let Some(size) = &params.size {
+        let ok = size
+            .split_once(['x', '*'])
+            .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+            .is_some_and(|(w, h)| (64..=2048).contains(&w) && (64..=2048).contains(&h));
+        if !ok {
+            return Err(AppError::invalid("params", "err.gen.size"));
+        }
+    }
+    if params.strength.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+        return Err(AppError::invalid("params", "err.gen.strength"));
+    }
+    if params.duration.is_some_and(|d| !(2..=10).contains(&d)) {
+        return Err(AppError::invalid("params", "err.gen.duration"));
+    }
+    if params
+        .negative_prompt
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_PROMPT_CHARS)
+        || params
+            .style
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 50)
+    {
+        return Err(AppError::invalid("params", "err.gen.params"));
+    }
+    // A seed is always chosen, so every result can be made again exactly.
+    params
+        .seed
+        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
+    params.images = task.images.iter().map(|r| upload_id(r)).collect();
+    Ok((kind, prompt, params))
+}
+
+fn start_of_day(now: NaiveDateTime) -> NaiveDateTime {
+    now.date().and_hms_opt(0, 0, 0).unwrap_or(now)
+}
+
+pub async fn submit(
+    state: &AppState,
+    user: &User,
+    task: NewTask,
+    lang: Lang,
+) -> AppResult<TaskView> {
+    let (kind, prompt, params) = validate(&task)?;
+    let model: ModelInfo = state
+        .providers
+        .pick(task.model.as_deref(), kind)
+        .ok_or_else(|| AppError::invalid("model", "err.gen.model"))?;
+    let parameters = serde_json::to_string(&params).map_err(|e| AppError::internal(e, "params"))?;
+    let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
+    let created = state
+        .db
+        .run(move |conn| {
+            if store::uploads_owned(conn, user_id, &wanted)?.len() != wanted.len() {
+                return Err(AppError::invalid("images", "err.gen.image_unknown"));
+            }
+            store::with_user_lock(conn, user_id, |conn| {
+                let now = Utc::now().naive_utc();
+                if let Some(limit) = quota {
+                    if store::count_since(conn, user_id, start_of_day(now))? >= i64::from(limit) {
+                        return Err(AppError::client(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            429,
+                            "err.gen.quota",
+                        ));
+                    }
+                }
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let row = NewGeneration {
+                    uuid: &uuid,
+                    user_id,
+                    status: TaskStatus::Queued.as_str(),
+                    generation_type: kind.as_str(),
+                    prompt: (!prompt.is_empty()).then_some(prompt.as_str()),
+                    parameters: Some(&parameters),
+                    provider: &model.provider,
+                    model: &model.model,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    progress: 0,
+                    created_at: now,
+                    updated_at: now,
+                };
+                Ok(store::insert(conn, &row)?)
+            })
+        })
+        .await?;
+    state.wake.notify_one();
+    view_one(state, created, lang).await
+}
+
+async fn view_one(state: &AppState, task: Generation, lang: Lang) -> AppResult<TaskView> {
+    let position = if task.status == TaskStatus::Queued.as_str() {
+        let t = task.clone();
+        Some(
+            state
+                .db
+                .run(move |conn| Ok(store::queue_position(conn, &t)?))
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(view(state, &task, position, lang))
+}
+
+/// A signed, expiring URL for one of a task's files (seed 6.1).
+pub fn file_url(state: &AppState, kind: &str, uuid: &str) -> String {
+    let expires = Utc::now().timestamp() + state.config.engine.result_url_ttl;
+    // Rounded, so pages that re-render often reuse the same URL and the browser's cache.
+    let expires = expires - expires % 600 + 600;
+    storage::sign(
+        &state.secret,
+        &format!("/api/v1/files/{kind}/{uuid}"),
+        expires,
+    )
+}
+
+pub fn view(state: &AppState, g: &Generation, queue_position: Option<i64>, lang: Lang) -> TaskView {
+    let done = g.status == TaskStatus::Completed.as_str();
+    let error = match (g.status.as_str(), &g.error_code) {
+        ("failed" | "queued", Some(code)) => Some(TaskErrorView {
+            code: code.clone(),
+            message: i18n::text(lang, code),
+        }),
+        _ => None,
+    };
+    TaskView {
+        task_id: g.uuid.clone(),
+        kind: g.generation_type.clone(),
+        status: g.status.clone(),
+        prompt: g.prompt.clone(),
+        params: g.params(),
+        provider: g.provider.clone(),
+        model: g.model.clone(),
+        progress: g.progress,
+        queue_position,
+        error,
+        result_url: done.then(|| file_url(state, "result", &g.uuid)),
+        thumbnail_url: done.then(|| file_url(state, "thumb", &g.uuid)),
+        mime: g.result_mime.clone(),
+        width: g.width,
+        height: g.height,
+        attempts: g.attempts,
+        created_at: rfc3339(g.created_at),
+        started_at: g.started_at.map(rfc3339),
+        completed_at: g.completed_at.map(rfc3339),
+    }
+}
+
+async fn owned(state: &AppState, user: &User, task_id: &str) -> AppResult<Generation> {
+    let (user_id, uuid) = (user.id, task_id.to_string());
+    state
+        .db
+        .run(move |conn| Ok(store::find_owned(conn, user_id, &uuid)?))
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+pub async fn get(state: &AppState, user: &User, task_id: &str, lang: Lang) -> AppResult<TaskView> {
+    let task = owned(state, user, task_id).await?;
+    view_one(state, task, lang).await
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// Pass as `before` for older tasks; absent on the last page.
+    pub next: Option<String>,
+}
+
+pub async fn list(
+    state: &AppState,
+    user: &User,
+    before: Option<String>,
+    lang: Lang,
+) -> AppResult<TaskPage> {
+    let user_id = user.id;
+    let rows = state
+        .db
+        .run(move |conn| {
+            let anchor = match before {
+                Some(uuid) => match store::find_owned(conn, user_id, &uuid)? {
+                    Some(g) => Some(g.id),
+                    None => return Ok(Vec::new()),
+                },
+                None => None,
+            };
+            let rows = store::list_for_user(conn, user_id, anchor, PAGE_SIZE + 1)?;
+            rows.into_iter()
+                .map(|g| {
+                    let position = if g.status == "queued" {
+                        Some(store::queue_position(conn, &g)?)
+                    } else {
+                        None
+                    };
+                    Ok((g, position))
+                })
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    let tasks: Vec<TaskView> = rows
+        .iter()
+        .take(PAGE_SIZE as usize)
+        .map(|(g, p)| view(state, g, *p, lang))
+        .collect();
+    let next = if more {
+        tasks.last().map(|t| t.task_id.clone())
+    } else {
+        None
+    };
+    Ok(TaskPage { tasks, next })
+}
+
+pub async fn cancel(
+    state: &AppState,
+    user: &User,
+    task_id: &str,
+    lang: Lang,
+) -> AppResult<TaskView> {
+    let task = owned(state, user, task_id).await?;
+    let id = task.id;
+    let canceled = state
+        .db
+        .run(move |conn| Ok(store::cancel(conn, id, Utc::now().naive_utc())?))
+        .await?;
+    if !canceled {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            409,
+            "err.gen.finished",
+        ));
+    }
+    get(state, user, task_id, lang).await
+}
+
+/// Runs a failed or canceled task again as a new task with the same request.
+pub async fn retry(
+    state: &AppState,
+    user: &User,
+    task_id: &str,
+    lang: Lang,
+) -> AppResult<TaskView> {
+    let task = owned(state, user, task_id).await?;
+    if !matches!(task.status.as_str(), "failed" | "canceled") {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            409,
+            "err.gen.not_retryable",
+        ));
+    }
+    let mut params = task.params();
+    let images = std::mem::take(&mut params.images);
+    let again = NewTask {
+        kind: task.generation_type.clone(),
+        prompt: task.prompt.clone().unwrap_or_default(),
+        images,
+        model: Some(format!("{}/{}", task.provider, task.model)),
+        params: Some(params),
+    };
+    submit(state, user, again, lang).await
+}
+
+pub fn models(state: &AppState) -> Vec<ModelInfo> {
+    state.providers.models()
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Uploaded {
+    pub file_id: String,
+    pub file_url: String,
+    pub mime: String,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// Stores a reference image: PNG, JPEG or WebP by its bytes, within size and pixel limits,
+/// turned upright by its EXIF orientation and re-encoded, which drops EXIF (GPS included).
+pub async fn upload(state: &AppState, user: &User, bytes: Vec<u8>) -> AppResult<Uploaded> {
+    if bytes.is_empty() {
+        return Err(AppError::invalid("file", "err.upload.empty"));
+    }
+    let (format, _) = images::sniff(&bytes).ok_or_else(|| {
+        AppError::client(StatusCode::UNSUPPORTED_MEDIA_TYPE, 400, "err.upload.format")
+    })?;
+    let (clean, mime, w, h) = run_blocking(move || {
+        let img = images::decode_upright(&bytes, format).map_err(|_| {
+            AppError::client(StatusCode::BAD_REQUEST, 400, "err.upload.broken").on_field("file")
+        })?;
+        let (clean, mime) = match format {
+            ImageFormat::Jpeg => (images::encode_jpeg(&img), "image/jpeg"),
+            _ => (images::encode_png(&img.to_rgb8()), "image/png"),
+        };
+        let clean = clean.map_err(|e| AppError::internal(e, "re-encode upload"))?;
+        Ok((clean, mime, img.width() as i32, img.height() as i32))
+    })
+    .await?;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let ext = if mime == "image/jpeg" { "jpg" } else { "png" };
+    let key = format!("uploads/{}/{uuid}.{ext}", &uuid[..2]);
+    let sha = sha256_hex(&clean);
+    let size = clean.len() as i64;
+    state
+        .storage
+        .put(&key, clean)
+        .await
+        .map_err(|e| AppError::internal(e, "store upload"))?;
+    let user_id = user.id;
+    let (key_s, uuid_s) = (key.clone(), uuid.clone());
+    state
+        .db
+        .run(move |conn| {
+            let row = NewUpload {
+                uuid: &uuid_s,
+                user_id,
+                physical_path: &key_s,
+                mime,
+                width: w,
+                height: h,
+                bytes: size,
+                sha256: &sha,
+                created_at: Utc::now().naive_utc(),
+            };
+            Ok(store::insert_upload(conn, &row)?)
+        })
+        .await?;
+    Ok(Uploaded {
+        file_url: file_url(state, "upload", &uuid),
+        file_id: uuid,
+        mime: mime.into(),
+        width: w,
+        height: h,
+    })
+}
+
+/// The file behind a signed URL: (path on disk, content type), if the signature holds.
+pub async fn signed_file(
+    state: &AppState,
+    kind: &str,
+    uuid: &str,
+    expires: i64,
+    sig: &str,
+) -> AppResult<(std::path::PathBuf, String)> {
+    let path = format!("/api/v1/files/{kind}/{uuid}");
+    if !storage::verify(&state.secret, &path, expires, sig, Utc::now().timestamp()) {
+        return Err(AppError::forbidden("err.link_expired"));
+    }
+    let uuid_s = uuid.to_string();
+    let (key, mime) = match kind {
+        "result" | "thumb" => {
+            let task = state
+                .db
+                .run(move |conn| Ok(store::find_by_uuid(conn, &uuid_s)?))
+                .await?
+                .filter(|g| g.status == TaskStatus::Completed.as_str())
+                .ok_or_else(AppError::not_found)?;
+            if kind == "thumb" {
+                (task.thumb_path, Some("image/webp".to_string()))
+            } else {
+                (task.physical_path, task.result_mime)
+            }
+        }
+        "upload" => {
+            let upload = state
+                .db
+                .run(move |conn| Ok(store::find_upload(conn, &uuid_s)?))
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            (Some(upload.physical_path), Some(upload.mime))
+        }
+        _ => return Err(AppError::not_found()),
+    };
+    let key = key.ok_or_else(AppError::not_found)?;
+    let file = state
+        .storage
+        .path(&key)
+        .map_err(|e| AppError::internal(e, "storage key"))?;
+    Ok((
+        file,
+        mime.unwrap_or_else(|| "application/octet-stream".into()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_references_are_ids_or_our_urls() {
+        assert_eq!(upload_id("abc-123"), "abc-123");
+        assert_eq!(
+            upload_id("/api/v1/files/upload/abc-123?exp=1&sig=2"),
+            "abc-123"
+        );
+        assert_eq!(
+            upload_id("https://example.com/uploads/ref_10231.png"),
+            "ref_10231"
+        );
+    }
+
+    #[test]
+    fn requests_are_validated() {
+        let ok = NewTask {
+            kind: "t2i".into(),
+            prompt: "雪山".into(),
+            ..Default::default()
+        };
+        let (kind, _, params) = validate(&ok).unwrap();
+        assert_eq!(kind, Kind::T2i);
+        assert!(params.seed.is_some(), "a seed is always chosen");
+        let field = |t: NewTask| validate(&t).unwrap_err().field();
+        assert_eq!(
+            field(NewTask {
+                kind: "gif".into(),
+                ..Default::default()
+            }),
+            Some("type")
+        );
+        assert_eq!(
+            field(NewTask {
+                kind: "t2i".into(),
+                ..Default::default()
+            }),
+            Some("prompt")
+        );
+        assert_eq!(
+            field(NewTask {
+                kind: "i2i".into(),
+                prompt: "油画".into(),
+                ..Default::default()
+            }),
+            Some("images")
+        );
+        let big = NewTask {
+            kind: "t2i".into(),
+            prompt: "x".repeat(MAX_PROMPT_CHARS + 1),
+            ..Default::default()
+        };
+        assert_eq!(field(big), Some("prompt"));
+        let bad_size = NewTask {
+            kind: "t2i".into(),
+            prompt: "a".into(),
+            params: Some(Params {
+                size: Some("99999x1".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(field(bad_size), Some("params"));
+    }
+}

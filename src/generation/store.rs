@@ -1,0 +1,415 @@
+//! SQL for tasks, uploads and provider calls. Written once for both backends, except the
+//! queue claim and the quota lock, where SQLite and PostgreSQL must differ (see `claim`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+
+use super::model::{Generation, NewGeneration, NewUpload, TaskStatus, Upload};
+use crate::db::schema::{api_calls, generations, uploads, users};
+use crate::db::DbConn;
+
+pub fn insert(conn: &mut DbConn, row: &NewGeneration<'_>) -> QueryResult<Generation> {
+    diesel::insert_into(generations::table)
+        .values(row)
+        .execute(conn)?;
+    generations::table
+        .filter(generations::uuid.eq(row.uuid))
+        .select(Generation::as_select())
+        .first(conn)
+}
+
+/// Tasks the user started since `since` (the quota counts every submitted task).
+pub fn count_since(conn: &mut DbConn, user_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
+    generations::table
+        .filter(generations::user_id.eq(user_id))
+        .filter(generations::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+/// Runs `f` in a transaction that first makes a no-op write to the user's row: on PostgreSQL
+/// that locks the row, on SQLite it takes the write lock at once. Either way two submits of
+/// one user run one after the other, so both cannot pass the quota check.
+pub fn with_user_lock<R>(
+    conn: &mut DbConn,
+    user_id: i64,
+    f: impl FnOnce(&mut DbConn) -> Result<R, crate::error::AppError>,
+) -> Result<R, crate::error::AppError> {
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::updated_at.eq(users::updated_at))
+            .execute(conn)?;
+        f(conn)
+    })
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Moves up to `limit` due tasks of `provider` from queued to processing under a lease held by
+/// `owner`, and returns them. The one place where the SQL differs by backend: PostgreSQL skips
+/// rows other instances are claiming (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer,
+/// so its `UPDATE ... RETURNING` is atomic as it stands.
+pub fn claim(
+    conn: &mut DbConn,
+    provider: &str,
+    owner: &str,
+    limit: i64,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> QueryResult<Vec<Generation>> {
+    const SQLITE: &str = "UPDATE generations SET status = 'processing', lease_owner = ?, \
+        lease_expires_at = ?, started_at = COALESCE(started_at, ?), attempts = attempts + 1, updated_at = ? \
+        WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = ? \
+        AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING id";
+    const POSTGRES: &str = "UPDATE generations SET status = 'processing', lease_owner = $1, \
+        lease_expires_at = $2, started_at = COALESCE(started_at, $3), attempts = attempts + 1, updated_at = $4 \
+        WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = $5 \
+        AND next_attempt_at <= $6 ORDER BY next_attempt_at, id LIMIT $7 FOR UPDATE SKIP LOCKED) RETURNING id";
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<Text, _>(provider)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<ClaimedId>($c)?
+        };
+    }
+    let ids: Vec<i64> = match conn {
+        DbConn::Sqlite(c) => run!(c, SQLITE),
+        DbConn::Pg(c) => run!(c, POSTGRES),
+    }
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    generations::table
+        .filter(generations::id.eq_any(&ids))
+        .order(generations::id)
+        .select(Generation::as_select())
+        .load(conn)
+}
+
+/// Extends the leases of everything `owner` is working on.
+pub fn heartbeat(conn: &mut DbConn, owner: &str, lease_until: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        generations::table
+            .filter(generations::status.eq(TaskStatus::Processing.as_str()))
+            .filter(generations::lease_owner.eq(owner)),
+    )
+    .set(generations::lease_expires_at.eq(lease_until))
+    .execute(conn)
+}
+
+/// Puts tasks whose worker vanished (lease expired) back in the queue. A task that already
+/// has a remote task id resumes polling that id instead of being submitted again.
+pub fn recover_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        generations::table
+            .filter(generations::status.eq(TaskStatus::Processing.as_str()))
+            .filter(generations::lease_expires_at.lt(now)),
+    )
+    .set((
+        generations::status.eq(TaskStatus::Queued.as_str()),
+        generations::lease_owner.eq(None::<String>),
+        generations::lease_expires_at.eq(None::<NaiveDateTime>),
+        generations::next_attempt_at.eq(now),
+        generations::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// The row while `owner` still holds it (not canceled, not taken over after a lost lease).
+macro_rules! held {
+    ($id:expr, $owner:expr) => {
+        generations::table
+            .find($id)
+            .filter(generations::status.eq(TaskStatus::Processing.as_str()))
+            .filter(generations::lease_owner.eq($owner))
+            .filter(generations::deleted_at.is_null())
+    };
+}
+
+/// Remembers the provider's task id before any polling, so a restart never pays twice.
+pub fn set_remote_id(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    remote: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, owner))
+        .set((
+            generations::remote_task_id.eq(remote),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn set_progress(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    progress: i32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, owner))
+        .set((
+            generations::progress.eq(progress.clamp(0, 99)),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// The stored result of a finished task.
+pub struct Stored<'a> {
+    pub result_url: &'a str,
+    pub physical_path: &'a str,
+    pub mime: &'a str,
+    pub bytes: i64,
+    pub sha256: &'a str,
+    pub width: i32,
+    pub height: i32,
+    pub thumb_path: &'a str,
+}
+
+/// False when the task was canceled or lost meanwhile; the caller then deletes the files.
+pub fn complete(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    r: &Stored<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, owner))
+        .set((
+            generations::status.eq(TaskStatus::Completed.as_str()),
+            generations::progress.eq(100),
+            generations::result_url.eq(r.result_url),
+            generations::physical_path.eq(r.physical_path),
+            generations::result_mime.eq(r.mime),
+            generations::result_bytes.eq(r.bytes),
+            generations::result_sha256.eq(r.sha256),
+            generations::width.eq(r.width),
+            generations::height.eq(r.height),
+            generations::thumb_path.eq(r.thumb_path),
+            generations::lease_owner.eq(None::<String>),
+            generations::lease_expires_at.eq(None::<NaiveDateTime>),
+            generations::error_code.eq(None::<String>),
+            generations::error_detail.eq(None::<String>),
+            generations::completed_at.eq(now),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn fail(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    code: &str,
+    detail: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, owner))
+        .set((
+            generations::status.eq(TaskStatus::Failed.as_str()),
+            generations::error_code.eq(code),
+            generations::error_detail.eq(detail),
+            generations::lease_owner.eq(None::<String>),
+            generations::lease_expires_at.eq(None::<NaiveDateTime>),
+            generations::completed_at.eq(now),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Back to the queue after a transient error, due again at `at`.
+pub fn retry_later(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    code: &str,
+    detail: &str,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held!(id, owner))
+        .set((
+            generations::status.eq(TaskStatus::Queued.as_str()),
+            generations::error_code.eq(code),
+            generations::error_detail.eq(detail),
+            generations::lease_owner.eq(None::<String>),
+            generations::lease_expires_at.eq(None::<NaiveDateTime>),
+            generations::next_attempt_at.eq(at),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Generation>> {
+    generations::table
+        .find(id)
+        .select(Generation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A task of this user that is not deleted; another user's id reads as missing.
+pub fn find_owned(conn: &mut DbConn, user_id: i64, uuid: &str) -> QueryResult<Option<Generation>> {
+    generations::table
+        .filter(generations::uuid.eq(uuid))
+        .filter(generations::user_id.eq(user_id))
+        .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<Generation>> {
+    generations::table
+        .filter(generations::uuid.eq(uuid))
+        .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's tasks, newest first, older than the task `before` if given (keyset pagination).
+pub fn list_for_user(
+    conn: &mut DbConn,
+    user_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Generation>> {
+    let mut query = generations::table
+        .filter(generations::user_id.eq(user_id))
+        .filter(generations::deleted_at.is_null())
+        .order(generations::id.desc())
+        .limit(limit)
+        .select(Generation::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(generations::id.lt(before));
+    }
+    query.load(conn)
+}
+
+/// Queued tasks of the same provider that will run before this one.
+pub fn queue_position(conn: &mut DbConn, task: &Generation) -> QueryResult<i64> {
+    generations::table
+        .filter(generations::status.eq(TaskStatus::Queued.as_str()))
+        .filter(generations::provider.eq(&task.provider))
+        .filter(
+            generations::next_attempt_at
+                .lt(task.next_attempt_at)
+                .or(generations::next_attempt_at
+                    .eq(task.next_attempt_at)
+                    .and(generations::id.lt(task.id))),
+        )
+        .count()
+        .get_result(conn)
+}
+
+/// Cancels a task that has not finished; false if it already had.
+pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(generations::table.find(id).filter(
+        generations::status.eq_any([TaskStatus::Queued.as_str(), TaskStatus::Processing.as_str()]),
+    ))
+    .set((
+        generations::status.eq(TaskStatus::Canceled.as_str()),
+        generations::lease_owner.eq(None::<String>),
+        generations::lease_expires_at.eq(None::<NaiveDateTime>),
+        generations::completed_at.eq(now),
+        generations::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+pub fn status_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
+    generations::table
+        .find(id)
+        .select(generations::status)
+        .first(conn)
+        .optional()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = api_calls)]
+pub struct NewApiCall<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub generation_id: Option<i64>,
+    pub operation: &'a str,
+    pub outcome: &'a str,
+    pub http_status: Option<i32>,
+    pub latency_ms: i64,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn record_call(conn: &mut DbConn, call: &NewApiCall<'_>) -> QueryResult<()> {
+    diesel::insert_into(api_calls::table)
+        .values(call)
+        .execute(conn)
+        .map(drop)
+}
+
+/// (operation, outcome) of the calls made for one task, oldest first.
+pub fn calls_of(conn: &mut DbConn, generation_id: i64) -> QueryResult<Vec<(String, String)>> {
+    api_calls::table
+        .filter(api_calls::generation_id.eq(generation_id))
+        .order(api_calls::id)
+        .select((api_calls::operation, api_calls::outcome))
+        .load(conn)
+}
+
+pub fn insert_upload(conn: &mut DbConn, row: &NewUpload<'_>) -> QueryResult<Upload> {
+    diesel::insert_into(uploads::table)
+        .values(row)
+        .execute(conn)?;
+    uploads::table
+        .filter(uploads::uuid.eq(row.uuid))
+        .select(Upload::as_select())
+        .first(conn)
+}
+
+/// The user's own uploads among `uuids`, in the order asked; others' ids are simply absent.
+pub fn uploads_owned(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuids: &[String],
+) -> QueryResult<Vec<Upload>> {
+    let found: Vec<Upload> = uploads::table
+        .filter(uploads::user_id.eq(user_id))
+        .filter(uploads::uuid.eq_any(uuids))
+        .select(Upload::as_select())
+        .load(conn)?;
+    Ok(uuids
+        .iter()
+        .filter_map(|u| found.iter().find(|f| &f.uuid == u).cloned())
+        .collect())
+}
+
+pub fn find_upload(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<Upload>> {
+    uploads::table
+        .filter(uploads::uuid.eq(uuid))
+        .select(Upload::as_select())
+        .first(conn)
+        .optional()
+}
