@@ -106,7 +106,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
     crate::generation::api::configure(cfg, config.limits.upload_bytes);
-    crate::generation::pages::configure(cfg);
+    crate::generation::pages::configure(cfg, config.limits.upload_bytes);
     crate::library::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);

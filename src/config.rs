@@ -479,9 +479,10 @@ mod tests {
             .map(|l| {
                 l.strip_prefix("# ")
                     .filter(|r| {
-                        r.split_once(" = ").is_some_and(|(k, _)| {
-                            k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                        })
+                        r.starts_with('[')
+                            || r.split_once(" = ").is_some_and(|(k, _)| {
+                                k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                            })
                     })
                     .unwrap_or(l)
             })

@@ -1,23 +1,214 @@
-//! The main page of seed 5.1 ④, which the generation engine fills.
+//! The main page of seed 5.1 ④: mode tabs, prompt, model and parameters, references on the
+//! left; the recent results with live status on the right (htmx polling while any task runs).
 
-use actix_web::web::{self, Data};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes, Data, Form, Path};
 use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
 
+use super::model::Params;
+use super::service::{self, NewTask};
 use crate::app::AppState;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, Reply};
+use crate::i18n::{self, Lang};
+use crate::users::model::User;
 use crate::web::auth::PageUser;
-use crate::web::render::shell_page;
+use crate::web::render::{base_context, render};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index));
+/// Recent tasks shown beside the form; older ones live in 生成记录.
+const RECENT: usize = 12;
+
+pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
+    cfg.route("/", web::get().to(index))
+        .route("/generate", web::post().to(submit))
+        .route("/generate/tasks", web::get().to(tasks))
+        .route("/generate/{task_id}/cancel", web::post().to(cancel))
+        .route("/generate/{task_id}/retry", web::post().to(retry))
+        .service(
+            web::resource("/generate/upload")
+                .app_data(web::PayloadConfig::new(upload_limit))
+                .route(web::post().to(upload)),
+        );
 }
 
-async fn index(req: HttpRequest, state: Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
-    shell_page(
-        &req,
+async fn tasks_context(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    lang: Lang,
+) -> AppResult<tera::Context> {
+    let mut page = service::list(state, user, None, lang).await?;
+    page.tasks.truncate(RECENT);
+    let active = page
+        .tasks
+        .iter()
+        .any(|t| matches!(t.status.as_str(), "queued" | "processing"));
+    let mut ctx = base_context(req, Some(user));
+    ctx.insert("tasks", &page.tasks);
+    ctx.insert("active", &active);
+    Ok(ctx)
+}
+
+async fn index(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+) -> AppResult<HttpResponse> {
+    let mut ctx = tasks_context(&req, &state, &user.0, lang).await?;
+    ctx.insert("nav", "generate");
+    ctx.insert("models", &service::models(&state));
+    render(
         &state.templates,
-        &user.0,
-        "generate",
         "generation/index.html",
+        &ctx,
+        StatusCode::OK,
     )
+}
+
+async fn tasks(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+) -> AppResult<HttpResponse> {
+    let ctx = tasks_context(&req, &state, &user.0, lang).await?;
+    render(
+        &state.templates,
+        "generation/_tasks.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+/// The form as the browser sends it: flat fields, reference ids comma-separated.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct GenerateForm {
+    #[serde(rename = "type")]
+    kind: String,
+    prompt: String,
+    model: String,
+    images: String,
+    size: String,
+    seed: String,
+    style: String,
+    strength: String,
+    duration: String,
+    negative_prompt: String,
+}
+
+fn number<T: std::str::FromStr>(s: &str) -> AppResult<Option<T>> {
+    some(s)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| AppError::invalid("params", "err.gen.params"))
+        })
+        .transpose()
+}
+
+fn some(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+impl GenerateForm {
+    fn into_task(self) -> AppResult<NewTask> {
+        let params = Params {
+            size: some(&self.size),
+            seed: number(&self.seed)?,
+            negative_prompt: some(&self.negative_prompt),
+            style: some(&self.style).filter(|s| s != "auto"),
+            strength: number(&self.strength)?,
+            duration: number(&self.duration)?,
+            images: Vec::new(),
+        };
+        Ok(NewTask {
+            kind: self.kind,
+            prompt: self.prompt,
+            images: self.images.split(',').filter_map(some).collect(),
+            model: some(&self.model),
+            params: Some(params),
+        })
+    }
+}
+
+async fn submit(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    form: Form<GenerateForm>,
+) -> AppResult<HttpResponse> {
+    let task = form.into_inner().into_task()?;
+    match service::submit(&state, &user.0, task, lang).await {
+        Ok(_) => tasks(req, state, user, lang).await,
+        // The message goes into the form's own message box; the task list stays as it is.
+        Err(AppError::Internal { context, source }) => Err(AppError::Internal { context, source }),
+        Err(err) => {
+            let mut ctx = base_context(&req, Some(&user.0));
+            ctx.insert("message", &i18n::text(lang, err.key()));
+            let mut res = render(
+                &state.templates,
+                "_error_fragment.html",
+                &ctx,
+                StatusCode::OK,
+            )?;
+            let headers = res.headers_mut();
+            headers.insert(
+                "HX-Retarget"
+                    .parse()
+                    .map_err(|e| AppError::internal(e, "header"))?,
+                "#gen-error"
+                    .parse()
+                    .map_err(|e| AppError::internal(e, "header"))?,
+            );
+            headers.insert(
+                "HX-Reswap"
+                    .parse()
+                    .map_err(|e| AppError::internal(e, "header"))?,
+                "innerHTML"
+                    .parse()
+                    .map_err(|e| AppError::internal(e, "header"))?,
+            );
+            Ok(res)
+        }
+    }
+}
+
+async fn cancel(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    match service::cancel(&state, &user.0, &id, lang).await {
+        // Finished meanwhile: showing the current list is the right answer.
+        Ok(_) | Err(AppError::Client { code: 409, .. }) => tasks(req, state, user, lang).await,
+        Err(e) => Err(e),
+    }
+}
+
+async fn retry(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    service::retry(&state, &user.0, &id, lang).await?;
+    tasks(req, state, user, lang).await
+}
+
+/// Drag-and-drop and paste upload from the page (cookie session, CSRF header); JSON answer.
+async fn upload(
+    state: Data<AppState>,
+    user: PageUser,
+    body: Bytes,
+) -> AppResult<Reply<service::Uploaded>> {
+    Ok(Reply::ok(
+        "msg.uploaded",
+        service::upload(&state, &user.0, body.to_vec()).await?,
+    ))
 }

@@ -66,6 +66,17 @@ fn is_api(req: &HttpRequest) -> bool {
     req.path().starts_with("/api/")
 }
 
+/// Errors as the envelope: for the API, and for page endpoints that scripts call asking for
+/// JSON (uploads). Only for rendering; CSRF checks go by path alone.
+fn wants_json(req: &HttpRequest) -> bool {
+    is_api(req)
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
+}
+
 fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")
 }
@@ -191,7 +202,7 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     if let Some(secs) = p.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
-    if is_api(req) {
+    if wants_json(req) {
         let data = p.field.map(|f| serde_json::json!({ "field": f }));
         return builder.json(Envelope {
             code: p.code,

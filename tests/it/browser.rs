@@ -56,3 +56,35 @@ async fn a_person_registers_logs_in_and_changes_the_password_in_chromium() {
     b.quit().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_generates_an_image_and_sees_it_appear() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    app.register("artist").await;
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let b = Browser::start(&driver).await;
+    b.goto(&app.at("/login")).await;
+    b.fill("#username", "artist").await;
+    b.fill("#password", crate::support::PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "artist").await;
+
+    b.fill("#prompt", "雪山日落，湖面倒影").await;
+    b.click("#generate-submit").await;
+    // The card appears at once and turns into a picture without a reload.
+    b.find(".task-card").await;
+    b.find(".task-card.status-completed img").await;
+    let src = b.attribute(".task-card.status-completed img", "src").await;
+    assert!(src.contains("/api/v1/files/thumb/"), "{src}");
+    b.screenshot(&shots.join("generated.png")).await;
+
+    // A bad request shows its message in the form, not a raw error.
+    b.click("#mode-i2i").await;
+    b.fill("#prompt", "油画").await;
+    b.click("#generate-submit").await;
+    b.wait_for_text("#gen-error", "参考图").await;
+    b.quit().await;
+    app.stop().await;
+}

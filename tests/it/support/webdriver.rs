@@ -173,6 +173,19 @@ impl Browser {
             .to_string()
     }
 
+    pub async fn attribute(&self, css: &str, name: &str) -> String {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/attribute/{name}"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
     /// Waits up to 10 s until the page URL contains `part`.
     pub async fn wait_for_url(&self, part: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
