@@ -136,6 +136,8 @@ pub struct EngineConfig {
 pub enum ProviderKind {
     /// The built-in offline procedural engine.
     Local,
+    /// OpenAI Images, or any service with the same API (`base_url`).
+    Openai,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,7 +157,34 @@ pub struct ProviderConfig {
     /// Tasks of this provider running at once.
     #[serde(default = "default_provider_concurrency")]
     pub concurrency: u32,
+    /// The vendor's API root; each kind has its public default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The API key itself; prefer `api_key_env`, which keeps it out of files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The environment variable holding the API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Seconds before one HTTP call to the vendor is given up (and retried).
+    #[serde(default = "default_provider_timeout")]
+    pub timeout_seconds: u64,
     pub models: Vec<ModelConfig>,
+}
+
+fn default_provider_timeout() -> u64 {
+    120
+}
+
+impl ProviderConfig {
+    /// The key from the environment variable or the file; never logged.
+    pub fn key(&self) -> Option<String> {
+        self.api_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
 }
 
 fn default_provider_concurrency() -> u32 {
@@ -182,6 +211,10 @@ fn default_providers() -> Vec<ProviderConfig> {
         name: "local".into(),
         kind: ProviderKind::Local,
         concurrency: 2,
+        base_url: None,
+        api_key: None,
+        api_key_env: None,
+        timeout_seconds: default_provider_timeout(),
         models: vec![ModelConfig {
             name: "procedural".into(),
             label: Some("PictureDeck offline engine".into()),
@@ -445,6 +478,11 @@ impl Config {
         for secret in [&mut shown.auth.jwt_secret, &mut shown.mail.smtp_password] {
             if !secret.is_empty() {
                 *secret = "****".into();
+            }
+        }
+        for p in &mut shown.providers {
+            if p.api_key.is_some() {
+                p.api_key = Some("****".into());
             }
         }
         Ok(toml::to_string_pretty(&shown)?)

@@ -12,3 +12,4 @@ mod generation;
 mod mail;
 mod pages;
 mod platform;
+mod providers;

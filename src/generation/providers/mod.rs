@@ -1,7 +1,9 @@
 //! Model providers behind one trait. Each adapter is a file here; which ones run, with which
 //! models, keys and limits, comes from `[[providers]]` in the configuration.
 
+pub mod http;
 pub mod local;
+pub mod openai;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,6 +129,16 @@ impl Registry {
         for cfg in configs {
             let provider: Arc<dyn Provider> = match cfg.kind {
                 ProviderKind::Local => Arc::new(local::Local),
+                ProviderKind::Openai => Arc::new(openai::OpenAi {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| openai::DEFAULT_BASE.into()),
+                    key: cfg.key().ok_or_else(|| {
+                        anyhow::anyhow!("providers.api_key_env of {:?}: no API key", cfg.name)
+                    })?,
+                }),
             };
             let models = cfg
                 .models

@@ -1,0 +1,225 @@
+//! The OpenAI adapter through real HTTP against a loopback fake of the vendor's contract.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::fakes::{Answer, FakeVendor};
+use crate::support::{Backend, TestApp};
+
+const KEY: &str = "sk-test-never-logged-123";
+
+async fn app_with_openai(fake: &FakeVendor) -> TestApp {
+    let base = fake.url.clone();
+    TestApp::builder(Backend::Sqlite)
+        .config(move |c| {
+            use picturedeck::config::{ModelConfig, ProviderConfig, ProviderKind};
+            use picturedeck::generation::model::Kind;
+            c.engine.retry_base_ms = 50;
+            c.engine.poll_interval_ms = 50;
+            c.providers.push(ProviderConfig {
+                name: "openai".into(),
+                kind: ProviderKind::Openai,
+                concurrency: 2,
+                base_url: Some(base),
+                api_key: Some(KEY.into()),
+                api_key_env: None,
+                timeout_seconds: 1,
+                models: vec![ModelConfig {
+                    name: "gpt-image-1".into(),
+                    label: None,
+                    kinds: vec![Kind::T2i, Kind::I2i],
+                }],
+            });
+        })
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = answer["data"]["task_id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = app
+            .get(&format!("/api/v1/generation/{id}"), Some(token))
+            .await;
+        if matches!(
+            body["data"]["status"].as_str(),
+            Some("completed" | "failed")
+        ) {
+            return body["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "task never finished: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
+    let id = task_id.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            let g = picturedeck::generation::store::find_by_uuid(conn, &id)?.unwrap();
+            Ok(picturedeck::generation::store::calls_of(conn, g.id)?)
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(op, outcome)| format!("{op}:{outcome}"))
+        .collect()
+}
+
+fn t2i() -> Value {
+    json!({"type": "t2i", "prompt": "a lighthouse in fog", "model": "openai/gpt-image-1", "params": {"size": "1536x1024"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_text_to_image_follows_the_contract() {
+    let fake = FakeVendor::openai().await;
+    let app = app_with_openai(&fake).await;
+    let token = app.user("oa_user").await;
+    let (_, models) = app.get("/api/v1/models", Some(&token)).await;
+    assert!(models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "openai/gpt-image-1" && m["offline"] == false));
+
+    let task = run_task(&app, &token, t2i()).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        (task["width"].as_i64(), task["height"].as_i64()),
+        (Some(64), Some(48))
+    );
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/v1/images/generations");
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let sent: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(sent["model"], "gpt-image-1");
+    assert_eq!(sent["prompt"], "a lighthouse in fog");
+    assert_eq!(sent["size"], "1536x1024");
+    assert_eq!(
+        outcomes(&app, task["task_id"].as_str().unwrap()).await,
+        ["submit:ok"]
+    );
+    let stored = reqwest::get(app.at(task["result_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        image::load_from_memory(&stored).is_ok(),
+        "the vendor's image was copied into our store"
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_image_edit_sends_the_reference_as_multipart() {
+    let fake = FakeVendor::openai().await;
+    let app = app_with_openai(&fake).await;
+    let token = app.user("editor").await;
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/upload"))
+        .bearer_auth(&token)
+        .body(crate::support::fakes::sample_png())
+        .send()
+        .await
+        .unwrap();
+    let up: Value = res.json().await.unwrap();
+    let file_id = up["data"]["file_id"].as_str().unwrap();
+    let task = run_task(&app, &token, json!({"type": "i2i", "prompt": "make it an oil painting", "images": [file_id], "model": "openai/gpt-image-1"})).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let seen = &fake.seen()[0];
+    assert_eq!(seen.path, "/v1/images/edits");
+    assert!(seen.content_type.starts_with("multipart/form-data"));
+    let body = String::from_utf8_lossy(&seen.body);
+    assert!(
+        body.contains("name=\"image[]\"")
+            && body.contains("make it an oil painting")
+            && seen.body.windows(4).any(|w| w == b"IHDR")
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_outages_and_timeouts_are_retried() {
+    let fake = FakeVendor::openai().await;
+    let app = app_with_openai(&fake).await;
+    let token = app.user("unlucky").await;
+    fake.script([
+        Answer::Status { status: 429, body: r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#.into(), retry_after: Some(1) },
+        Answer::Status { status: 503, body: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(), retry_after: None },
+        Answer::Slow(Duration::from_millis(1500)),
+    ]);
+    let started = Instant::now();
+    let task = run_task(&app, &token, t2i()).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(task["attempts"], 4);
+    assert_eq!(
+        outcomes(&app, task["task_id"].as_str().unwrap()).await,
+        [
+            "submit:transient",
+            "submit:transient",
+            "submit:transient",
+            "submit:ok"
+        ]
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_fail_at_once_with_a_reason_people_understand() {
+    let fake = FakeVendor::openai().await;
+    let app = app_with_openai(&fake).await;
+    let token = app.user("refused").await;
+    let cases = [
+        (Answer::Status { status: 400, body: r#"{"error":{"message":"Your request was rejected by the safety system","type":"image_generation_user_error","code":"moderation_blocked"}}"#.into(), retry_after: None }, "gen_err.moderation", "安全审核"),
+        (Answer::Status { status: 401, body: r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}"#.into(), retry_after: None }, "gen_err.auth", "API 密钥"),
+        (Answer::Status { status: 400, body: r#"{"error":{"message":"Invalid size","type":"invalid_request_error","param":"size"}}"#.into(), retry_after: None }, "gen_err.bad_request", "参数"),
+        (Answer::Garbage, "gen_err.bad_output", "无法识别"),
+    ];
+    for (answer, code, words) in cases {
+        fake.script([answer]);
+        let task = run_task(&app, &token, t2i()).await;
+        assert_eq!(task["status"], "failed", "{task}");
+        assert_eq!(task["attempts"], 1, "no retry for {code}");
+        assert_eq!(task["error"]["code"], code);
+        assert!(
+            task["error"]["message"].as_str().unwrap().contains(words),
+            "{task}"
+        );
+    }
+    // The key never shows up in what we store about failures.
+    let details = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use picturedeck::db::schema::generations::dsl::*;
+            Ok(generations
+                .select(error_detail)
+                .load::<Option<String>>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert!(details.iter().flatten().all(|d| !d.contains(KEY)));
+    app.stop().await;
+    fake.stop().await;
+}

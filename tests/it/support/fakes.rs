@@ -1,0 +1,135 @@
+//! Loopback fakes of the vendors, speaking their documented contracts (PROVIDERS.md), with a
+//! script of answers so tests can ask for rate limits, outages, refusals and garbage.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine as _;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// One scripted answer; when the script is empty the fake answers `Image`.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Image,
+    Status {
+        status: u16,
+        body: String,
+        retry_after: Option<u64>,
+    },
+    Garbage,
+    Slow(Duration),
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+pub struct FakeVendor {
+    pub url: String,
+    shared: Shared,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// A small real PNG, as a model would return.
+pub fn sample_png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 160])
+    });
+    picturedeck::storage::images::encode_png(&img).unwrap()
+}
+
+async fn openai(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    shared.seen.lock().unwrap().push(Seen {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        content_type: req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        body: body.to_vec(),
+    });
+    let answer = shared
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Answer::Image);
+    match answer {
+        Answer::Image => HttpResponse::Ok().json(json!({
+            "created": 1_790_000_000,
+            "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(sample_png()) }],
+            "usage": { "total_tokens": 100 }
+        })),
+        Answer::Status { status, body, retry_after } => {
+            let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            if let Some(secs) = retry_after {
+                res.insert_header(("retry-after", secs.to_string()));
+            }
+            res.content_type("application/json").body(body)
+        }
+        Answer::Garbage => HttpResponse::Ok().content_type("application/json").body("{\"data\": [{\"b64_json\": 42"),
+        Answer::Slow(pause) => {
+            tokio::time::sleep(pause).await;
+            HttpResponse::Ok().json(json!({ "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(sample_png()) }] }))
+        }
+    }
+}
+
+impl FakeVendor {
+    /// An OpenAI Images fake: every path answers like `/v1/images/*`.
+    pub async fn openai() -> FakeVendor {
+        let shared = Shared::default();
+        let data = web::Data::new(shared.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(openai))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FakeVendor {
+            url,
+            shared,
+            handle,
+        }
+    }
+
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.shared.script.lock().unwrap().extend(answers);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
