@@ -97,7 +97,7 @@ async fn openai_text_to_image_follows_the_contract() {
     );
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].path, "/v1/images/generations");
+    assert_eq!((seen[0].method.as_str(), seen[0].path.as_str()), ("POST", "/v1/images/generations"));
     assert_eq!(
         seen[0].authorization.as_deref(),
         Some(format!("Bearer {KEY}").as_str())
