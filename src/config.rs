@@ -138,6 +138,8 @@ pub enum ProviderKind {
     Local,
     /// OpenAI Images, or any service with the same API (`base_url`).
     Openai,
+    /// Alibaba Model Studio (DashScope), Wan models; asynchronous.
+    Dashscope,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

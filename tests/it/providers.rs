@@ -97,7 +97,10 @@ async fn openai_text_to_image_follows_the_contract() {
     );
     let seen = fake.seen();
     assert_eq!(seen.len(), 1);
-    assert_eq!((seen[0].method.as_str(), seen[0].path.as_str()), ("POST", "/v1/images/generations"));
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("POST", "/v1/images/generations")
+    );
     assert_eq!(
         seen[0].authorization.as_deref(),
         Some(format!("Bearer {KEY}").as_str())
@@ -221,5 +224,238 @@ async fn permanent_errors_fail_at_once_with_a_reason_people_understand() {
         .unwrap();
     assert!(details.iter().flatten().all(|d| !d.contains(KEY)));
     app.stop().await;
+    fake.stop().await;
+}
+
+async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
+    let base = fake.url.clone();
+    TestApp::builder(backend)
+        .config(move |c| {
+            use picturedeck::config::{ModelConfig, ProviderConfig, ProviderKind};
+            use picturedeck::generation::model::Kind;
+            c.engine.retry_base_ms = 50;
+            c.engine.poll_interval_ms = 50;
+            c.engine.lease_seconds = 5;
+            c.providers.push(ProviderConfig {
+                name: "wan".into(),
+                kind: ProviderKind::Dashscope,
+                concurrency: 4,
+                base_url: Some(base),
+                api_key: Some(KEY.into()),
+                api_key_env: None,
+                timeout_seconds: 5,
+                models: vec![
+                    ModelConfig {
+                        name: "wan2.2-t2i-flash".into(),
+                        label: None,
+                        kinds: vec![Kind::T2i],
+                    },
+                    ModelConfig {
+                        name: "wan2.5-i2i-preview".into(),
+                        label: None,
+                        kinds: vec![Kind::I2i],
+                    },
+                    ModelConfig {
+                        name: "wan2.2-t2v-plus".into(),
+                        label: None,
+                        kinds: vec![Kind::T2v],
+                    },
+                    ModelConfig {
+                        name: "wan2.2-kf2v-flash".into(),
+                        label: None,
+                        kinds: vec![Kind::I2v],
+                    },
+                ],
+            });
+        })
+        .start()
+        .await
+}
+
+fn wan_t2i(prompt: &str) -> Value {
+    json!({"type": "t2i", "prompt": prompt, "model": "wan/wan2.2-t2i-flash", "params": {"size": "1280*720", "seed": 42}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_text_to_image_is_submitted_once_then_polled() {
+    let fake = FakeVendor::dashscope().await;
+    let app = app_with_wan(&fake, Backend::Sqlite).await.unwrap();
+    let token = app.user("wan_user").await;
+    fake.script([Answer::Status { status: 429, body: r#"{"request_id":"r","code":"Throttling.RateQuota","message":"Requests rate limit exceeded"}"#.into(), retry_after: None }]);
+    let task = run_task(&app, &token, wan_t2i("江南水乡")).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let submits = fake.submits();
+    assert_eq!(submits.len(), 2, "one throttled submit, one accepted");
+    assert_eq!(
+        submits[1].path,
+        "/api/v1/services/aigc/text2image/image-synthesis"
+    );
+    assert_eq!(
+        submits[1].content_type, "enable",
+        "X-DashScope-Async header"
+    );
+    assert_eq!(
+        submits[1].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let sent: Value = serde_json::from_slice(&submits[1].body).unwrap();
+    assert_eq!(sent["model"], "wan2.2-t2i-flash");
+    assert_eq!(sent["input"]["prompt"], "江南水乡");
+    assert_eq!(sent["parameters"]["size"], "1280*720");
+    assert_eq!(sent["parameters"]["seed"], 42);
+    let calls = outcomes(&app, task["task_id"].as_str().unwrap()).await;
+    assert_eq!(calls[..2], ["submit:transient", "submit:ok"]);
+    assert!(
+        calls[2..].iter().all(|c| c == "poll:ok") && calls.len() >= 4,
+        "{calls:?}"
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_refusals_and_expired_tasks_fail_with_reasons() {
+    let fake = FakeVendor::dashscope().await;
+    let app = app_with_wan(&fake, Backend::Sqlite).await.unwrap();
+    let token = app.user("wan_refused").await;
+    let task = run_task(&app, &token, wan_t2i("something [moderation]")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["error"]["code"].as_str()),
+        (Some("failed"), Some("gen_err.moderation"))
+    );
+    let task = run_task(&app, &token, wan_t2i("old [expired]")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["error"]["code"].as_str()),
+        (Some("failed"), Some("gen_err.expired"))
+    );
+    fake.script([Answer::Status { status: 400, body: r#"{"request_id":"r","code":"DataInspectionFailed","message":"Input text data may contain inappropriate content."}"#.into(), retry_after: None }]);
+    let task = run_task(&app, &token, wan_t2i("refused at submit")).await;
+    assert_eq!(task["error"]["code"], "gen_err.moderation");
+    assert_eq!(task["attempts"], 1);
+    fake.script([Answer::Status {
+        status: 401,
+        body: r#"{"request_id":"r","code":"InvalidApiKey","message":"Invalid API-key provided."}"#
+            .into(),
+        retry_after: None,
+    }]);
+    let task = run_task(&app, &token, wan_t2i("bad key")).await;
+    assert_eq!(task["error"]["code"], "gen_err.auth");
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_keyframes_to_video_sends_first_and_last_frame() {
+    let fake = FakeVendor::dashscope().await;
+    let app = app_with_wan(&fake, Backend::Sqlite).await.unwrap();
+    let token = app.user("wan_video").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let res = reqwest::Client::new()
+            .post(app.at("/api/v1/upload"))
+            .bearer_auth(&token)
+            .body(crate::support::fakes::sample_png())
+            .send()
+            .await
+            .unwrap();
+        let up: Value = res.json().await.unwrap();
+        ids.push(up["data"]["file_id"].as_str().unwrap().to_string());
+    }
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2v", "prompt": "花开", "images": ids, "model": "wan/wan2.2-kf2v-flash"}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["mime"], "video/mp4");
+    let sent: Value = serde_json::from_slice(&fake.submits()[0].body).unwrap();
+    assert_eq!(
+        fake.submits()[0].path,
+        "/api/v1/services/aigc/image2video/video-synthesis"
+    );
+    assert!(sent["input"]["first_frame_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    assert!(sent["input"]["last_frame_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let video = reqwest::get(app.at(task["result_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(video.headers()["content-type"], "video/mp4");
+    assert_eq!(&video.bytes().await.unwrap()[4..8], b"ftyp");
+    app.stop().await;
+    fake.stop().await;
+}
+
+crate::on_both_backends!(a_paid_remote_task_survives_a_crash_without_a_second_submit);
+
+async fn a_paid_remote_task_survives_a_crash_without_a_second_submit(app: &TestApp) {
+    // This test brings its own Wan-enabled app on the same backend.
+    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let fake = FakeVendor::dashscope().await;
+    let Some(wan_app) = app_with_wan(&fake, backend).await else {
+        return;
+    };
+    let token = wan_app.user("crash_user").await;
+    let (_, answer) = wan_app
+        .post(
+            "/api/v1/generation",
+            Some(&token),
+            wan_t2i("long job [slow]"),
+        )
+        .await;
+    let id = answer["data"]["task_id"].as_str().unwrap().to_string();
+    // Wait until the vendor has the task and we have its id, then "kill" the worker.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let uuid = id.clone();
+        let remote = wan_app
+            .state
+            .db
+            .run(move |conn| {
+                Ok(picturedeck::generation::store::find_by_uuid(conn, &uuid)?
+                    .and_then(|g| g.remote_task_id))
+            })
+            .await
+            .unwrap();
+        if remote.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the remote id was never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wan_app.stop_engine();
+    // The lease runs out as if the process had died; a new engine takes over.
+    wan_app
+        .sql("UPDATE generations SET lease_expires_at = '2000-01-01 00:00:00'")
+        .await;
+    let engine = tokio::spawn(picturedeck::generation::engine::run(wan_app.state.clone()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let (_, body) = wan_app
+            .get(&format!("/api/v1/generation/{id}"), Some(&token))
+            .await;
+        if body["data"]["status"] == "completed" {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never completed: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    engine.abort();
+    assert_eq!(
+        fake.submits().len(),
+        1,
+        "the paid task was never submitted twice"
+    );
+    assert_eq!(done["data"]["attempts"], 2);
+    wan_app.stop().await;
     fake.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Model providers behind one trait. Each adapter is a file here; which ones run, with which
 //! models, keys and limits, comes from `[[providers]]` in the configuration.
 
+pub mod dashscope;
 pub mod http;
 pub mod local;
 pub mod openai;
@@ -96,6 +97,11 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, ProviderResult<Polled>>;
 }
 
+fn required_key(cfg: &ProviderConfig) -> anyhow::Result<String> {
+    cfg.key()
+        .ok_or_else(|| anyhow::anyhow!("providers.api_key_env of {:?}: no API key", cfg.name))
+}
+
 /// A model people can pick, and what it can do.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelInfo {
@@ -135,9 +141,15 @@ impl Registry {
                         .base_url
                         .clone()
                         .unwrap_or_else(|| openai::DEFAULT_BASE.into()),
-                    key: cfg.key().ok_or_else(|| {
-                        anyhow::anyhow!("providers.api_key_env of {:?}: no API key", cfg.name)
-                    })?,
+                    key: required_key(cfg)?,
+                }),
+                ProviderKind::Dashscope => Arc::new(dashscope::DashScope {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| dashscope::DEFAULT_BASE.into()),
+                    key: required_key(cfg)?,
                 }),
             };
             let models = cfg

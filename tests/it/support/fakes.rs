@@ -133,3 +133,130 @@ impl FakeVendor {
         self.handle.stop(false).await;
     }
 }
+
+/// A DashScope (Wan) fake: asynchronous tasks that go PENDING → RUNNING → SUCCEEDED over a few
+/// polls. Words in the prompt steer a task: `[moderation]` fails it with DataInspectionFailed,
+/// `[expired]` makes it UNKNOWN, `[slow]` keeps it running for many polls.
+#[derive(Clone, Default)]
+struct Wan {
+    shared: Shared,
+    tasks: Arc<Mutex<std::collections::HashMap<String, (String, u32, bool)>>>,
+}
+
+async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpResponse {
+    let path = req.path().to_string();
+    wan.shared.seen.lock().unwrap().push(Seen {
+        method: req.method().to_string(),
+        path: path.clone(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        content_type: req
+            .headers()
+            .get("x-dashscope-async")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        body: body.to_vec(),
+    });
+    if let Some(file) = path.strip_prefix("/files/") {
+        return if file.ends_with(".mp4") {
+            HttpResponse::Ok()
+                .content_type("video/mp4")
+                .body(sample_mp4())
+        } else {
+            HttpResponse::Ok()
+                .content_type("image/png")
+                .body(sample_png())
+        };
+    }
+    if let Some(id) = path.strip_prefix("/api/v1/tasks/") {
+        let mut tasks = wan.tasks.lock().unwrap();
+        let Some((prompt, polls, video)) = tasks.get_mut(id) else {
+            return HttpResponse::Ok().json(
+                json!({"request_id": "r", "output": {"task_id": id, "task_status": "UNKNOWN"}}),
+            );
+        };
+        *polls += 1;
+        let steps = if prompt.contains("[slow]") { 40 } else { 3 };
+        let output = if prompt.contains("[expired]") {
+            json!({"task_id": id, "task_status": "UNKNOWN"})
+        } else if *polls < steps {
+            json!({"task_id": id, "task_status": if *polls == 1 { "PENDING" } else { "RUNNING" }})
+        } else if prompt.contains("[moderation]") {
+            json!({"task_id": id, "task_status": "FAILED", "code": "DataInspectionFailed", "message": "Input data may contain inappropriate content."})
+        } else if *video {
+            json!({"task_id": id, "task_status": "SUCCEEDED", "video_url": format!("http://{}/files/{id}.mp4", req.connection_info().host())})
+        } else {
+            json!({"task_id": id, "task_status": "SUCCEEDED", "results": [{"url": format!("http://{}/files/{id}.png", req.connection_info().host())}]})
+        };
+        return HttpResponse::Ok().json(json!({"request_id": "r", "output": output}));
+    }
+    if let Some(Answer::Status {
+        status,
+        body,
+        retry_after,
+    }) = wan.shared.script.lock().unwrap().pop_front()
+    {
+        let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        if let Some(secs) = retry_after {
+            res.insert_header(("retry-after", secs.to_string()));
+        }
+        return res.content_type("application/json").body(body);
+    }
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let prompt = request["input"]["prompt"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let video = path.contains("video-synthesis");
+    let mut tasks = wan.tasks.lock().unwrap();
+    let id = format!("wan-task-{}", tasks.len() + 1);
+    tasks.insert(id.clone(), (prompt, 0, video));
+    HttpResponse::Ok()
+        .json(json!({"request_id": "r", "output": {"task_id": id, "task_status": "PENDING"}}))
+}
+
+/// A real short MP4, as a video model would return.
+pub fn sample_mp4() -> Vec<u8> {
+    let still = image::RgbImage::from_fn(160, 96, |x, y| {
+        image::Rgb([(x * 2) as u8, (y * 2) as u8, 120])
+    });
+    picturedeck::generation::providers::local::video::pan_zoom(&still, 128, 80, 2, 1).unwrap()
+}
+
+impl FakeVendor {
+    pub async fn dashscope() -> FakeVendor {
+        let state = Wan::default();
+        let shared = state.shared.clone();
+        let data = web::Data::new(state);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(wan))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FakeVendor {
+            url,
+            shared,
+            handle,
+        }
+    }
+
+    /// Requests that submitted a task (not polls or downloads).
+    pub fn submits(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.path.starts_with("/api/v1/services/"))
+            .collect()
+    }
+}
