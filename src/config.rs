@@ -129,6 +129,8 @@ pub struct EngineConfig {
     /// First retry delay in milliseconds; it doubles per attempt (with jitter), unless the
     /// provider names its own `Retry-After`.
     pub retry_base_ms: u64,
+    /// `ContentProducer` of the AIGC label (GB 45438-2025) in every stored image.
+    pub producer: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +204,7 @@ impl Default for EngineConfig {
             poll_interval_ms: 500,
             result_url_ttl: 3600,
             retry_base_ms: 2000,
+            producer: "PictureDeck".into(),
         }
     }
 }

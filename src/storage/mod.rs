@@ -2,6 +2,7 @@
 //! behind the same type), plus signed, expiring URLs for results (seed 6.1).
 
 pub mod images;
+pub mod label;
 
 use std::path::{Path, PathBuf};
 

@@ -80,6 +80,29 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     assert!(src.contains("/api/v1/files/thumb/"), "{src}");
     b.screenshot(&shots.join("generated.png")).await;
 
+    // A text-to-video result plays inline.
+    b.click("#mode-t2v").await;
+    b.fill("#prompt", "海浪拍岸").await;
+    b.click("#generate-submit").await;
+    b.find(".task-card.status-completed video").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let state = b.script("const v = document.querySelector('.task-card video'); return v ? [v.readyState, v.videoWidth, v.error ? v.error.code : 0] : null;").await;
+        if state[0].as_i64().unwrap_or(0) >= 2 {
+            assert!(
+                state[1].as_i64().unwrap_or(0) > 0 && state[2] == 0,
+                "{state}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the video never loaded: {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    b.screenshot(&shots.join("video.png")).await;
+
     // A bad request shows its message in the form, not a raw error.
     b.click("#mode-i2i").await;
     b.fill("#prompt", "油画").await;

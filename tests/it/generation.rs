@@ -18,6 +18,7 @@ on_both_backends!(
     uploads_are_checked_stripped_and_owned,
     image_to_image_uses_the_callers_upload,
     signed_links_expire_and_cannot_be_forged,
+    text_and_keyframes_to_video_write_playable_mp4,
     lease_of_a_killed_worker_is_recovered,
     two_engines_run_every_task_exactly_once,
 );
@@ -88,8 +89,19 @@ async fn text_to_image_runs_on_the_local_engine_and_the_result_downloads(app: &T
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "image/png");
     assert!(res.headers().contains_key("etag"));
-    let png = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    let stored = res.bytes().await.unwrap();
+    let png = image::load_from_memory(&stored).unwrap();
     assert_eq!((png.width(), png.height()), (160, 120));
+    // GB 45438-2025 implicit label, and the recipe for reuse, travel inside the file.
+    let xmp = picturedeck::storage::label::png_xmp(&stored).expect("XMP in the PNG");
+    let aigc = picturedeck::storage::label::aigc_of(&xmp).expect("TC260:AIGC");
+    assert_eq!(aigc["ProduceID"], task_id.as_str());
+    assert_eq!(aigc["Label"], "1");
+    let reuse = picturedeck::storage::label::png_reuse(&stored).unwrap();
+    assert_eq!(
+        (reuse["prompt"].as_str(), reuse["params"]["seed"].as_u64()),
+        (Some("雪山日落"), Some(7))
+    );
     let thumb = reqwest::get(app.at(data["thumbnail_url"].as_str().unwrap()))
         .await
         .unwrap();
@@ -624,4 +636,65 @@ async fn two_engines_run_every_task_exactly_once(app: &TestApp) {
     );
     assert_eq!(submits, n, "and submitted to the provider exactly once");
     assert_eq!(owners, 0, "no leases left behind");
+}
+
+async fn text_and_keyframes_to_video_write_playable_mp4(app: &TestApp) {
+    let token = app.user("director").await;
+    let task = submit(
+        app,
+        &token,
+        json!({"type": "t2v", "prompt": "海上日出", "params": {"size": "160x96", "duration": 2}}),
+    )
+    .await;
+    let done = wait_final(app, &token, &task).await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    assert_eq!(done["data"]["mime"], "video/mp4");
+    let url = app.at(done["data"]["result_url"].as_str().unwrap());
+    let mp4 = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    let poster = picturedeck::generation::providers::local::video::poster_frame(&mp4).unwrap();
+    assert_eq!(poster.dimensions(), (160, 96));
+    // Range requests, so a <video> can seek.
+    let part = reqwest::Client::new()
+        .get(&url)
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().len(), 100);
+    let thumb = reqwest::get(app.at(done["data"]["thumbnail_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(
+        thumb.headers()["content-type"],
+        "image/webp",
+        "a poster frame thumbnail"
+    );
+
+    let mut ids = Vec::new();
+    for colour in [[220u8, 30, 30], [30, 30, 220]] {
+        let img = image::RgbImage::from_pixel(64, 48, image::Rgb(colour));
+        let (_, body) = upload(
+            app,
+            &token,
+            picturedeck::storage::images::encode_png(&img).unwrap(),
+        )
+        .await;
+        ids.push(body["data"]["file_id"].as_str().unwrap().to_string());
+    }
+    let task = submit(app, &token, json!({"type": "i2v", "prompt": "由红变蓝", "images": ids, "params": {"size": "128x96", "duration": 2}})).await;
+    let done = wait_final(app, &token, &task).await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let mp4 = reqwest::get(app.at(done["data"]["result_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let first = picturedeck::generation::providers::local::video::poster_frame(&mp4).unwrap();
+    let p = first.get_pixel(64, 48);
+    assert!(
+        p[0] > 150 && p[2] < 100,
+        "the clip starts on the first keyframe: {p:?}"
+    );
 }

@@ -16,6 +16,7 @@ use super::providers::{InputImage, Job, Output, Polled, ProviderEntry, ProviderE
 use super::store::{self, NewApiCall, Stored};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::storage::label::{label_jpeg, label_png, Label};
 use crate::storage::{images, sha256_hex};
 
 /// Runs until the future is dropped (or its task aborted), which also aborts in-flight work;
@@ -361,7 +362,31 @@ async fn store_output(
     let thumb_key = format!("thumbs/{shard}/{}.webp", task.uuid);
     let Output { bytes, mime } = output;
     let is_video = mime == "video/mp4";
+    let mut params = task.params();
+    params.images.clear();
+    let reuse = serde_json::json!({
+        "type": task.generation_type,
+        "prompt": task.prompt.clone().unwrap_or_default(),
+        "model": format!("{}/{}", task.provider, task.model),
+        "params": params,
+    });
+    let (producer, produce_id, kind) = (
+        state.config.engine.producer.clone(),
+        task.uuid.clone(),
+        mime.clone(),
+    );
     let (bytes, sha, thumb, w, h) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let label = Label {
+            producer: &producer,
+            produce_id: &produce_id,
+            reuse: &reuse,
+        };
+        // Every stored image carries the implicit AIGC label and its own recipe.
+        let bytes = match kind.as_str() {
+            "image/png" => label_png(&bytes, &label)?,
+            "image/jpeg" => label_jpeg(&bytes, &label)?,
+            _ => bytes,
+        };
         let frame = if is_video {
             image::DynamicImage::ImageRgb8(super::providers::local::video::poster_frame(&bytes)?)
         } else {

@@ -173,6 +173,16 @@ impl Browser {
             .to_string()
     }
 
+    /// Runs `body` (a function body that may `return`) in the page.
+    pub async fn script(&self, body: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": body, "args": [] })),
+        )
+        .await
+    }
+
     pub async fn attribute(&self, css: &str, name: &str) -> String {
         let el = self.find(css).await;
         self.call(
