@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(label_png(b"not a png", &label(&json!({}))).is_err());
-        assert!(label_png(&PNG_SIGNATURE[..], &label(&json!({}))).is_err());
+        assert!(label_png(PNG_SIGNATURE, &label(&json!({}))).is_err());
         assert!(label_jpeg(b"nope", &label(&json!({}))).is_err());
     }
 }
