@@ -137,10 +137,13 @@ impl FakeVendor {
 /// A DashScope (Wan) fake: asynchronous tasks that go PENDING → RUNNING → SUCCEEDED over a few
 /// polls. Words in the prompt steer a task: `[moderation]` fails it with DataInspectionFailed,
 /// `[expired]` makes it UNKNOWN, `[slow]` keeps it running for many polls.
+/// A remote task: its prompt, how often it was polled, whether it makes a video.
+type WanTask = (String, u32, bool);
+
 #[derive(Clone, Default)]
 struct Wan {
     shared: Shared,
-    tasks: Arc<Mutex<std::collections::HashMap<String, (String, u32, bool)>>>,
+    tasks: Arc<Mutex<std::collections::HashMap<String, WanTask>>>,
 }
 
 async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpResponse {
