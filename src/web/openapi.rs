@@ -93,11 +93,22 @@ fn operation(op: &Op<'_>) -> Value {
         "description": op.description,
         "responses": responses,
     });
-    if let Some(req) = op.request {
-        value["requestBody"] = json!({
-            "required": true,
-            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{req}") } } }
-        });
+    match op.request {
+        // The body is the file itself (seed 5.3 ⑧).
+        Some("image") => {
+            let binary = json!({ "schema": { "type": "string", "format": "binary" } });
+            value["requestBody"] = json!({
+                "required": true,
+                "content": { "image/png": binary, "image/jpeg": binary, "image/webp": binary }
+            });
+        }
+        Some(req) => {
+            value["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{req}") } } }
+            });
+        }
+        None => {}
     }
     if op.auth {
         value["security"] = json!([{ "bearer": [] }]);
@@ -187,6 +198,67 @@ pub fn spec() -> Value {
             params: &[],
         },
         Op {
+            method: "post", path: "/api/v1/generation", tag: "generation", summary: "Start a generation task (seed 5.3 ⑦)",
+            description: "`type` t2i | i2i | t2v | i2v; `images` are ids (or our file_url) of the caller's own uploads: i2i 1–3, i2v 1–2 keyframes (first, last). Optional `model` (`provider/model`, see /models) and `params`. A seed is always chosen. Counts against the daily quota.",
+            request: Some("NewTask"), data: Some("Task"),
+            responses: &[(200, "code 200: task created (queued)"), (400, "code 400: invalid parameters; data.field names the field"), UNAUTH, (429, "code 429: daily quota used up"), INTERNAL],
+            auth: true,
+            params: &[],
+        },
+        Op {
+            method: "get", path: "/api/v1/generation", tag: "generation", summary: "My tasks, newest first",
+            description: "30 a page; pass `next` as `before` for older ones.",
+            request: None, data: Some("TaskPage"),
+            responses: &[(200, "code 200"), UNAUTH],
+            auth: true,
+            params: &[("before", "query", "task_id of the last task of the previous page")],
+        },
+        Op {
+            method: "get", path: "/api/v1/generation/{task_id}", tag: "generation", summary: "A task and its result (seed 5.3 ⑨)",
+            description: "Status queued | processing | completed | failed | canceled, progress, queue position, error reason, timestamps; when completed, signed expiring `result_url` and `thumbnail_url` (seed 5.3 ⑩).",
+            request: None, data: Some("Task"),
+            responses: &[(200, "code 200"), UNAUTH, (404, "code 404: no such task of yours")],
+            auth: true,
+            params: &[("task_id", "path", "the task's id")],
+        },
+        Op {
+            method: "post", path: "/api/v1/generation/{task_id}/cancel", tag: "generation", summary: "Cancel a queued or running task",
+            description: "", request: None, data: Some("Task"),
+            responses: &[(200, "code 200: canceled"), UNAUTH, (404, "code 404: no such task of yours"), (409, "code 409: already finished")],
+            auth: true,
+            params: &[("task_id", "path", "the task's id")],
+        },
+        Op {
+            method: "post", path: "/api/v1/generation/{task_id}/retry", tag: "generation", summary: "Run a failed or canceled task again",
+            description: "Creates a new task with the same request.", request: None, data: Some("Task"),
+            responses: &[(200, "code 200: new task created"), UNAUTH, (404, "code 404: no such task of yours"), (409, "code 409: only failed or canceled tasks"), (429, "code 429: daily quota used up")],
+            auth: true,
+            params: &[("task_id", "path", "the task's id")],
+        },
+        Op {
+            method: "get", path: "/api/v1/models", tag: "generation", summary: "Configured models and what each can do",
+            description: "", request: None, data: Some("Models"),
+            responses: &[(200, "code 200")],
+            auth: true,
+            params: &[],
+        },
+        Op {
+            method: "post", path: "/api/v1/upload", tag: "generation", summary: "Upload a reference image (seed 5.3 ⑧)",
+            description: "The body is the image: PNG, JPEG or WebP (sniffed from the bytes), at most 20 MiB and 40 megapixels by default. EXIF orientation is applied and all metadata (GPS included) removed.",
+            request: Some("image"), data: Some("Uploaded"),
+            responses: &[(200, "code 200: uploaded"), (400, "code 400: empty or broken image"), UNAUTH, (413, "code 413: too large"), (415, "code 400: not PNG, JPEG or WebP")],
+            auth: true,
+            params: &[],
+        },
+        Op {
+            method: "get", path: "/api/v1/files/{kind}/{uuid}", tag: "generation", summary: "A result, thumbnail or upload by signed link (seed 5.3 ⑩)",
+            description: "Links come from task and upload answers and expire; no Authorization needed. ETag, Last-Modified and Range (video seeking) supported. Stored images carry the GB 45438-2025 implicit label (XMP TC260:AIGC).",
+            request: None, data: None,
+            responses: &[(200, "the file"), (206, "part of the file (Range)"), (403, "code 403: link expired or forged"), (404, "code 404: no such file")],
+            auth: false,
+            params: &[("kind", "path", "result | thumb | upload"), ("uuid", "path", "task or upload id"), ("exp", "query", "expiry, unix seconds"), ("sig", "query", "signature")],
+        },
+        Op {
             method: "get", path: "/api/v1/admin/users", tag: "admin", summary: "List accounts (admins only)",
             description: "Newest first, 50 a page; pass `next` of one page as `before` for the following one.",
             request: None, data: Some("UserPage"),
@@ -252,6 +324,46 @@ pub fn spec() -> Value {
                     ("new_email", string("")), ("verification_code", code()),
                 ]),
                 "EmailView": object(&[], &[("email", string(""))]),
+                "NewTask": object(&["type"], &[
+                    ("type", json!({ "type": "string", "enum": ["t2i", "i2i", "t2v", "i2v"] })),
+                    ("prompt", string("at most 2000 characters; required for t2i and t2v")),
+                    ("images", json!({ "type": "array", "items": { "type": "string" }, "description": "upload ids or their file_url" })),
+                    ("model", string("provider/model from /models; default: the first that can do the type")),
+                    ("params", json!({ "$ref": "#/components/schemas/Params" })),
+                ]),
+                "Params": object(&[], &[
+                    ("size", string("WIDTHxHEIGHT, 64–2048 per side")),
+                    ("seed", json!({ "type": "integer", "minimum": 0 })),
+                    ("negative_prompt", string("")),
+                    ("style", string("i2i on the offline engine: oil_painting | watercolor | pencil_sketch | pixel_art | color_transfer")),
+                    ("strength", json!({ "type": "number", "minimum": 0, "maximum": 1 })),
+                    ("duration", json!({ "type": "integer", "minimum": 2, "maximum": 10, "description": "video seconds" })),
+                ]),
+                "Task": object(&[], &[
+                    ("task_id", string("")), ("type", string("")), ("status", string("queued | processing | completed | failed | canceled")),
+                    ("prompt", string("")), ("params", json!({ "$ref": "#/components/schemas/Params" })),
+                    ("provider", string("")), ("model", string("")),
+                    ("progress", json!({ "type": "integer", "minimum": 0, "maximum": 100 })),
+                    ("queue_position", json!({ "type": "integer", "description": "tasks ahead, while queued" })),
+                    ("error", object(&[], &[("code", string("")), ("message", string("in the request's language"))])),
+                    ("result_url", string("signed, expiring")), ("thumbnail_url", string("signed, expiring WebP")),
+                    ("mime", string("")), ("width", json!({ "type": "integer" })), ("height", json!({ "type": "integer" })),
+                    ("attempts", json!({ "type": "integer" })),
+                    ("created_at", string("UTC")), ("started_at", string("UTC")), ("completed_at", string("UTC")),
+                ]),
+                "TaskPage": object(&[], &[
+                    ("tasks", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Task" } })),
+                    ("next", json!({ "type": "string", "nullable": true })),
+                ]),
+                "Models": json!({ "type": "array", "items": object(&[], &[
+                    ("id", string("provider/model")), ("provider", string("")), ("model", string("")), ("label", string("")),
+                    ("kinds", json!({ "type": "array", "items": { "type": "string" } })),
+                    ("offline", json!({ "type": "boolean", "description": "the built-in procedural engine, not AI" })),
+                ]) }),
+                "Uploaded": object(&[], &[
+                    ("file_id", string("use in `images`")), ("file_url", string("signed, expiring")),
+                    ("mime", string("")), ("width", json!({ "type": "integer" })), ("height", json!({ "type": "integer" })),
+                ]),
                 "UserPage": object(&[], &[
                     ("users", json!({ "type": "array", "items": { "$ref": "#/components/schemas/User" } })),
                     ("next", json!({ "type": "string", "nullable": true, "description": "`before` of the next page" })),

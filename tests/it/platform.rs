@@ -100,6 +100,14 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         ("/api/v1/user/reset-email", "post"),
         ("/api/v1/user/me", "get"),
         ("/api/v1/admin/users", "get"),
+        ("/api/v1/generation", "post"),
+        ("/api/v1/generation", "get"),
+        ("/api/v1/generation/{task_id}", "get"),
+        ("/api/v1/generation/{task_id}/cancel", "post"),
+        ("/api/v1/generation/{task_id}/retry", "post"),
+        ("/api/v1/models", "get"),
+        ("/api/v1/upload", "post"),
+        ("/api/v1/files/{kind}/{uuid}", "get"),
         ("/api/v1/admin/users/{uuid}/ban", "post"),
         ("/api/v1/admin/users/{uuid}/unban", "post"),
     ] {
@@ -118,7 +126,10 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         let res = reqwest::Client::new()
             .request(
                 method.to_uppercase().parse().unwrap(),
-                app.at(&path.replace("{uuid}", "x")),
+                app.at(&path
+                    .replace("{uuid}", "x")
+                    .replace("{task_id}", "x")
+                    .replace("{kind}", "result")),
             )
             .json(&json!({}))
             .send()
