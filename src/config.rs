@@ -173,6 +173,9 @@ pub struct ProviderConfig {
     /// Seconds before one HTTP call to the vendor is given up (and retried).
     #[serde(default = "default_provider_timeout")]
     pub timeout_seconds: u64,
+    /// Calls (submits and polls) per minute this instance makes to the vendor; 0 = no limit.
+    #[serde(default)]
+    pub requests_per_minute: u32,
     pub models: Vec<ModelConfig>,
 }
 
@@ -220,6 +223,7 @@ fn default_providers() -> Vec<ProviderConfig> {
         api_key: None,
         api_key_env: None,
         timeout_seconds: default_provider_timeout(),
+        requests_per_minute: 0,
         models: vec![ModelConfig {
             name: "procedural".into(),
             label: Some("PictureDeck offline engine".into()),

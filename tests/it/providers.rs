@@ -26,6 +26,7 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
                 api_key: Some(KEY.into()),
                 api_key_env: None,
                 timeout_seconds: 1,
+                requests_per_minute: 0,
                 models: vec![ModelConfig {
                     name: "gpt-image-1".into(),
                     label: None,
@@ -244,6 +245,7 @@ async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
                 api_key: Some(KEY.into()),
                 api_key_env: None,
                 timeout_seconds: 5,
+                requests_per_minute: 0,
                 models: vec![
                     ModelConfig {
                         name: "wan2.2-t2i-flash".into(),

@@ -218,6 +218,7 @@ async fn timed<T>(
     operation: &'static str,
     call: impl std::future::Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
+    entry.pacer.ready().await;
     let started = Instant::now();
     let result = call.await;
     let latency_ms = started.elapsed().as_millis() as i64;

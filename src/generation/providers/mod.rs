@@ -119,7 +119,38 @@ pub struct ProviderEntry {
     pub name: String,
     pub provider: Arc<dyn Provider>,
     pub concurrency: usize,
+    pub pacer: Pacer,
     pub models: Vec<ModelInfo>,
+}
+
+/// Spaces calls to a vendor evenly to stay under its request rate.
+pub struct Pacer {
+    interval: Option<Duration>,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    pub fn per_minute(rate: u32) -> Self {
+        let interval = (rate > 0).then(|| Duration::from_secs(60) / rate);
+        Pacer {
+            interval,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits for this call's slot.
+    pub async fn ready(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 /// The configured providers, by name.
@@ -176,6 +207,7 @@ impl Registry {
                     name: cfg.name.clone(),
                     provider,
                     concurrency: cfg.concurrency.max(1) as usize,
+                    pacer: Pacer::per_minute(cfg.requests_per_minute),
                     models,
                 },
             );
@@ -206,5 +238,28 @@ impl Registry {
                 .find(|m| m.id == id && m.kinds.contains(&kind)),
             None => models.into_iter().find(|m| m.kinds.contains(&kind)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_spaces_calls_evenly() {
+        let pacer = Pacer::per_minute(120);
+        let start = tokio::time::Instant::now();
+        for _ in 0..5 {
+            pacer.ready().await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(2),
+            "5 calls at 2/s: the 5th waits 2 s"
+        );
+        let free = Pacer::per_minute(0);
+        let start = tokio::time::Instant::now();
+        free.ready().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
