@@ -75,6 +75,49 @@
       .catch(function () { free.classList.remove("busy"); errorBox.textContent = "Upload failed"; errorBox.hidden = false; });
   }
 
+  // A picture made here carries its recipe (PNG iTXt "picturedeck"): dropping it on the
+  // prompt fills the form again.
+  function recipe(buffer) {
+    var bytes = new Uint8Array(buffer), view = new DataView(buffer), at = 8;
+    var sig = [137, 80, 78, 71, 13, 10, 26, 10];
+    for (var i = 0; i < 8; i++) if (bytes[i] !== sig[i]) return null;
+    while (at + 12 <= bytes.length) {
+      var len = view.getUint32(at), type = String.fromCharCode.apply(null, bytes.subarray(at + 4, at + 8));
+      if (type === "iTXt") {
+        var data = bytes.subarray(at + 8, at + 8 + len), key = "picturedeck";
+        if (String.fromCharCode.apply(null, data.subarray(0, key.length)) === key && data[key.length] === 0) {
+          var p = key.length + 3;
+          while (data[p] !== 0 && p < data.length) p++; p++;
+          while (data[p] !== 0 && p < data.length) p++; p++;
+          try { return JSON.parse(new TextDecoder().decode(data.subarray(p))); } catch (e) { return null; }
+        }
+      }
+      if (type === "IEND") break;
+      at += 12 + len;
+    }
+    return null;
+  }
+  function reuse(r) {
+    var radio = document.getElementById("mode-" + r.type);
+    if (radio) { radio.checked = true; applyMode(); }
+    document.getElementById("prompt").value = r.prompt || "";
+    var p = r.params || {};
+    var set = function (name, value) { var el = form.querySelector("[name=" + name + "]"); if (el && value !== undefined && value !== null) el.value = value; };
+    set("model", r.model); set("size", p.size); set("seed", p.seed); set("style", p.style);
+    set("strength", p.strength); set("duration", p.duration); set("negative_prompt", p.negative_prompt);
+  }
+  var prompt = document.getElementById("prompt");
+  ["dragenter", "dragover"].forEach(function (t) { prompt.addEventListener(t, function (e) { e.preventDefault(); }); });
+  prompt.addEventListener("drop", function (e) {
+    var file = e.dataTransfer.files[0];
+    if (!file) return;
+    e.preventDefault();
+    file.arrayBuffer().then(function (buf) {
+      var r = recipe(buf);
+      if (r) reuse(r); else if (maxRefs()) upload(file);
+    });
+  });
+
   form.querySelectorAll("input[name=type]").forEach(function (r) { r.addEventListener("change", applyMode); });
   var zone = document.getElementById("drop-zone");
   zone.addEventListener("click", function (e) { if (e.target !== fileInput) fileInput.click(); });

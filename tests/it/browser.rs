@@ -80,6 +80,23 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     assert!(src.contains("/api/v1/files/thumb/"), "{src}");
     b.screenshot(&shots.join("generated.png")).await;
 
+    // Dropping the downloaded picture on the prompt brings its recipe back.
+    b.fill("#prompt", "").await;
+    b.click("#mode-t2v").await;
+    let restored = b
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const url = document.querySelector('.task-card.status-completed a[download]').href;
+             fetch(url).then(r => r.blob()).then(blob => {
+               const dt = new DataTransfer();
+               dt.items.add(new File([blob], 'picture.png', { type: 'image/png' }));
+               document.getElementById('prompt').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+               setTimeout(() => done(document.getElementById('prompt').value + '|' + document.querySelector('input[name=type]:checked').value), 500);
+             });",
+        )
+        .await;
+    assert_eq!(restored, "雪山日落，湖面倒影|t2i");
+
     // A text-to-video result plays inline.
     b.click("#mode-t2v").await;
     b.fill("#prompt", "海浪拍岸").await;

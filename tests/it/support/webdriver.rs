@@ -183,6 +183,20 @@ impl Browser {
         .await
     }
 
+    /// Runs an asynchronous script that ends by calling its last argument with a string.
+    pub async fn script_async(&self, body: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "script": body, "args": [] })),
+            )
+            .await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("script answered {v}"))
+            .to_string()
+    }
+
     pub async fn attribute(&self, css: &str, name: &str) -> String {
         let el = self.find(css).await;
         self.call(

@@ -1,0 +1,988 @@
+//! Generation engine benchmark: throughput, latency under a slow vendor, and memory with a deep
+//! queue, measured against an in-process loopback fake of OpenAI Images.
+//!
+//!   cargo run --release --example engine_bench -- --backend sqlite --scenario throughput
+//!   cargo run --release --example engine_bench -- --backend postgres --scenario latency
+//!   cargo run --release --example engine_bench -- --backend postgres --scenario throughput --engines 2
+//!   cargo run --release --example engine_bench -- --scenario idle-queue --tasks 2000
+//!
+//! Tasks are inserted straight into the `generations` table (the submit path is not what is
+//! measured), then `generation::engine::run` works them off while the benchmark polls the
+//! table. See docs/benchmarks.md ("Generation engine") for what each figure means.
+//!
+//! This is a measurement, not a test: it exits 0 when a target is missed, and non-zero only
+//! when the benchmark itself cannot run (no database, a task failing, a timeout).
+//! Everything listens on and connects to 127.0.0.1; the temp dir and the PostgreSQL schema
+//! are removed at the end, also after an error or Ctrl-C.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use chrono::{NaiveDateTime, Utc};
+use clap::{Parser, ValueEnum};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use picturedeck::app::AppState;
+use picturedeck::config::{Config, ModelConfig, ProviderConfig, ProviderKind};
+use picturedeck::db::schema::{api_calls, generations, users};
+use picturedeck::generation::model::{Kind, NewGeneration, TaskStatus};
+use picturedeck::generation::store;
+use picturedeck::mail::Mailer;
+use tokio::task::JoinHandle;
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const PROVIDER: &str = "benchai";
+const MODEL: &str = "gpt-image-1";
+const PARAMETERS: &str = r#"{"seed":1,"size":"64x64"}"#;
+/// Rows per insert transaction: large enough to be fast, small enough not to hold SQLite's
+/// write lock for long while an engine is running.
+const INSERT_BATCH: usize = 500;
+/// How often the benchmark counts finished rows. Durations come from the rows' own
+/// timestamps, so this only decides how soon the end is noticed.
+const WATCH_EVERY: Duration = Duration::from_millis(10);
+
+// Targets from the issue.
+const TARGET_SQLITE_PER_S: f64 = 300.0;
+const TARGET_POSTGRES_PER_S: f64 = 500.0;
+const TARGET_OVERHEAD_P50_MS: f64 = 5.0;
+const TARGET_OVERHEAD_P99_MS: f64 = 25.0;
+const TARGET_LATENCY_FACTOR: f64 = 1.15;
+const TARGET_PEAK_RSS_MB: f64 = 150.0;
+const TARGET_QUEUE_RSS_RATIO: f64 = 1.20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Zero-latency vendor: tasks per second, and engine overhead per task.
+    Throughput,
+    /// 2 s vendor, 200 at once: wall time against the ideal, and peak memory.
+    Latency,
+    /// A deep queue behind a slow, narrow vendor: resident memory must not follow the queue.
+    IdleQueue,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks the generation engine against a loopback fake vendor")]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: Backend,
+    #[arg(long, value_enum, default_value = "throughput")]
+    scenario: Scenario,
+    /// Tasks to run (default: 2000 throughput, 1000 latency, 10000 idle-queue).
+    #[arg(long)]
+    tasks: Option<usize>,
+    /// Engines working the same queue, each with its own AppState and pool, as separate
+    /// instances would (throughput only; meant for PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    engines: usize,
+    /// database.pool_size of each instance.
+    #[arg(long, default_value_t = 16)]
+    pool_size: u32,
+    /// engine.concurrency and the provider's concurrency (default: 64 throughput, 200
+    /// latency, 4 idle-queue).
+    #[arg(long)]
+    concurrency: Option<u32>,
+    /// engine.poll_interval_ms (the engine never scans more often than every 10 ms).
+    #[arg(long, default_value_t = 5)]
+    poll_interval_ms: u64,
+    /// PostgreSQL server to use; each run works in a fresh schema that it drops at the end.
+    #[arg(long, default_value = PG_ADMIN_URL)]
+    pg_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let args = Args::parse();
+    if args.engines == 0 || (args.engines > 1 && args.scenario != Scenario::Throughput) {
+        bail!("--engines must be 1, or more for the throughput scenario only");
+    }
+    print_header(&args);
+    let rows = tokio::select! {
+        rows = run(&args) => rows?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    };
+    print_table(&rows);
+    Ok(())
+}
+
+async fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
+    match args.scenario {
+        Scenario::Throughput => throughput(args).await,
+        Scenario::Latency => latency(args).await,
+        Scenario::IdleQueue => idle_queue(args).await,
+    }
+}
+
+// --- scenarios -------------------------------------------------------------------------------
+
+async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let tasks = args.tasks.unwrap_or(2000);
+    let concurrency = args.concurrency.unwrap_or(64);
+    let target = match args.backend {
+        Backend::Sqlite => TARGET_SQLITE_PER_S,
+        Backend::Postgres => TARGET_POSTGRES_PER_S,
+    };
+
+    println!("\n== 1. loaded: {tasks} tasks, zero-latency vendor, {concurrency} at once");
+    let bench = Bench::start(args, concurrency, Duration::ZERO, args.engines).await?;
+    let loaded = bench.work_off(tasks, Duration::from_secs(600)).await;
+    let loaded = match loaded {
+        Ok(()) => bench.timings().await,
+        Err(e) => Err(e),
+    };
+    bench.finish().await;
+    let loaded = loaded?;
+    let per_s = tasks as f64 / loaded.wall.as_secs_f64();
+    let (p50, p99) = (loaded.overhead_ms(0.50), loaded.overhead_ms(0.99));
+    println!(
+        "wall {:.2} s -> {per_s:.0} tasks/s; overhead p50 {p50:.2} ms, p99 {p99:.2} ms",
+        loaded.wall.as_secs_f64()
+    );
+    // Little's law: with every slot busy, a task's time in the engine is about
+    // slots / throughput whatever the engine does, so this overhead is mostly queueing.
+    let slots = concurrency as usize * args.engines;
+    println!(
+        "   {slots} slots / {per_s:.0} per s = {:.1} ms in the engine per task by Little's law",
+        slots as f64 / per_s * 1000.0
+    );
+
+    let serial_tasks = tasks.min(300);
+    println!("\n== 2. one at a time: {serial_tasks} tasks, zero-latency vendor, 1 at once");
+    let bench = Bench::start(args, 1, Duration::ZERO, 1).await?;
+    let serial = bench.work_off(serial_tasks, Duration::from_secs(600)).await;
+    let serial = match serial {
+        Ok(()) => bench.timings().await,
+        Err(e) => Err(e),
+    };
+    bench.finish().await;
+    let serial = serial?;
+    let (s50, s99) = (serial.overhead_ms(0.50), serial.overhead_ms(0.99));
+    println!(
+        "wall {:.2} s -> {:.0} tasks/s; overhead p50 {s50:.2} ms, p99 {s99:.2} ms",
+        serial.wall.as_secs_f64(),
+        serial_tasks as f64 / serial.wall.as_secs_f64()
+    );
+
+    println!("\n== 3. CPU of storing one result (label, decode, thumbnail, sha256), one thread");
+    let cpu_ms = result_cpu_ms()?;
+    println!("{cpu_ms:.2} ms per result");
+
+    let mut rows = vec![
+        Row::check(
+            format!("throughput, {tasks} tasks, {slots} at once"),
+            format!("{per_s:.0} tasks/s (wall {:.2} s)", loaded.wall.as_secs_f64()),
+            format!(">= {target:.0}/s"),
+            per_s >= target,
+        ),
+        Row::check(
+            "overhead p50, loaded".into(),
+            format!("{p50:.2} ms"),
+            format!("<= {TARGET_OVERHEAD_P50_MS} ms"),
+            p50 <= TARGET_OVERHEAD_P50_MS,
+        ),
+        Row::check(
+            "overhead p99, loaded".into(),
+            format!("{p99:.2} ms"),
+            format!("<= {TARGET_OVERHEAD_P99_MS} ms"),
+            p99 <= TARGET_OVERHEAD_P99_MS,
+        ),
+        Row::check(
+            "overhead p50, one at a time".into(),
+            format!("{s50:.2} ms"),
+            format!("<= {TARGET_OVERHEAD_P50_MS} ms"),
+            s50 <= TARGET_OVERHEAD_P50_MS,
+        ),
+        Row::check(
+            "overhead p99, one at a time".into(),
+            format!("{s99:.2} ms"),
+            format!("<= {TARGET_OVERHEAD_P99_MS} ms"),
+            s99 <= TARGET_OVERHEAD_P99_MS,
+        ),
+        Row::info(
+            format!("throughput, {serial_tasks} tasks, 1 at once"),
+            format!(
+                "{:.0} tasks/s",
+                serial_tasks as f64 / serial.wall.as_secs_f64()
+            ),
+        ),
+        Row::info(
+            "vendor call (api_calls.latency_ms) p50, loaded".into(),
+            format!("{:.0} ms", percentile(&loaded.latency_ms, 0.50)),
+        ),
+        Row::info("CPU per stored result".into(), format!("{cpu_ms:.2} ms")),
+        Row::info(
+            "peak RSS (VmHWM)".into(),
+            format!("{:.1} MB", mb(proc_status_kb("VmHWM")?)),
+        ),
+    ];
+    if !loaded.sub_ms_timestamps || !serial.sub_ms_timestamps {
+        rows.push(Row::info(
+            "WARNING".into(),
+            "stored timestamps have no sub-millisecond digits".into(),
+        ));
+    }
+    Ok(rows)
+}
+
+async fn latency(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let tasks = args.tasks.unwrap_or(1000);
+    let concurrency = args.concurrency.unwrap_or(200);
+    let vendor = Duration::from_secs(2);
+    let waves = tasks.div_ceil(concurrency as usize);
+    let ideal = vendor.as_secs_f64() * waves as f64;
+    let target = ideal * TARGET_LATENCY_FACTOR;
+    println!(
+        "\n== {tasks} tasks, {} s vendor, {concurrency} at once: ideal {waves} x {} s = {ideal:.1} s",
+        vendor.as_secs(),
+        vendor.as_secs()
+    );
+    let bench = Bench::start(args, concurrency, vendor, 1).await?;
+    let timeout = Duration::from_secs_f64(ideal * 3.0 + 60.0);
+    let result = match bench.work_off(tasks, timeout).await {
+        Ok(()) => bench.timings().await,
+        Err(e) => Err(e),
+    };
+    let peak_in_flight = bench.fake.stats.peak.load(Ordering::Relaxed);
+    let rss = proc_status_kb("VmRSS");
+    let hwm = proc_status_kb("VmHWM");
+    bench.finish().await;
+    let timings = result?;
+    let (rss, hwm) = (mb(rss?), mb(hwm?));
+    let wall = timings.wall.as_secs_f64();
+    println!(
+        "wall {wall:.2} s ({:.3} x ideal); peak RSS {hwm:.1} MB; vendor peak in flight {peak_in_flight}",
+        wall / ideal
+    );
+    Ok(vec![
+        Row::check(
+            format!("wall time, {tasks} tasks"),
+            format!("{wall:.2} s ({:.3} x ideal {ideal:.0} s)", wall / ideal),
+            format!("<= {target:.1} s"),
+            wall <= target,
+        ),
+        Row::check(
+            "peak RSS (VmHWM), fake vendor included".into(),
+            format!("{hwm:.1} MB"),
+            format!("<= {TARGET_PEAK_RSS_MB} MB"),
+            hwm <= TARGET_PEAK_RSS_MB,
+        ),
+        Row::info("RSS at the end (VmRSS)".into(), format!("{rss:.1} MB")),
+        Row::info(
+            "vendor requests in flight, peak".into(),
+            peak_in_flight.to_string(),
+        ),
+        Row::info(
+            "vendor call (api_calls.latency_ms) p50 / max".into(),
+            format!(
+                "{:.0} / {:.0} ms",
+                percentile(&timings.latency_ms, 0.50),
+                percentile(&timings.latency_ms, 1.0)
+            ),
+        ),
+        Row::info(
+            "engine time per task beyond the vendor, p50 / p99".into(),
+            format!(
+                "{:.1} / {:.1} ms",
+                timings.overhead_ms(0.50),
+                timings.overhead_ms(0.99)
+            ),
+        ),
+    ])
+}
+
+async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let tasks = args.tasks.unwrap_or(10_000);
+    let concurrency = args.concurrency.unwrap_or(4);
+    let vendor = Duration::from_secs(2);
+    println!("\n== {tasks} queued tasks, {} s vendor, {concurrency} at once", vendor.as_secs());
+    let bench = Bench::start(args, concurrency, vendor, 1).await?;
+    let result = idle_queue_on(&bench, tasks, concurrency).await;
+    bench.finish().await;
+    let m = result?;
+    let ratio = m.loaded / m.warmed;
+    println!(
+        "idle {:.1} MB, idle + pool {:.1} MB, with the queue {:.1} MB: {ratio:.3} x",
+        m.idle, m.warmed, m.loaded
+    );
+    Ok(vec![
+        Row::info("RSS idle, engine running, 0 tasks".into(), format!("{:.1} MB", m.idle)),
+        Row::info(
+            format!("RSS idle + pool (after {} warm-up tasks)", m.warm_up_tasks),
+            format!("{:.1} MB", m.warmed),
+        ),
+        Row::info(
+            format!("insert {tasks} queued tasks"),
+            format!("{:.2} s", m.insert.as_secs_f64()),
+        ),
+        Row::info(
+            format!("RSS 10 s after queueing {tasks}"),
+            format!("{:.1} MB (max while waiting {:.1} MB)", m.loaded, m.loaded_max),
+        ),
+        Row::check(
+            "RSS with the queue / (idle + pool)".into(),
+            format!("{ratio:.3}"),
+            format!("<= {TARGET_QUEUE_RSS_RATIO:.2}"),
+            ratio <= TARGET_QUEUE_RSS_RATIO,
+        ),
+        Row::info(
+            "RSS with the queue / idle".into(),
+            format!("{:.3}", m.loaded / m.idle),
+        ),
+        Row::info(
+            "tasks completed in those 10 s".into(),
+            m.completed_meanwhile.to_string(),
+        ),
+        Row::info(
+            "peak RSS (VmHWM)".into(),
+            format!("{:.1} MB", mb(proc_status_kb("VmHWM")?)),
+        ),
+    ])
+}
+
+struct QueueMemory {
+    idle: f64,
+    warm_up_tasks: usize,
+    warmed: f64,
+    insert: Duration,
+    loaded: f64,
+    loaded_max: f64,
+    completed_meanwhile: i64,
+}
+
+async fn idle_queue_on(
+    bench: &Bench,
+    tasks: usize,
+    concurrency: u32,
+) -> anyhow::Result<QueueMemory> {
+    bench.start_engines();
+    // Let start-up allocations settle before the first reading.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = mb(proc_status_kb("VmRSS")?);
+    println!("RSS idle (engine running, nothing queued): {idle:.1} MB");
+
+    // "Pool": what the DB connections, the HTTP client and the engine's running tasks take
+    // once used. Two full rounds of the slots open all of them, then the queue is empty again.
+    let warm_up_tasks = concurrency as usize * 2;
+    bench.insert(warm_up_tasks).await?;
+    bench
+        .wait_final(warm_up_tasks as i64, Duration::from_secs(120))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let warmed = mb(proc_status_kb("VmRSS")?);
+    println!("RSS idle + pool (after {warm_up_tasks} warm-up tasks): {warmed:.1} MB");
+
+    let insert = bench.insert(tasks).await?;
+    println!("inserted {tasks} tasks in {:.2} s", insert.as_secs_f64());
+    let before = bench.final_count().await?;
+    let mut loaded_max: f64 = 0.0;
+    for second in 1..=10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss = mb(proc_status_kb("VmRSS")?);
+        loaded_max = loaded_max.max(rss);
+        println!("   +{second:2} s: RSS {rss:.1} MB");
+    }
+    let loaded = mb(proc_status_kb("VmRSS")?);
+    let completed_meanwhile = bench.final_count().await? - before;
+    Ok(QueueMemory {
+        idle,
+        warm_up_tasks,
+        warmed,
+        insert,
+        loaded,
+        loaded_max,
+        completed_meanwhile,
+    })
+}
+
+// --- the environment: fake vendor, database, app state, engines --------------------------------
+
+struct Bench {
+    /// One per engine; the first also inserts and watches.
+    states: Vec<Arc<AppState>>,
+    engines: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    fake: Fake,
+    user_id: i64,
+    engines_started_at: std::sync::Mutex<Option<NaiveDateTime>>,
+    // Dropped last, after the pools above are closed.
+    _schema: Option<PgSchema>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn start(
+        args: &Args,
+        concurrency: u32,
+        vendor_latency: Duration,
+        engines: usize,
+    ) -> anyhow::Result<Bench> {
+        let fake = Fake::start(vendor_latency)?;
+        let dir = tempfile::tempdir().context("cannot create a temp dir")?;
+        let schema = match args.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgSchema::create(&args.pg_url)?),
+        };
+        let database_url = match &schema {
+            Some(s) => s.url(),
+            None => format!("sqlite:{}", dir.path().join("bench.db").display()),
+        };
+        let mut config = Config {
+            data_dir: Some(dir.path().to_path_buf()),
+            ..Config::default()
+        };
+        config.database.url = database_url;
+        config.database.pool_size = args.pool_size;
+        config.engine.concurrency = concurrency;
+        config.engine.poll_interval_ms = args.poll_interval_ms;
+        config.providers = vec![ProviderConfig {
+            name: PROVIDER.into(),
+            kind: ProviderKind::Openai,
+            concurrency,
+            base_url: Some(fake.url.clone()),
+            api_key: Some("bench-key".into()),
+            api_key_env: None,
+            timeout_seconds: 120,
+            models: vec![ModelConfig {
+                name: MODEL.into(),
+                label: None,
+                kinds: vec![Kind::T2i],
+            }],
+        }];
+        config.validate()?;
+        let mut states = Vec::with_capacity(engines);
+        for _ in 0..engines {
+            let config = config.clone();
+            let state = tokio::task::spawn_blocking(move || {
+                AppState::new(config, Some(Mailer::memory().0))
+            })
+            .await??;
+            states.push(Arc::new(state));
+        }
+        let state = states.first().context("no app state")?;
+        let user = picturedeck::users::service::create_user(
+            state,
+            picturedeck::users::service::Registration {
+                username: "bench".into(),
+                email: "bench@example.com".into(),
+                password: "Bench@1234".into(),
+            },
+            picturedeck::users::model::Role::User,
+            None,
+        )
+        .await?;
+        let user_id = user.id;
+        // No quota: the benchmark queues far more than a day's worth for one user.
+        state
+            .db
+            .run(move |conn| {
+                diesel::update(users::table.find(user_id))
+                    .set(users::daily_quota.eq(None::<i32>))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        Ok(Bench {
+            states,
+            engines: std::sync::Mutex::new(Vec::new()),
+            fake,
+            user_id,
+            engines_started_at: std::sync::Mutex::new(None),
+            _schema: schema,
+            _dir: dir,
+        })
+    }
+
+    fn state(&self) -> &AppState {
+        // `start` refuses to build a Bench without one.
+        &self.states[0]
+    }
+
+    /// Inserts `n` queued tasks due now, in batches, and wakes the engines as a submit would.
+    async fn insert(&self, n: usize) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let mut left = n;
+        while left > 0 {
+            let batch = left.min(INSERT_BATCH);
+            left -= batch;
+            let user_id = self.user_id;
+            self.state()
+                .db
+                .run(move |conn| {
+                    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                        let now = Utc::now().naive_utc();
+                        for _ in 0..batch {
+                            let uuid = uuid::Uuid::new_v4().to_string();
+                            store::insert(
+                                conn,
+                                &NewGeneration {
+                                    uuid: &uuid,
+                                    user_id,
+                                    status: TaskStatus::Queued.as_str(),
+                                    generation_type: Kind::T2i.as_str(),
+                                    prompt: Some("a lighthouse at dusk"),
+                                    parameters: Some(PARAMETERS),
+                                    provider: PROVIDER,
+                                    model: MODEL,
+                                    attempts: 0,
+                                    next_attempt_at: now,
+                                    progress: 0,
+                                    created_at: now,
+                                    updated_at: now,
+                                },
+                            )?;
+                        }
+                        Ok(())
+                    })?;
+                    Ok(())
+                })
+                .await?;
+            for state in &self.states {
+                state.wake.notify_one();
+            }
+        }
+        Ok(started.elapsed())
+    }
+
+    fn start_engines(&self) {
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        *self
+            .engines_started_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Utc::now().naive_utc());
+        for state in &self.states {
+            engines.push(tokio::spawn(picturedeck::generation::engine::run(
+                state.clone(),
+            )));
+        }
+    }
+
+    /// Queues `n` tasks, starts the engines and waits until every task has finished.
+    async fn work_off(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+        let took = self.insert(n).await?;
+        println!("inserted {n} tasks in {:.2} s", took.as_secs_f64());
+        self.start_engines();
+        self.wait_final(n as i64, timeout).await
+    }
+
+    /// Tasks that are completed, failed or canceled.
+    async fn final_count(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .state()
+            .db
+            .run(|conn| {
+                Ok(generations::table
+                    .filter(generations::status.eq_any(["completed", "failed", "canceled"]))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })
+            .await?)
+    }
+
+    /// Waits until `n` tasks are final; a task that did not complete is an error, since the
+    /// figures would then not be about the work they claim to measure.
+    async fn wait_final(&self, n: i64, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let done = self.final_count().await?;
+            if done >= n {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "only {done} of {n} tasks finished within {} s",
+                    timeout.as_secs()
+                );
+            }
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+        let failed: Vec<(String, Option<String>, Option<String>)> = self
+            .state()
+            .db
+            .run(|conn| {
+                Ok(generations::table
+                    .filter(generations::status.ne("completed"))
+                    .filter(generations::status.ne("queued"))
+                    .filter(generations::status.ne("processing"))
+                    .select((
+                        generations::status,
+                        generations::error_code,
+                        generations::error_detail,
+                    ))
+                    .limit(3)
+                    .load(conn)?)
+            })
+            .await?;
+        if let Some((status, code, detail)) = failed.first() {
+            bail!("a task ended {status}: {code:?} {detail:?}");
+        }
+        Ok(())
+    }
+
+    /// Reads back what the rows say: wall time, per-task overhead and vendor latency.
+    async fn timings(&self) -> anyhow::Result<Timings> {
+        let start = self
+            .engines_started_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .context("the engines never started")?;
+        let (rows, calls) = self
+            .state()
+            .db
+            .run(|conn| {
+                let rows: Vec<(i64, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+                    generations::table
+                        .filter(generations::status.eq("completed"))
+                        .select((
+                            generations::id,
+                            generations::started_at,
+                            generations::completed_at,
+                        ))
+                        .load(conn)?;
+                let calls: Vec<(Option<i64>, i64)> = api_calls::table
+                    .select((api_calls::generation_id, api_calls::latency_ms))
+                    .load(conn)?;
+                Ok((rows, calls))
+            })
+            .await?;
+        let mut latency_of: HashMap<i64, i64> = HashMap::new();
+        for (id, ms) in calls {
+            if let Some(id) = id {
+                *latency_of.entry(id).or_default() += ms;
+            }
+        }
+        let mut overhead = Vec::with_capacity(rows.len());
+        let mut latency_ms = Vec::with_capacity(rows.len());
+        let mut last = start;
+        let mut sub_ms = false;
+        for (id, started, completed) in rows {
+            let (Some(started), Some(completed)) = (started, completed) else {
+                bail!("task {id} is completed without started_at/completed_at");
+            };
+            sub_ms |= started.and_utc().timestamp_subsec_micros() % 1000 != 0
+                || completed.and_utc().timestamp_subsec_micros() % 1000 != 0;
+            last = last.max(completed);
+            let in_engine = micros(completed - started) as f64 / 1000.0;
+            let vendor = latency_of.get(&id).copied().unwrap_or(0) as f64;
+            overhead.push(in_engine - vendor);
+            latency_ms.push(vendor);
+        }
+        overhead.sort_by(f64::total_cmp);
+        latency_ms.sort_by(f64::total_cmp);
+        Ok(Timings {
+            wall: Duration::from_micros(micros(last - start).max(0) as u64),
+            overhead,
+            latency_ms,
+            sub_ms_timestamps: sub_ms,
+        })
+    }
+
+    /// Stops the engines and the fake; the pools close when the states drop, then the
+    /// schema guard drops the PostgreSQL schema.
+    async fn finish(self) {
+        let engines = std::mem::take(&mut *self.engines.lock().unwrap_or_else(|e| e.into_inner()));
+        for engine in engines {
+            engine.abort();
+            // Cancelled: the task's clone of the state is gone once this returns.
+            let _ = engine.await;
+        }
+        self.fake.handle.stop(false).await;
+    }
+}
+
+fn micros(d: chrono::TimeDelta) -> i64 {
+    d.num_microseconds().unwrap_or(i64::MAX)
+}
+
+struct Timings {
+    /// From the engines' start to the last `completed_at`.
+    wall: Duration,
+    /// Per task, sorted: (completed_at − started_at) − api_calls.latency_ms, in ms.
+    overhead: Vec<f64>,
+    /// Per task, sorted: the vendor call as the engine timed it, in whole ms.
+    latency_ms: Vec<f64>,
+    sub_ms_timestamps: bool,
+}
+
+impl Timings {
+    fn overhead_ms(&self, q: f64) -> f64 {
+        percentile(&self.overhead, q)
+    }
+}
+
+/// Nearest-rank percentile of sorted values (`q` = 1.0 is the maximum).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// A fresh schema on the PostgreSQL server, dropped again when this is dropped.
+struct PgSchema {
+    admin_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn create(admin_url: &str) -> anyhow::Result<PgSchema> {
+        let mut conn = PgConnection::establish(admin_url)
+            .with_context(|| format!("PostgreSQL at {admin_url} is unreachable"))?;
+        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
+            .context("cannot create the benchmark schema")?;
+        Ok(PgSchema {
+            admin_url: admin_url.to_string(),
+            name,
+        })
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.admin_url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.admin_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let dropped = PgConnection::establish(&self.admin_url)
+            .map_err(anyhow::Error::from)
+            .and_then(|mut c| {
+                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+                    .map_err(anyhow::Error::from)
+            });
+        if let Err(e) = dropped {
+            eprintln!("warning: schema {} was not dropped: {e:#}", self.name);
+        }
+    }
+}
+
+// --- the fake vendor ----------------------------------------------------------------------------
+
+#[derive(Default)]
+struct FakeStats {
+    in_flight: AtomicU64,
+    peak: AtomicU64,
+}
+
+struct FakeShared {
+    /// The whole answer, encoded once: the fake should cost next to nothing per request.
+    body: web::Bytes,
+    latency: Duration,
+    stats: Arc<FakeStats>,
+}
+
+struct Fake {
+    url: String,
+    handle: actix_web::dev::ServerHandle,
+    stats: Arc<FakeStats>,
+}
+
+/// `POST /v1/images/generations` of OpenAI Images, answering after `latency` with one image.
+async fn fake_generations(shared: web::Data<FakeShared>) -> HttpResponse {
+    let now = shared.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    shared.stats.peak.fetch_max(now, Ordering::Relaxed);
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(shared.body.clone())
+}
+
+impl Fake {
+    fn start(latency: Duration) -> anyhow::Result<Fake> {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([(x * 30) as u8, (y * 30) as u8, 160])
+        });
+        let png = picturedeck::storage::images::encode_png(&img)?;
+        let body = serde_json::to_vec(&serde_json::json!({
+            "created": 1_790_000_000,
+            "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(png) }],
+        }))?;
+        let stats = Arc::new(FakeStats::default());
+        let data = web::Data::new(FakeShared {
+            body: body.into(),
+            latency,
+            stats: stats.clone(),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind the fake vendor")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        // Two workers with async sleeps serve hundreds of requests at once; a long keep-alive
+        // spares the engine's client reconnects between waves.
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/v1/images/generations", web::post().to(fake_generations))
+        })
+        .workers(2)
+        .backlog(2048)
+        .max_connection_rate(1024)
+        .keep_alive(Duration::from_secs(300))
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Fake { url, handle, stats })
+    }
+}
+
+/// What `store_output` does on the blocking pool for one result, timed on one thread: the
+/// CPU floor of the per-task overhead with this fake's 8x8 PNG.
+fn result_cpu_ms() -> anyhow::Result<f64> {
+    use picturedeck::storage::label::{label_png, Label};
+    let img = image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 160])
+    });
+    let png = picturedeck::storage::images::encode_png(&img)?;
+    let reuse = serde_json::json!({"type": "t2i", "prompt": "a lighthouse at dusk",
+        "model": format!("{PROVIDER}/{MODEL}"), "params": {"seed": 1, "size": "64x64"}});
+    let runs = 200;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let label = Label {
+            producer: "PictureDeck",
+            produce_id: "00000000-0000-0000-0000-000000000000",
+            reuse: &reuse,
+        };
+        let bytes = label_png(&png, &label)?;
+        let frame = image::load_from_memory(&bytes)?;
+        let thumb = picturedeck::storage::images::thumbnail(&frame)?;
+        std::hint::black_box((picturedeck::storage::sha256_hex(&bytes), thumb));
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs))
+}
+
+// --- reporting ---------------------------------------------------------------------------------
+
+fn proc_status_kb(key: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .context("cannot read /proc/self/status (memory figures need Linux)")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {key} in /proc/self/status"))
+}
+
+/// kB to MB (2^20 bytes).
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+struct Row {
+    metric: String,
+    value: String,
+    target: String,
+    ok: Option<bool>,
+}
+
+impl Row {
+    fn check(metric: String, value: String, target: String, ok: bool) -> Row {
+        Row {
+            metric,
+            value,
+            target,
+            ok: Some(ok),
+        }
+    }
+
+    fn info(metric: String, value: String) -> Row {
+        Row {
+            metric,
+            value,
+            target: "-".into(),
+            ok: None,
+        }
+    }
+}
+
+fn print_header(args: &Args) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|x| x.1.trim().to_string()))
+        .unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let git = |a: &[&str]| {
+        std::process::Command::new("git")
+            .args(a)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "none".into());
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|s| !s.is_empty());
+    println!("== PictureDeck generation engine benchmark");
+    println!("date:     {}", Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
+    println!(
+        "host:     Linux {}, {cpus} CPU(s), {cpu}",
+        read("/proc/sys/kernel/osrelease").trim()
+    );
+    println!(
+        "commit:   {commit}{}",
+        if dirty { " (with uncommitted changes)" } else { "" }
+    );
+    println!(
+        "run:      backend {:?}, scenario {:?}, engines {}, pool_size {}, poll_interval_ms {}",
+        args.backend, args.scenario, args.engines, args.pool_size, args.poll_interval_ms
+    );
+}
+
+fn print_table(rows: &[Row]) {
+    let cells: Vec<[String; 4]> = std::iter::once(["metric", "value", "target", "ok?"].map(String::from))
+        .chain(rows.iter().map(|r| {
+            let ok = match r.ok {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "-",
+            };
+            [r.metric.clone(), r.value.clone(), r.target.clone(), ok.to_string()]
+        }))
+        .collect();
+    let width = |i: usize| cells.iter().map(|c| c[i].chars().count()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2)];
+    println!("\n== summary (MB = 2^20 bytes)");
+    for (n, c) in cells.iter().enumerate() {
+        println!(
+            "{:w0$} | {:w1$} | {:w2$} | {}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        if n == 0 {
+            println!(
+                "{}-+-{}-+-{}-+-{}",
+                "-".repeat(widths[0]),
+                "-".repeat(widths[1]),
+                "-".repeat(widths[2]),
+                "---"
+            );
+        }
+    }
+}
