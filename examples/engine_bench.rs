@@ -29,7 +29,7 @@ use clap::{Parser, ValueEnum};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use picturedeck::app::AppState;
-use picturedeck::config::{Config, ModelConfig, ProviderConfig, ProviderKind};
+use picturedeck::config::{Config, ProviderConfig};
 use picturedeck::db::schema::{api_calls, generations, users};
 use picturedeck::generation::model::{Kind, NewGeneration, TaskStatus};
 use picturedeck::generation::store;
@@ -141,12 +141,8 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
 
     println!("\n== 1. loaded: {tasks} tasks, zero-latency vendor, {concurrency} at once");
-    let bench = Bench::start(args, concurrency, Duration::ZERO, args.engines).await?;
+    let mut bench = Bench::start(args, concurrency, Duration::ZERO, args.engines).await?;
     let loaded = bench.work_off(tasks, Duration::from_secs(600)).await;
-    let loaded = match loaded {
-        Ok(()) => bench.timings().await,
-        Err(e) => Err(e),
-    };
     bench.finish().await;
     let loaded = loaded?;
     let per_s = tasks as f64 / loaded.wall.as_secs_f64();
@@ -165,12 +161,8 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
 
     let serial_tasks = tasks.min(300);
     println!("\n== 2. one at a time: {serial_tasks} tasks, zero-latency vendor, 1 at once");
-    let bench = Bench::start(args, 1, Duration::ZERO, 1).await?;
+    let mut bench = Bench::start(args, 1, Duration::ZERO, 1).await?;
     let serial = bench.work_off(serial_tasks, Duration::from_secs(600)).await;
-    let serial = match serial {
-        Ok(()) => bench.timings().await,
-        Err(e) => Err(e),
-    };
     bench.finish().await;
     let serial = serial?;
     let (s50, s99) = (serial.overhead_ms(0.50), serial.overhead_ms(0.99));
@@ -187,7 +179,10 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
     let mut rows = vec![
         Row::check(
             format!("throughput, {tasks} tasks, {slots} at once"),
-            format!("{per_s:.0} tasks/s (wall {:.2} s)", loaded.wall.as_secs_f64()),
+            format!(
+                "{per_s:.0} tasks/s (wall {:.2} s)",
+                loaded.wall.as_secs_f64()
+            ),
             format!(">= {target:.0}/s"),
             per_s >= target,
         ),
@@ -253,12 +248,9 @@ async fn latency(args: &Args) -> anyhow::Result<Vec<Row>> {
         vendor.as_secs(),
         vendor.as_secs()
     );
-    let bench = Bench::start(args, concurrency, vendor, 1).await?;
+    let mut bench = Bench::start(args, concurrency, vendor, 1).await?;
     let timeout = Duration::from_secs_f64(ideal * 3.0 + 60.0);
-    let result = match bench.work_off(tasks, timeout).await {
-        Ok(()) => bench.timings().await,
-        Err(e) => Err(e),
-    };
+    let result = bench.work_off(tasks, timeout).await;
     let peak_in_flight = bench.fake.stats.peak.load(Ordering::Relaxed);
     let rss = proc_status_kb("VmRSS");
     let hwm = proc_status_kb("VmHWM");
@@ -311,9 +303,12 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
     let tasks = args.tasks.unwrap_or(10_000);
     let concurrency = args.concurrency.unwrap_or(4);
     let vendor = Duration::from_secs(2);
-    println!("\n== {tasks} queued tasks, {} s vendor, {concurrency} at once", vendor.as_secs());
-    let bench = Bench::start(args, concurrency, vendor, 1).await?;
-    let result = idle_queue_on(&bench, tasks, concurrency).await;
+    println!(
+        "\n== {tasks} queued tasks, {} s vendor, {concurrency} at once",
+        vendor.as_secs()
+    );
+    let mut bench = Bench::start(args, concurrency, vendor, 1).await?;
+    let result = idle_queue_on(&mut bench, tasks, concurrency).await;
     bench.finish().await;
     let m = result?;
     let ratio = m.loaded / m.warmed;
@@ -322,7 +317,10 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
         m.idle, m.warmed, m.loaded
     );
     Ok(vec![
-        Row::info("RSS idle, engine running, 0 tasks".into(), format!("{:.1} MB", m.idle)),
+        Row::info(
+            "RSS idle, engine running, 0 tasks".into(),
+            format!("{:.1} MB", m.idle),
+        ),
         Row::info(
             format!("RSS idle + pool (after {} warm-up tasks)", m.warm_up_tasks),
             format!("{:.1} MB", m.warmed),
@@ -333,7 +331,10 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
         ),
         Row::info(
             format!("RSS 10 s after queueing {tasks}"),
-            format!("{:.1} MB (max while waiting {:.1} MB)", m.loaded, m.loaded_max),
+            format!(
+                "{:.1} MB (max while waiting {:.1} MB)",
+                m.loaded, m.loaded_max
+            ),
         ),
         Row::check(
             "RSS with the queue / (idle + pool)".into(),
@@ -367,7 +368,7 @@ struct QueueMemory {
 }
 
 async fn idle_queue_on(
-    bench: &Bench,
+    bench: &mut Bench,
     tasks: usize,
     concurrency: u32,
 ) -> anyhow::Result<QueueMemory> {
@@ -416,10 +417,10 @@ async fn idle_queue_on(
 struct Bench {
     /// One per engine; the first also inserts and watches.
     states: Vec<Arc<AppState>>,
-    engines: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    engines: Vec<JoinHandle<()>>,
     fake: Fake,
     user_id: i64,
-    engines_started_at: std::sync::Mutex<Option<NaiveDateTime>>,
+    engines_started_at: Option<NaiveDateTime>,
     // Dropped last, after the pools above are closed.
     _schema: Option<PgSchema>,
     _dir: tempfile::TempDir,
@@ -450,20 +451,17 @@ impl Bench {
         config.database.pool_size = args.pool_size;
         config.engine.concurrency = concurrency;
         config.engine.poll_interval_ms = args.poll_interval_ms;
-        config.providers = vec![ProviderConfig {
-            name: PROVIDER.into(),
-            kind: ProviderKind::Openai,
-            concurrency,
-            base_url: Some(fake.url.clone()),
-            api_key: Some("bench-key".into()),
-            api_key_env: None,
-            timeout_seconds: 120,
-            models: vec![ModelConfig {
-                name: MODEL.into(),
-                label: None,
-                kinds: vec![Kind::T2i],
-            }],
-        }];
+        // Through serde, so keys added to `[[providers]]` later take their defaults here too.
+        let provider: ProviderConfig = serde_json::from_value(serde_json::json!({
+            "name": PROVIDER,
+            "kind": "openai",
+            "concurrency": concurrency,
+            "base_url": fake.url,
+            "api_key": "bench-key",
+            "timeout_seconds": 120,
+            "models": [{ "name": MODEL, "kinds": ["t2i"] }],
+        }))?;
+        config.providers = vec![provider];
         config.validate()?;
         let mut states = Vec::with_capacity(engines);
         for _ in 0..engines {
@@ -499,10 +497,10 @@ impl Bench {
             .await?;
         Ok(Bench {
             states,
-            engines: std::sync::Mutex::new(Vec::new()),
+            engines: Vec::new(),
             fake,
             user_id,
-            engines_started_at: std::sync::Mutex::new(None),
+            engines_started_at: None,
             _schema: schema,
             _dir: dir,
         })
@@ -559,25 +557,22 @@ impl Bench {
         Ok(started.elapsed())
     }
 
-    fn start_engines(&self) {
-        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
-        *self
-            .engines_started_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Utc::now().naive_utc());
+    fn start_engines(&mut self) {
+        self.engines_started_at = Some(Utc::now().naive_utc());
         for state in &self.states {
-            engines.push(tokio::spawn(picturedeck::generation::engine::run(
-                state.clone(),
-            )));
+            let engine = picturedeck::generation::engine::run(state.clone());
+            self.engines.push(tokio::spawn(engine));
         }
     }
 
-    /// Queues `n` tasks, starts the engines and waits until every task has finished.
-    async fn work_off(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    /// Queues `n` tasks, starts the engines, waits until every task has finished and reads
+    /// back the timings.
+    async fn work_off(&mut self, n: usize, timeout: Duration) -> anyhow::Result<Timings> {
         let took = self.insert(n).await?;
         println!("inserted {n} tasks in {:.2} s", took.as_secs_f64());
         self.start_engines();
-        self.wait_final(n as i64, timeout).await
+        self.wait_final(n as i64, timeout).await?;
+        self.timings().await
     }
 
     /// Tasks that are completed, failed or canceled.
@@ -638,8 +633,6 @@ impl Bench {
     async fn timings(&self) -> anyhow::Result<Timings> {
         let start = self
             .engines_started_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .context("the engines never started")?;
         let (rows, calls) = self
             .state()
@@ -695,8 +688,7 @@ impl Bench {
     /// Stops the engines and the fake; the pools close when the states drop, then the
     /// schema guard drops the PostgreSQL schema.
     async fn finish(self) {
-        let engines = std::mem::take(&mut *self.engines.lock().unwrap_or_else(|e| e.into_inner()));
-        for engine in engines {
+        for engine in self.engines {
             engine.abort();
             // Cancelled: the task's clone of the state is gone once this returns.
             let _ = engine.await;
@@ -754,8 +746,15 @@ impl PgSchema {
     }
 
     fn url(&self) -> String {
-        let sep = if self.admin_url.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.admin_url, self.name)
+        let sep = if self.admin_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}options=-csearch_path%3D{}",
+            self.admin_url, self.name
+        )
     }
 }
 
@@ -920,7 +919,11 @@ fn print_header(args: &Args) {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
         .lines()
-        .find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|x| x.1.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|x| x.1.trim().to_string())
+        })
         .unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let git = |a: &[&str]| {
@@ -932,8 +935,8 @@ fn print_header(args: &Args) {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "none".into());
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     println!("== PictureDeck generation engine benchmark");
     println!("date:     {}", Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
     println!(
@@ -942,7 +945,11 @@ fn print_header(args: &Args) {
     );
     println!(
         "commit:   {commit}{}",
-        if dirty { " (with uncommitted changes)" } else { "" }
+        if dirty {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        }
     );
     println!(
         "run:      backend {:?}, scenario {:?}, engines {}, pool_size {}, poll_interval_ms {}",
@@ -951,17 +958,29 @@ fn print_header(args: &Args) {
 }
 
 fn print_table(rows: &[Row]) {
-    let cells: Vec<[String; 4]> = std::iter::once(["metric", "value", "target", "ok?"].map(String::from))
-        .chain(rows.iter().map(|r| {
-            let ok = match r.ok {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "-",
-            };
-            [r.metric.clone(), r.value.clone(), r.target.clone(), ok.to_string()]
-        }))
-        .collect();
-    let width = |i: usize| cells.iter().map(|c| c[i].chars().count()).max().unwrap_or(0);
+    let cells: Vec<[String; 4]> =
+        std::iter::once(["metric", "value", "target", "ok?"].map(String::from))
+            .chain(rows.iter().map(|r| {
+                let ok = match r.ok {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "-",
+                };
+                [
+                    r.metric.clone(),
+                    r.value.clone(),
+                    r.target.clone(),
+                    ok.to_string(),
+                ]
+            }))
+            .collect();
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|c| c[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
     let widths = [width(0), width(1), width(2)];
     println!("\n== summary (MB = 2^20 bytes)");
     for (n, c) in cells.iter().enumerate() {
@@ -977,11 +996,10 @@ fn print_table(rows: &[Row]) {
         );
         if n == 0 {
             println!(
-                "{}-+-{}-+-{}-+-{}",
+                "{}-+-{}-+-{}-+----",
                 "-".repeat(widths[0]),
                 "-".repeat(widths[1]),
                 "-".repeat(widths[2]),
-                "---"
             );
         }
     }

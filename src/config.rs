@@ -131,6 +131,8 @@ pub struct EngineConfig {
     pub retry_base_ms: u64,
     /// `ContentProducer` of the AIGC label (GB 45438-2025) in every stored image.
     pub producer: String,
+    /// Also draw the visible "AI生成" label into stored images (GB 45438-2025 explicit label).
+    pub visible_label: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +210,7 @@ impl Default for EngineConfig {
             result_url_ttl: 3600,
             retry_base_ms: 2000,
             producer: "PictureDeck".into(),
+            visible_label: false,
         }
     }
 }

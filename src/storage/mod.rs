@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod label;
+pub mod stamp;
 
 use std::path::{Path, PathBuf};
 

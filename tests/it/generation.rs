@@ -698,3 +698,42 @@ async fn text_and_keyframes_to_video_write_playable_mp4(app: &TestApp) {
         "the clip starts on the first keyframe: {p:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visible_label_is_an_instance_option() {
+    let app = TestApp::builder(crate::support::Backend::Sqlite)
+        .config(|c| c.engine.visible_label = true)
+        .start()
+        .await
+        .unwrap();
+    let token = app.user("labelled").await;
+    let task = submit(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "夜晚星空", "params": {"size": "400x300", "seed": 3}}),
+    )
+    .await;
+    let done = wait_final(&app, &token, &task).await;
+    let stamped = reqwest::get(app.at(done["data"]["result_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stamped = image::load_from_memory(&stamped).unwrap().to_rgb8();
+    let plain = picturedeck::generation::providers::local::paint::paint("夜晚星空", 3, 400, 300);
+    assert_eq!(
+        stamped.get_pixel(5, 5),
+        plain.get_pixel(5, 5),
+        "untouched away from the corner"
+    );
+    let corner_diff = (300..400)
+        .flat_map(|x| (250..300).map(move |y| (x, y)))
+        .filter(|(x, y)| stamped.get_pixel(*x, *y) != plain.get_pixel(*x, *y))
+        .count();
+    assert!(
+        corner_diff > 1000,
+        "the label is drawn in the corner: {corner_diff}"
+    );
+    app.stop().await;
+}

@@ -158,6 +158,21 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
     state.wake.notify_one();
 }
 
+/// The image with the visible "AI生成" label drawn in, re-encoded in its own format.
+fn stamped(bytes: &[u8], mime: &str) -> anyhow::Result<Vec<u8>> {
+    let mut img = image::load_from_memory(bytes)?.to_rgb8();
+    crate::storage::stamp::stamp(&mut img);
+    match mime {
+        "image/jpeg" => images::encode_jpeg(&image::DynamicImage::ImageRgb8(img)),
+        "image/webp" => {
+            let mut out = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut out, image::ImageFormat::WebP)?;
+            Ok(out.into_inner())
+        }
+        _ => images::encode_png(&img),
+    }
+}
+
 /// Doubling delays from `base_ms`, capped at five minutes, with ±20 % jitter so many failed
 /// tasks do not return at the same instant.
 fn backoff(base_ms: u64, attempt: i32) -> Duration {
@@ -376,11 +391,17 @@ async fn store_output(
         task.uuid.clone(),
         mime.clone(),
     );
+    let visible = state.config.engine.visible_label;
     let (bytes, sha, thumb, w, h) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let label = Label {
             producer: &producer,
             produce_id: &produce_id,
             reuse: &reuse,
+        };
+        let bytes = if visible && !is_video {
+            stamped(&bytes, &kind)?
+        } else {
+            bytes
         };
         // Every stored image carries the implicit AIGC label and its own recipe.
         let bytes = match kind.as_str() {
