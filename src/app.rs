@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use rand::RngCore;
 use tera::Tera;
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::generation::providers::Registry;
@@ -51,7 +51,7 @@ impl AppState {
             None => Mailer::from_config(&config.mail, &data_dir)?,
         };
         Ok(AppState {
-            storage: Storage::local(data_dir.join("objects")),
+            storage: storage_from(&config, &data_dir)?,
             providers: Registry::from_config(&config.providers)?,
             wake: Notify::new(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
@@ -63,6 +63,25 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+fn storage_from(config: &Config, data_dir: &Path) -> anyhow::Result<Storage> {
+    let st = &config.storage;
+    Ok(match st.kind {
+        StorageKind::Local => Storage::local(
+            st.local_dir
+                .clone()
+                .unwrap_or_else(|| data_dir.join("objects")),
+        ),
+        StorageKind::S3 => Storage::S3(crate::storage::s3::S3 {
+            http: crate::generation::providers::http::client(std::time::Duration::from_secs(120))?,
+            endpoint: st.s3_endpoint.trim_end_matches('/').to_string(),
+            bucket: st.s3_bucket.clone(),
+            region: st.s3_region.clone(),
+            access_key: st.s3_access_key.clone(),
+            secret_key: st.secret_key(),
+        }),
+    })
 }
 
 /// The configured secret, or one generated once and kept in the data dir.

@@ -21,7 +21,58 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: LimitsConfig,
     pub engine: EngineConfig,
+    pub storage: StorageConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub kind: StorageKind,
+    /// Folder for objects with `kind = "local"`; default `<data_dir>/objects`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_dir: Option<PathBuf>,
+    /// S3-compatible endpoint (MinIO, OSS, COS, AWS), path-style, e.g. `http://127.0.0.1:9000`.
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key: String,
+    /// The secret key itself; prefer `s3_secret_key_env`.
+    pub s3_secret_key: String,
+    /// The environment variable holding the secret key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_secret_key_env: Option<String>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            kind: StorageKind::Local,
+            local_dir: None,
+            s3_endpoint: String::new(),
+            s3_bucket: "picturedeck".into(),
+            s3_region: "us-east-1".into(),
+            s3_access_key: String::new(),
+            s3_secret_key: String::new(),
+            s3_secret_key_env: None,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn secret_key(&self) -> String {
+        self.s3_secret_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .unwrap_or_else(|| self.s3_secret_key.clone())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,6 +297,7 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
             engine: EngineConfig::default(),
+            storage: StorageConfig::default(),
             providers: default_providers(),
         }
     }
@@ -415,6 +467,16 @@ impl Config {
         if !(1..=20).contains(&self.engine.max_attempts) {
             bail!("engine.max_attempts must be between 1 and 20");
         }
+        if self.storage.kind == StorageKind::S3 {
+            let st = &self.storage;
+            if !(st.s3_endpoint.starts_with("http://") || st.s3_endpoint.starts_with("https://")) {
+                bail!("storage.s3_endpoint must be an http:// or https:// URL when storage.kind = \"s3\"");
+            }
+            if st.s3_bucket.is_empty() || st.s3_access_key.is_empty() || st.secret_key().is_empty()
+            {
+                bail!("storage.s3_bucket, storage.s3_access_key and storage.s3_secret_key(_env) are required for S3");
+            }
+        }
         if self.providers.is_empty() {
             bail!("providers: at least one provider is needed (the default is the built-in \"local\")");
         }
@@ -491,6 +553,9 @@ impl Config {
             if !secret.is_empty() {
                 *secret = "****".into();
             }
+        }
+        if !shown.storage.s3_secret_key.is_empty() {
+            shown.storage.s3_secret_key = "****".into();
         }
         for p in &mut shown.providers {
             if p.api_key.is_some() {

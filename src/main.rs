@@ -180,6 +180,11 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
     };
     let url = format!("{scheme}://{host}:{}/", local.port());
     let state = Arc::new(state);
+    state
+        .storage
+        .prepare()
+        .await
+        .context("storage is not usable")?;
     let recovered = picturedeck::generation::engine::recover(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

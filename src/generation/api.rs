@@ -1,7 +1,8 @@
 //! JSON endpoints of seed 5.3 ⑦–⑩ plus the task list, cancel, retry, models and signed files.
 
 use actix_files::NamedFile;
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use super::service::{self, NewTask, TaskPage, Uploaded};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::Lang;
+use crate::storage::Storage;
 use crate::web::auth::ApiUser;
 
 pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
@@ -125,7 +127,8 @@ pub struct Signed {
 }
 
 /// Seed 5.3 ⑩ `result_url`: a signed, expiring link, so <img> and <video> can load it; served
-/// with ETag, Last-Modified and Range (video seeking).
+/// with ETag, Last-Modified and Range (video seeking). Objects in S3 are streamed through,
+/// so the bucket never has to be reachable from browsers.
 async fn file(
     req: HttpRequest,
     state: Data<AppState>,
@@ -133,24 +136,52 @@ async fn file(
     q: Query<Signed>,
 ) -> AppResult<HttpResponse> {
     let (kind, uuid) = path.into_inner();
-    let (file, mime) = service::signed_file(&state, &kind, &uuid, q.exp, &q.sig).await?;
-    let mime: actix_web::mime::Mime = mime
-        .parse()
-        .map_err(|e| AppError::internal(e, "stored mime"))?;
-    let named = NamedFile::open_async(&file)
-        .await
-        .map_err(|_| AppError::not_found())?;
-    let mut res = named
-        .set_content_type(mime)
-        .use_etag(true)
-        .use_last_modified(true)
-        .into_response(&req);
-    let cache = CacheControl(vec![
-        CacheDirective::Private,
-        CacheDirective::MaxAge(state.config.engine.result_url_ttl.max(0) as u32),
-    ]);
+    let (key, mime) = service::signed_file(&state, &kind, &uuid, q.exp, &q.sig).await?;
+    let ttl = state.config.engine.result_url_ttl.max(0) as u32;
+    let cache = CacheControl(vec![CacheDirective::Private, CacheDirective::MaxAge(ttl)]);
+    let mut res = match &state.storage {
+        Storage::Local { .. } => {
+            let file = state
+                .storage
+                .path(&key)
+                .map_err(|e| AppError::internal(e, "storage key"))?;
+            let mime: actix_web::mime::Mime = mime
+                .parse()
+                .map_err(|e| AppError::internal(e, "stored mime"))?;
+            let named = NamedFile::open_async(&file)
+                .await
+                .map_err(|_| AppError::not_found())?;
+            named
+                .set_content_type(mime)
+                .use_etag(true)
+                .use_last_modified(true)
+                .into_response(&req)
+        }
+        Storage::S3(s3) => {
+            let range = req
+                .headers()
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok());
+            let upstream = s3
+                .get(&key, range)
+                .await
+                .map_err(|e| AppError::internal(e, "S3 get"))?;
+            let mut res = HttpResponse::build(
+                StatusCode::from_u16(upstream.status().as_u16())
+                    .map_err(|e| AppError::internal(e, "S3 status"))?,
+            );
+            res.content_type(mime)
+                .insert_header((header::ACCEPT_RANGES, "bytes"));
+            for name in ["content-length", "content-range", "etag", "last-modified"] {
+                if let Some(value) = upstream.headers().get(name).and_then(|v| v.to_str().ok()) {
+                    res.insert_header((name, value.to_string()));
+                }
+            }
+            res.streaming(upstream.bytes_stream())
+        }
+    };
     res.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
+        header::CACHE_CONTROL,
         cache
             .to_string()
             .parse()

@@ -395,14 +395,14 @@ pub async fn upload(state: &AppState, user: &User, bytes: Vec<u8>) -> AppResult<
     })
 }
 
-/// The file behind a signed URL: (path on disk, content type), if the signature holds.
+/// The object behind a signed URL: (storage key, content type), if the signature holds.
 pub async fn signed_file(
     state: &AppState,
     kind: &str,
     uuid: &str,
     expires: i64,
     sig: &str,
-) -> AppResult<(std::path::PathBuf, String)> {
+) -> AppResult<(String, String)> {
     let path = format!("/api/v1/files/{kind}/{uuid}");
     if !storage::verify(&state.secret, &path, expires, sig, Utc::now().timestamp()) {
         return Err(AppError::forbidden("err.link_expired"));
@@ -433,12 +433,8 @@ pub async fn signed_file(
         _ => return Err(AppError::not_found()),
     };
     let key = key.ok_or_else(AppError::not_found)?;
-    let file = state
-        .storage
-        .path(&key)
-        .map_err(|e| AppError::internal(e, "storage key"))?;
     Ok((
-        file,
+        key,
         mime.unwrap_or_else(|| "application/octet-stream".into()),
     ))
 }

@@ -13,3 +13,4 @@ mod mail;
 mod pages;
 mod platform;
 mod providers;
+mod storage;

@@ -135,6 +135,7 @@ impl TestAppBuilder {
                 .expect("join")
                 .expect("app state"),
         );
+        state.storage.prepare().await.expect("storage");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let engine = Some(tokio::spawn(picturedeck::generation::engine::run(
