@@ -151,6 +151,11 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
         "wall {:.2} s -> {per_s:.0} tasks/s; overhead p50 {p50:.2} ms, p99 {p99:.2} ms",
         loaded.wall.as_secs_f64()
     );
+    println!(
+        "   after the vendor answered: p50 {:.2} ms; {}",
+        percentile(&loaded.after_call, 0.50),
+        loaded.cpu.describe(tasks)
+    );
     // Little's law: with every slot busy, a task's time in the engine is about
     // slots / throughput whatever the engine does, so this overhead is mostly queueing.
     let slots = concurrency as usize * args.engines;
@@ -170,6 +175,11 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
         "wall {:.2} s -> {:.0} tasks/s; overhead p50 {s50:.2} ms, p99 {s99:.2} ms",
         serial.wall.as_secs_f64(),
         serial_tasks as f64 / serial.wall.as_secs_f64()
+    );
+    println!(
+        "   after the vendor answered: p50 {:.2} ms; {}",
+        percentile(&serial.after_call, 0.50),
+        serial.cpu.describe(serial_tasks)
     );
 
     println!("\n== 3. CPU of storing one result (label, decode, thumbnail, sha256), one thread");
@@ -218,10 +228,33 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
             ),
         ),
         Row::info(
-            "vendor call (api_calls.latency_ms) p50, loaded".into(),
-            format!("{:.0} ms", percentile(&loaded.latency_ms, 0.50)),
+            "  after the vendor answered, p50 / p99, loaded".into(),
+            p50_p99(&loaded.after_call, 2),
         ),
-        Row::info("CPU per stored result".into(), format!("{cpu_ms:.2} ms")),
+        Row::info(
+            "  after the vendor answered, p50 / p99, one at a time".into(),
+            p50_p99(&serial.after_call, 2),
+        ),
+        Row::info(
+            "vendor call (api_calls.latency_ms) p50 / p99, loaded".into(),
+            p50_p99(&loaded.latency_ms, 0),
+        ),
+        Row::info(
+            "vendor call (api_calls.latency_ms) p50 / p99, one at a time".into(),
+            p50_p99(&serial.latency_ms, 0),
+        ),
+        Row::info(
+            "CPU while loaded (this process)".into(),
+            loaded.cpu.describe(tasks),
+        ),
+        Row::info(
+            "CPU one at a time (this process)".into(),
+            serial.cpu.describe(serial_tasks),
+        ),
+        Row::info(
+            "CPU to store one result (one thread)".into(),
+            format!("{cpu_ms:.2} ms"),
+        ),
         Row::info(
             "peak RSS (VmHWM)".into(),
             format!("{:.1} MB", mb(proc_status_kb("VmHWM")?)),
@@ -288,13 +321,10 @@ async fn latency(args: &Args) -> anyhow::Result<Vec<Row>> {
                 percentile(&timings.latency_ms, 1.0)
             ),
         ),
+        Row::info("CPU (this process)".into(), timings.cpu.describe(tasks)),
         Row::info(
             "engine time per task beyond the vendor, p50 / p99".into(),
-            format!(
-                "{:.1} / {:.1} ms",
-                timings.overhead_ms(0.50),
-                timings.overhead_ms(0.99)
-            ),
+            p50_p99(&timings.overhead, 1),
         ),
     ])
 }
@@ -570,9 +600,13 @@ impl Bench {
     async fn work_off(&mut self, n: usize, timeout: Duration) -> anyhow::Result<Timings> {
         let took = self.insert(n).await?;
         println!("inserted {n} tasks in {:.2} s", took.as_secs_f64());
+        let cpu_before = CpuSample::now()?;
         self.start_engines();
         self.wait_final(n as i64, timeout).await?;
-        self.timings().await
+        let cpu = CpuSample::now()?.since(&cpu_before);
+        let mut timings = self.timings().await?;
+        timings.cpu = cpu;
+        Ok(timings)
     }
 
     /// Tasks that are completed, failed or canceled.
@@ -647,42 +681,53 @@ impl Bench {
                             generations::completed_at,
                         ))
                         .load(conn)?;
-                let calls: Vec<(Option<i64>, i64)> = api_calls::table
-                    .select((api_calls::generation_id, api_calls::latency_ms))
+                let calls: Vec<(Option<i64>, i64, NaiveDateTime)> = api_calls::table
+                    .order(api_calls::id)
+                    .select((
+                        api_calls::generation_id,
+                        api_calls::latency_ms,
+                        api_calls::created_at,
+                    ))
                     .load(conn)?;
                 Ok((rows, calls))
             })
             .await?;
-        let mut latency_of: HashMap<i64, i64> = HashMap::new();
-        for (id, ms) in calls {
+        // Per task: the vendor's time over all its calls, and when the last call was recorded.
+        let mut calls_of: HashMap<i64, (i64, NaiveDateTime)> = HashMap::new();
+        for (id, ms, recorded) in calls {
             if let Some(id) = id {
-                *latency_of.entry(id).or_default() += ms;
+                let entry = calls_of.entry(id).or_insert((0, recorded));
+                *entry = (entry.0 + ms, recorded);
             }
         }
-        let mut overhead = Vec::with_capacity(rows.len());
-        let mut latency_ms = Vec::with_capacity(rows.len());
+        let mut t = Timings {
+            wall: Duration::ZERO,
+            overhead: Vec::with_capacity(rows.len()),
+            after_call: Vec::with_capacity(rows.len()),
+            latency_ms: Vec::with_capacity(rows.len()),
+            sub_ms_timestamps: false,
+            cpu: CpuUse::default(),
+        };
         let mut last = start;
-        let mut sub_ms = false;
         for (id, started, completed) in rows {
             let (Some(started), Some(completed)) = (started, completed) else {
                 bail!("task {id} is completed without started_at/completed_at");
             };
-            sub_ms |= started.and_utc().timestamp_subsec_micros() % 1000 != 0
+            let Some(&(vendor, recorded)) = calls_of.get(&id) else {
+                bail!("task {id} is completed without an api_calls row");
+            };
+            t.sub_ms_timestamps |= started.and_utc().timestamp_subsec_micros() % 1000 != 0
                 || completed.and_utc().timestamp_subsec_micros() % 1000 != 0;
             last = last.max(completed);
-            let in_engine = micros(completed - started) as f64 / 1000.0;
-            let vendor = latency_of.get(&id).copied().unwrap_or(0) as f64;
-            overhead.push(in_engine - vendor);
-            latency_ms.push(vendor);
+            t.overhead.push(ms(completed - started) - vendor as f64);
+            t.after_call.push(ms(completed - recorded));
+            t.latency_ms.push(vendor as f64);
         }
-        overhead.sort_by(f64::total_cmp);
-        latency_ms.sort_by(f64::total_cmp);
-        Ok(Timings {
-            wall: Duration::from_micros(micros(last - start).max(0) as u64),
-            overhead,
-            latency_ms,
-            sub_ms_timestamps: sub_ms,
-        })
+        t.wall = Duration::from_micros(micros(last - start).max(0) as u64);
+        for v in [&mut t.overhead, &mut t.after_call, &mut t.latency_ms] {
+            v.sort_by(f64::total_cmp);
+        }
+        Ok(t)
     }
 
     /// Stops the engines and the fake; the pools close when the states drop, then the
@@ -701,20 +746,35 @@ fn micros(d: chrono::TimeDelta) -> i64 {
     d.num_microseconds().unwrap_or(i64::MAX)
 }
 
+fn ms(d: chrono::TimeDelta) -> f64 {
+    micros(d) as f64 / 1000.0
+}
+
 struct Timings {
     /// From the engines' start to the last `completed_at`.
     wall: Duration,
     /// Per task, sorted: (completed_at − started_at) − api_calls.latency_ms, in ms.
     overhead: Vec<f64>,
+    /// Per task, sorted: completed_at − api_calls.created_at, in ms: the part of the
+    /// overhead after the vendor answered (recording the call, storing the result).
+    after_call: Vec<f64>,
     /// Per task, sorted: the vendor call as the engine timed it, in whole ms.
     latency_ms: Vec<f64>,
     sub_ms_timestamps: bool,
+    /// CPU used while the engines worked.
+    cpu: CpuUse,
 }
 
 impl Timings {
     fn overhead_ms(&self, q: f64) -> f64 {
         percentile(&self.overhead, q)
     }
+}
+
+/// "p50 / p99 ms" of sorted values, with `decimals` digits.
+fn p50_p99(sorted: &[f64], decimals: usize) -> String {
+    let (a, b) = (percentile(sorted, 0.50), percentile(sorted, 0.99));
+    format!("{a:.decimals$} / {b:.decimals$} ms")
 }
 
 /// Nearest-rank percentile of sorted values (`q` = 1.0 is the maximum).
@@ -872,6 +932,93 @@ fn result_cpu_ms() -> anyhow::Result<f64> {
 }
 
 // --- reporting ---------------------------------------------------------------------------------
+
+/// CPU time of this process and of the whole machine at one instant, from /proc.
+struct CpuSample {
+    at: Instant,
+    /// utime + stime of this process, in clock ticks.
+    process_ticks: u64,
+    /// Busy and total ticks over all CPUs (from /proc/stat's `cpu` line).
+    machine_busy: u64,
+    machine_total: u64,
+}
+
+#[derive(Default)]
+struct CpuUse {
+    window: Duration,
+    /// CPU time this process used (the engine, its blocking threads, the fake; not PostgreSQL).
+    process: Duration,
+    /// Share of all CPUs that were busy, whoever used them (PostgreSQL, other builds ...).
+    machine_busy: f64,
+}
+
+/// /proc reports CPU times in USER_HZ, which is 100 on Linux whatever the kernel's HZ.
+const TICKS_PER_S: u64 = 100;
+
+impl CpuUse {
+    /// "3.50 ms/task, 71 % of 2 CPUs; machine 100 % busy".
+    fn describe(&self, tasks: usize) -> String {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let window = self.window.as_secs_f64().max(1e-9);
+        format!(
+            "{:.2} ms/task, {:.0} % of {cpus} CPUs; machine {:.0} % busy",
+            self.process.as_secs_f64() * 1000.0 / tasks.max(1) as f64,
+            self.process.as_secs_f64() / window / cpus * 100.0,
+            self.machine_busy * 100.0
+        )
+    }
+}
+
+impl CpuSample {
+    fn now() -> anyhow::Result<CpuSample> {
+        let stat =
+            std::fs::read_to_string("/proc/self/stat").context("cannot read /proc/self/stat")?;
+        // Fields after the command name, which is in parentheses and may hold spaces;
+        // utime and stime are fields 14 and 15 of the whole line.
+        let after_comm = stat.rsplit_once(')').map(|x| x.1).unwrap_or_default();
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        let tick = |i: usize| -> anyhow::Result<u64> {
+            fields
+                .get(i)
+                .and_then(|v| v.parse().ok())
+                .context("unexpected /proc/self/stat")
+        };
+        let process_ticks = tick(11)? + tick(12)?;
+        let machine = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+        let cpu: Vec<u64> = machine
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("cpu "))
+            .context("unexpected /proc/stat")?
+            .split_whitespace()
+            .take(8)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        anyhow::ensure!(cpu.len() == 8, "unexpected /proc/stat");
+        // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+        let machine_total: u64 = cpu.iter().sum();
+        Ok(CpuSample {
+            at: Instant::now(),
+            process_ticks,
+            machine_busy: machine_total - cpu[3] - cpu[4],
+            machine_total,
+        })
+    }
+
+    fn since(&self, before: &CpuSample) -> CpuUse {
+        let ticks = self.process_ticks.saturating_sub(before.process_ticks);
+        let total = self
+            .machine_total
+            .saturating_sub(before.machine_total)
+            .max(1);
+        CpuUse {
+            window: self.at.duration_since(before.at),
+            process: Duration::from_millis(ticks * 1000 / TICKS_PER_S),
+            machine_busy: self.machine_busy.saturating_sub(before.machine_busy) as f64
+                / total as f64,
+        }
+    }
+}
 
 fn proc_status_kb(key: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")

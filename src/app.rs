@@ -126,6 +126,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::users::pages::configure(cfg);
     crate::generation::api::configure(cfg, config.limits.upload_bytes);
     crate::generation::pages::configure(cfg, config.limits.upload_bytes);
+    crate::library::api::configure(cfg);
     crate::library::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);

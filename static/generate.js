@@ -138,4 +138,7 @@
     }
   });
   applyMode();
+  if (form.dataset.reuse) {
+    try { reuse(JSON.parse(form.dataset.reuse)); } catch (e) { /* a broken recipe leaves the form empty */ }
+  }
 })();

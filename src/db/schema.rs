@@ -76,6 +76,30 @@ diesel::table! {
         completed_at -> Nullable<Timestamp>,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        favorite -> Integer,
+    }
+}
+
+diesel::table! {
+    collections (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        parent_id -> Nullable<BigInt>,
+        parent_key -> BigInt,
+        name -> Text,
+        node_type -> Text,
+        generation_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    generation_tags (generation_id, tag) {
+        generation_id -> BigInt,
+        user_id -> BigInt,
+        tag -> Text,
     }
 }
 

@@ -132,6 +132,7 @@ pub struct Generation {
     pub completed_at: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
+    pub favorite: i32,
 }
 
 impl Generation {

@@ -1,3 +1,8 @@
-//! The results library (seed 3.5). For now the 生成记录 page of the shell.
+//! The results library (seed 3.5): 生成记录 with filters and search, delete, nested folders,
+//! favourites and tags.
 
+pub mod api;
+pub mod model;
 pub mod pages;
+pub mod service;
+pub mod store;

@@ -1,23 +1,335 @@
-//! 生成记录: the person's results; empty until generation exists.
+//! 生成记录 (seed 5.1 ⑤, 3.5): the folder tree beside a filtered grid or timeline with
+//! infinite scroll, bulk delete and move (menu or drag and drop), and a detail page.
 
-use actix_web::web::{self, Data};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
 
+use super::model::{FolderView, ListQuery};
+use super::service::{self, FolderChange};
 use crate::app::AppState;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::users::model::User;
 use crate::web::auth::PageUser;
-use crate::web::render::shell_page;
+use crate::web::render::{base_context, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/library", web::get().to(index));
+    cfg.route("/library", web::get().to(index))
+        .route("/library/results", web::get().to(results))
+        .route("/library/delete", web::post().to(delete_many))
+        .route("/library/move", web::post().to(move_many))
+        .route("/library/folders", web::post().to(create_folder))
+        .route(
+            "/library/folders/{id}/rename",
+            web::post().to(rename_folder),
+        )
+        .route("/library/folders/{id}/move", web::post().to(move_folder))
+        .route(
+            "/library/folders/{id}/delete",
+            web::post().to(delete_folder),
+        )
+        .route("/library/{id}", web::get().to(detail))
+        .route("/library/{id}/favorite", web::post().to(favorite))
+        .route("/library/{id}/tags", web::post().to(tags));
 }
 
-async fn index(req: HttpRequest, state: Data<AppState>, user: PageUser) -> AppResult<HttpResponse> {
-    shell_page(
-        &req,
-        &state.templates,
+fn ok_refresh() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("HX-Refresh", "true"))
+        .finish()
+}
+
+fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("HX-Redirect", to.to_string()))
+        .finish()
+}
+
+/// Folders in tree order with their depth, for menus ("move to ...").
+fn flatten(tree: &[FolderView], depth: usize, out: &mut Vec<serde_json::Value>) {
+    for f in tree {
+        out.push(serde_json::json!({ "id": f.id, "name": f.name, "depth": depth, "indent": "　".repeat(depth) }));
+        flatten(&f.children, depth + 1, out);
+    }
+}
+
+async fn library_context(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    q: &ListQuery,
+    lang: Lang,
+) -> AppResult<tera::Context> {
+    let page = service::list(state, user, q, lang).await?;
+    let mut ctx = base_context(req, Some(user));
+    ctx.insert("page", &page);
+    ctx.insert(
+        "query",
+        &serde_json::json!({
+            "q": q.q, "type": q.kind, "status": q.status, "model": q.model, "folder": q.folder,
+            "favorite": q.favorite, "tag": q.tag, "from": q.from, "to": q.to, "order": q.order,
+        }),
+    );
+    ctx.insert(
+        "view",
+        if req.query_string().contains("view=timeline") {
+            "timeline"
+        } else {
+            "grid"
+        },
+    );
+    // The query string without the cursor, for the next page's link.
+    let rest: Vec<&str> = req
+        .query_string()
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("before="))
+        .collect();
+    ctx.insert("rest", &rest.join("&"));
+    Ok(ctx)
+}
+
+async fn index(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    q: Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let mut ctx = library_context(&req, &state, &user.0, &q, lang).await?;
+    let tree = service::tree(&state, &user.0).await?;
+    let mut flat = Vec::new();
+    flatten(&tree, 0, &mut flat);
+    ctx.insert("nav", "library");
+    ctx.insert("tree", &tree);
+    ctx.insert("folders", &flat);
+    ctx.insert("tags", &service::tags(&state, &user.0).await?);
+    ctx.insert("models", &crate::generation::service::models(&state));
+    let current = q
+        .folder
+        .as_deref()
+        .and_then(|id| flat.iter().find(|f| f["id"] == id))
+        .cloned();
+    ctx.insert("current_folder", &current);
+    render(&state.templates, "library/index.html", &ctx, StatusCode::OK)
+}
+
+/// The grid for new filters, or the next page appended by infinite scroll.
+async fn results(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    q: Query<ListQuery>,
+) -> AppResult<HttpResponse> {
+    let ctx = library_context(&req, &state, &user.0, &q, lang).await?;
+    let template = if q.before.is_some() {
+        "library/_page.html"
+    } else {
+        "library/_results.html"
+    };
+    render(&state.templates, template, &ctx, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct IdsForm {
+    /// Comma-separated result ids.
+    ids: String,
+    folder: String,
+}
+
+fn ids(form: &IdsForm) -> Vec<String> {
+    form.ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn delete_many(
+    state: Data<AppState>,
+    user: PageUser,
+    form: Form<IdsForm>,
+) -> AppResult<HttpResponse> {
+    service::delete(&state, &user.0, &ids(&form)).await?;
+    Ok(ok_refresh())
+}
+
+async fn move_many(
+    state: Data<AppState>,
+    user: PageUser,
+    form: Form<IdsForm>,
+) -> AppResult<HttpResponse> {
+    let folder = Some(form.folder.as_str()).filter(|f| !f.is_empty() && *f != "unfiled");
+    service::move_results(&state, &user.0, &ids(&form), folder).await?;
+    Ok(ok_refresh())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FolderForm {
+    name: String,
+    parent: String,
+}
+
+async fn create_folder(
+    state: Data<AppState>,
+    user: PageUser,
+    form: Form<FolderForm>,
+) -> AppResult<HttpResponse> {
+    service::create_folder(&state, &user.0, &form.name, Some(form.parent.as_str())).await?;
+    Ok(ok_refresh())
+}
+
+/// The new name comes from htmx's prompt dialog (`HX-Prompt`).
+async fn rename_folder(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    let name = req
+        .headers()
+        .get("HX-Prompt")
+        .and_then(|v| v.to_str().ok())
+        .map(percent_decode)
+        .ok_or_else(|| AppError::invalid("name", "err.library.folder_name"))?;
+    service::change_folder(
+        &state,
         &user.0,
-        "library",
-        "library/index.html",
+        &id,
+        FolderChange {
+            name: Some(name),
+            parent: None,
+        },
     )
+    .await?;
+    Ok(ok_refresh())
+}
+
+/// htmx sends the prompt's answer URI-encoded when it is not plain ASCII.
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn move_folder(
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+    form: Form<FolderForm>,
+) -> AppResult<HttpResponse> {
+    let change = FolderChange {
+        name: None,
+        parent: Some(form.parent.clone()),
+    };
+    service::change_folder(&state, &user.0, &id, change).await?;
+    Ok(ok_refresh())
+}
+
+async fn delete_folder(
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    service::delete_folder(&state, &user.0, &id).await?;
+    Ok(redirect("/library"))
+}
+
+async fn detail(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    let result = service::get(&state, &user.0, &id, lang).await?;
+    let tree = service::tree(&state, &user.0).await?;
+    let mut flat = Vec::new();
+    flatten(&tree, 0, &mut flat);
+    let mut ctx = base_context(&req, Some(&user.0));
+    ctx.insert("nav", "library");
+    ctx.insert("r", &result);
+    ctx.insert("folders", &flat);
+    ctx.insert(
+        "params_json",
+        &serde_json::to_string_pretty(&result.task.params).unwrap_or_default(),
+    );
+    render(
+        &state.templates,
+        "library/detail.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+async fn favorite(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    let current = service::get(&state, &user.0, &id, lang).await?;
+    let r = service::set_favorite(&state, &user.0, &id, !current.favorite, lang).await?;
+    let mut ctx = base_context(&req, Some(&user.0));
+    ctx.insert("r", &r);
+    render(
+        &state.templates,
+        "library/_favorite.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TagsForm {
+    tags: String,
+}
+
+async fn tags(
+    state: Data<AppState>,
+    user: PageUser,
+    lang: Lang,
+    id: Path<String>,
+    form: Form<TagsForm>,
+) -> AppResult<HttpResponse> {
+    let tags = form
+        .tags
+        .split([',', '，'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    service::set_tags(&state, &user.0, &id, tags, lang).await?;
+    Ok(ok_refresh())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_answers_are_decoded() {
+        assert_eq!(percent_decode("%E6%97%85%E8%A1%8C"), "旅行");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("50%"), "50%");
+    }
 }

@@ -100,8 +100,11 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     // A text-to-video result plays inline.
     b.click("#mode-t2v").await;
     b.fill("#prompt", "海浪拍岸").await;
+    b.script("document.getElementById('duration').value = '2'; return null;")
+        .await;
     b.click("#generate-submit").await;
-    b.find(".task-card.status-completed video").await;
+    // Unoptimised test builds encode video slowly, more so on a busy CI machine.
+    b.find_within(".task-card.status-completed video", 90).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let state = b.script("const v = document.querySelector('.task-card video'); return v ? [v.readyState, v.videoWidth, v.error ? v.error.code : 0] : null;").await;

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod generation;
+mod library;
 mod mail;
 mod pages;
 mod platform;

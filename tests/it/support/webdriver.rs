@@ -124,7 +124,12 @@ impl Browser {
 
     /// Waits up to 10 s for an element matching `css`.
     pub async fn find(&self, css: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.find_within(css, 10).await
+    }
+
+    /// Waits up to `seconds` for an element matching `css`.
+    pub async fn find_within(&self, css: &str, seconds: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             if let Some(id) = self.try_find(css).await {
                 return id;

@@ -1,0 +1,190 @@
+//! JSON endpoints of the library under /api/v1/library.
+
+use actix_web::web::{self, Data, Json, Path, Query};
+use serde::{Deserialize, Serialize};
+
+use super::model::{FolderView, ListQuery, ResultPage, ResultView};
+use super::service::{self, FolderChange};
+use crate::app::AppState;
+use crate::error::{AppResult, Reply};
+use crate::i18n::Lang;
+use crate::web::auth::ApiUser;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/library/results", web::get().to(list))
+        .route(
+            "/api/v1/library/results/delete",
+            web::post().to(delete_many),
+        )
+        .route("/api/v1/library/results/move", web::post().to(move_results))
+        .route("/api/v1/library/results/{id}", web::get().to(get))
+        .route("/api/v1/library/results/{id}", web::delete().to(delete_one))
+        .route(
+            "/api/v1/library/results/{id}/favorite",
+            web::put().to(favorite),
+        )
+        .route("/api/v1/library/results/{id}/tags", web::put().to(tags))
+        .route("/api/v1/library/tags", web::get().to(all_tags))
+        .route("/api/v1/library/folders", web::get().to(tree))
+        .route("/api/v1/library/folders", web::post().to(create_folder))
+        .route(
+            "/api/v1/library/folders/{id}",
+            web::patch().to(change_folder),
+        )
+        .route(
+            "/api/v1/library/folders/{id}",
+            web::delete().to(delete_folder),
+        );
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Ids {
+    pub ids: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MoveRequest {
+    pub ids: Vec<String>,
+    /// The target folder's id; null or absent takes the results out of every folder.
+    pub folder: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FavoriteRequest {
+    pub favorite: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TagsRequest {
+    pub tags: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewFolder {
+    pub name: String,
+    pub parent: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Count {
+    pub count: usize,
+}
+
+async fn list(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    q: Query<ListQuery>,
+) -> AppResult<Reply<ResultPage>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        service::list(&state, &user.0, &q, lang).await?,
+    ))
+}
+
+async fn get(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+) -> AppResult<Reply<ResultView>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        service::get(&state, &user.0, &id, lang).await?,
+    ))
+}
+
+async fn delete_one(
+    state: Data<AppState>,
+    user: ApiUser,
+    id: Path<String>,
+) -> AppResult<Reply<Count>> {
+    let count = service::delete(&state, &user.0, &[id.into_inner()]).await?;
+    Ok(Reply::ok("msg.deleted", Count { count }))
+}
+
+async fn delete_many(
+    state: Data<AppState>,
+    user: ApiUser,
+    body: Json<Ids>,
+) -> AppResult<Reply<Count>> {
+    let count = service::delete(&state, &user.0, &body.ids).await?;
+    Ok(Reply::ok("msg.deleted", Count { count }))
+}
+
+async fn move_results(
+    state: Data<AppState>,
+    user: ApiUser,
+    body: Json<MoveRequest>,
+) -> AppResult<Reply<Count>> {
+    let count = service::move_results(&state, &user.0, &body.ids, body.folder.as_deref()).await?;
+    Ok(Reply::ok("msg.moved", Count { count }))
+}
+
+async fn favorite(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+    body: Json<FavoriteRequest>,
+) -> AppResult<Reply<ResultView>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        service::set_favorite(&state, &user.0, &id, body.favorite, lang).await?,
+    ))
+}
+
+async fn tags(
+    state: Data<AppState>,
+    user: ApiUser,
+    lang: Lang,
+    id: Path<String>,
+    body: Json<TagsRequest>,
+) -> AppResult<Reply<ResultView>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        service::set_tags(&state, &user.0, &id, body.into_inner().tags, lang).await?,
+    ))
+}
+
+async fn all_tags(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<String>>> {
+    Ok(Reply::ok("msg.ok", service::tags(&state, &user.0).await?))
+}
+
+async fn tree(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<FolderView>>> {
+    Ok(Reply::ok("msg.ok", service::tree(&state, &user.0).await?))
+}
+
+async fn create_folder(
+    state: Data<AppState>,
+    user: ApiUser,
+    body: Json<NewFolder>,
+) -> AppResult<Reply<FolderView>> {
+    let folder =
+        service::create_folder(&state, &user.0, &body.name, body.parent.as_deref()).await?;
+    Ok(Reply::created("msg.folder_created", folder))
+}
+
+async fn change_folder(
+    state: Data<AppState>,
+    user: ApiUser,
+    id: Path<String>,
+    body: Json<FolderChange>,
+) -> AppResult<Reply<()>> {
+    service::change_folder(&state, &user.0, &id, body.into_inner()).await?;
+    Ok(Reply::message("msg.saved"))
+}
+
+async fn delete_folder(
+    state: Data<AppState>,
+    user: ApiUser,
+    id: Path<String>,
+) -> AppResult<Reply<()>> {
+    service::delete_folder(&state, &user.0, &id).await?;
+    Ok(Reply::message("msg.folder_deleted"))
+}

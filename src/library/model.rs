@@ -1,0 +1,108 @@
+//! The results library (seed 3.5, 4.2.3): folders and file nodes, and the filters of a list.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::collections;
+use crate::generation::model::TaskView;
+
+pub const FOLDER: &str = "folder";
+pub const FILE: &str = "file";
+pub const MAX_FOLDER_NAME: usize = 100;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG_CHARS: usize = 30;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = collections)]
+pub struct Node {
+    pub id: i64,
+    pub uuid: String,
+    pub user_id: i64,
+    pub parent_id: Option<i64>,
+    pub parent_key: i64,
+    pub name: String,
+    pub node_type: String,
+    pub generation_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = collections)]
+pub struct NewNode<'a> {
+    pub uuid: &'a str,
+    pub user_id: i64,
+    pub parent_id: Option<i64>,
+    pub parent_key: i64,
+    pub name: &'a str,
+    pub node_type: &'a str,
+    pub generation_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Which folder a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderFilter {
+    Any,
+    Unfiled,
+    In(String),
+}
+
+/// The filters of 生成记录 (seed 3.5.2: by time, model, keyword ...), all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    /// Keyword in the prompt; substring, so Chinese works without word breaks.
+    pub q: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    /// `provider/model` or just the provider.
+    pub model: Option<String>,
+    /// A folder id, or "unfiled".
+    pub folder: Option<String>,
+    pub favorite: Option<bool>,
+    pub tag: Option<String>,
+    /// Days, `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// "newest" (default) or "oldest".
+    pub order: Option<String>,
+    /// Keyset cursor: the id of the last result of the previous page.
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A result as the library shows it: the task plus its place in the library.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultView {
+    #[serde(flatten)]
+    pub task: TaskView,
+    pub favorite: bool,
+    pub tags: Vec<String>,
+    pub folder: Option<FolderRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultPage {
+    pub results: Vec<ResultView>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// One folder of the tree, with how many results it holds directly.
+#[derive(Debug, Clone, Serialize)]
+pub struct FolderView {
+    pub id: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub count: i64,
+    pub children: Vec<FolderView>,
+}

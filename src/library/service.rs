@@ -1,0 +1,551 @@
+//! Library rules (seed 3.5): only the owner sees or changes a result or folder (another
+//! user's id answers as if it did not exist); folder names are unique among siblings; a
+//! folder never moves into itself or below itself; deleting frees the stored files.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use chrono::{NaiveDate, Utc};
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::model::{
+    FolderFilter, FolderRef, FolderView, ListQuery, NewNode, Node, ResultPage, ResultView, FOLDER,
+    MAX_FOLDER_NAME, MAX_TAGS, MAX_TAG_CHARS,
+};
+use super::store::{self, Filter};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::generation::model::{Generation, Kind};
+use crate::generation::service::view;
+use crate::i18n::Lang;
+use crate::users::model::User;
+
+pub const PAGE_SIZE: i64 = 40;
+/// Bulk operations take at most this many ids at once.
+pub const MAX_BATCH: usize = 500;
+
+fn bad(field: &'static str) -> AppError {
+    AppError::invalid(field, "err.library.filter")
+}
+
+fn day(s: &str, field: &'static str) -> AppResult<chrono::NaiveDateTime> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .ok_or_else(|| bad(field))
+}
+
+fn blank(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Turns the query string into SQL filters, resolving public ids to our own rows.
+async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filter> {
+    let mut f = Filter {
+        favorite: q.favorite,
+        ..Default::default()
+    };
+    if let Some(k) = blank(&q.q) {
+        if k.chars().count() > 200 {
+            return Err(bad("q"));
+        }
+        f.keyword = Some(k.to_string());
+    }
+    if let Some(kind) = blank(&q.kind) {
+        f.kind = Some(
+            Kind::parse(kind)
+                .ok_or_else(|| bad("type"))?
+                .as_str()
+                .to_string(),
+        );
+    }
+    if let Some(status) = blank(&q.status) {
+        if !matches!(
+            status,
+            "queued" | "processing" | "completed" | "failed" | "canceled"
+        ) {
+            return Err(bad("status"));
+        }
+        f.status = Some(status.to_string());
+    }
+    if let Some(model) = blank(&q.model) {
+        match model.split_once('/') {
+            Some((provider, model)) => {
+                f.provider = Some(provider.to_string());
+                f.model = Some(model.to_string());
+            }
+            None => f.provider = Some(model.to_string()),
+        }
+    }
+    if let Some(from) = blank(&q.from) {
+        f.from = Some(day(from, "from")?);
+    }
+    if let Some(to) = blank(&q.to) {
+        f.until = Some(day(to, "to")? + chrono::Duration::days(1));
+    }
+    f.oldest_first = match blank(&q.order) {
+        None | Some("newest") => false,
+        Some("oldest") => true,
+        Some(_) => return Err(bad("order")),
+    };
+    f.tag = blank(&q.tag).map(str::to_string);
+    let folder = match blank(&q.folder) {
+        None => FolderFilter::Any,
+        Some("unfiled") => FolderFilter::Unfiled,
+        Some(id) => FolderFilter::In(id.to_string()),
+    };
+    let (user_id, before) = (user.id, blank(&q.before).map(str::to_string));
+    let (folder, after) = state
+        .db
+        .run(move |conn| {
+            let folder = match folder {
+                FolderFilter::Any => None,
+                FolderFilter::Unfiled => Some(None),
+                FolderFilter::In(uuid) => Some(Some(
+                    store::folder_by_uuid(conn, user_id, &uuid)?
+                        .ok_or_else(AppError::not_found)?
+                        .id,
+                )),
+            };
+            let after = match before {
+                Some(uuid) => Some(
+                    store::owned_results(conn, user_id, &[uuid])?
+                        .first()
+                        .map(|g| g.id)
+                        .ok_or_else(|| bad("before"))?,
+                ),
+                None => None,
+            };
+            Ok((folder, after))
+        })
+        .await?;
+    f.folder = folder;
+    f.after_id = after;
+    Ok(f)
+}
+
+/// Library views of tasks: tags and folder looked up for the whole page at once.
+async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult<Vec<ResultView>> {
+    let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
+    let user_id = rows.first().map(|g| g.user_id).unwrap_or_default();
+    let (tags, homes, folders) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                store::tags_of(conn, &ids)?,
+                store::folders_of(conn, &ids)?,
+                store::folders(conn, user_id)?,
+            ))
+        })
+        .await?;
+    let folder_names: HashMap<i64, &Node> = folders.iter().map(|n| (n.id, n)).collect();
+    let homes: HashMap<i64, i64> = homes.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|g| ResultView {
+            task: view(state, g, None, lang),
+            favorite: g.favorite != 0,
+            tags: tags
+                .iter()
+                .filter(|(id, _)| *id == g.id)
+                .map(|(_, t)| t.clone())
+                .collect(),
+            folder: homes
+                .get(&g.id)
+                .and_then(|f| folder_names.get(f))
+                .map(|n| FolderRef {
+                    id: n.uuid.clone(),
+                    name: n.name.clone(),
+                }),
+        })
+        .collect())
+}
+
+pub async fn list(
+    state: &AppState,
+    user: &User,
+    q: &ListQuery,
+    lang: Lang,
+) -> AppResult<ResultPage> {
+    let f = filter(state, user, q).await?;
+    let user_id = user.id;
+    let rows = state
+        .db
+        .run(move |conn| Ok(store::list(conn, user_id, &f, PAGE_SIZE + 1)?))
+        .await?;
+    let more = rows.len() as i64 > PAGE_SIZE;
+    let rows: Vec<Generation> = rows.into_iter().take(PAGE_SIZE as usize).collect();
+    let results = views(state, rows, lang).await?;
+    let next = if more {
+        results.last().map(|r| r.task.task_id.clone())
+    } else {
+        None
+    };
+    Ok(ResultPage { results, next })
+}
+
+async fn owned(state: &AppState, user: &User, ids: &[String]) -> AppResult<Vec<Generation>> {
+    if ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(AppError::invalid("ids", "err.library.ids"));
+    }
+    let (user_id, wanted) = (user.id, ids.to_vec());
+    let found = state
+        .db
+        .run(move |conn| Ok(store::owned_results(conn, user_id, &wanted)?))
+        .await?;
+    // One missing id (deleted, or someone else's) fails the whole request: nothing half-done.
+    if found.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
+        return Err(AppError::not_found());
+    }
+    Ok(found)
+}
+
+pub async fn get(state: &AppState, user: &User, id: &str, lang: Lang) -> AppResult<ResultView> {
+    let rows = owned(state, user, &[id.to_string()]).await?;
+    views(state, rows, lang)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(AppError::not_found)
+}
+
+/// Deletes results for good (seed 3.5.3.2): rows marked deleted, files removed from storage.
+pub async fn delete(state: &AppState, user: &User, ids: &[String]) -> AppResult<usize> {
+    let rows = owned(state, user, ids).await?;
+    let keys: Vec<String> = rows
+        .iter()
+        .flat_map(|g| [g.physical_path.clone(), g.thumb_path.clone()])
+        .flatten()
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
+    let count = ids.len();
+    state
+        .db
+        .run(move |conn| {
+            Ok(conn.transaction(|conn| store::delete_results(conn, &ids, Utc::now().naive_utc()))?)
+        })
+        .await?;
+    for key in keys {
+        if let Err(e) = state.storage.delete(&key).await {
+            tracing::warn!(%key, "stored file of a deleted result not removed: {e:#}");
+        }
+    }
+    Ok(count)
+}
+
+pub async fn set_favorite(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    favorite: bool,
+    lang: Lang,
+) -> AppResult<ResultView> {
+    let row = owned(state, user, &[id.to_string()]).await?.remove(0);
+    let gid = row.id;
+    state
+        .db
+        .run(move |conn| Ok(store::set_favorite(conn, gid, favorite)?))
+        .await?;
+    get(state, user, id, lang).await
+}
+
+pub async fn set_tags(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    tags: Vec<String>,
+    lang: Lang,
+) -> AppResult<ResultView> {
+    let mut clean: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_string();
+        if tag.is_empty()
+            || tag.chars().count() > MAX_TAG_CHARS
+            || tag.chars().any(char::is_control)
+        {
+            return Err(AppError::invalid("tags", "err.library.tag"));
+        }
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    if clean.len() > MAX_TAGS {
+        return Err(AppError::invalid("tags", "err.library.tag"));
+    }
+    let row = owned(state, user, &[id.to_string()]).await?.remove(0);
+    let (gid, user_id) = (row.id, user.id);
+    state
+        .db
+        .run(move |conn| Ok(conn.transaction(|conn| store::set_tags(conn, user_id, gid, &clean))?))
+        .await?;
+    get(state, user, id, lang).await
+}
+
+pub async fn tags(state: &AppState, user: &User) -> AppResult<Vec<String>> {
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| Ok(store::all_tags(conn, user_id)?))
+        .await
+}
+
+/// Moves results into a folder, or out of every folder with `None` (seed 3.5.3.3 B).
+pub async fn move_results(
+    state: &AppState,
+    user: &User,
+    ids: &[String],
+    folder: Option<&str>,
+) -> AppResult<usize> {
+    let rows = owned(state, user, ids).await?;
+    let (user_id, folder) = (user.id, folder.map(str::to_string));
+    let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
+    let count = ids.len();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let target = match folder {
+                    Some(uuid) => Some(
+                        store::folder_by_uuid(conn, user_id, &uuid)?
+                            .ok_or_else(AppError::not_found)?
+                            .id,
+                    ),
+                    None => None,
+                };
+                store::file_results(conn, user_id, &ids, target, Utc::now().naive_utc())?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(count)
+}
+
+fn folder_name(name: &str) -> AppResult<String> {
+    let name = name.trim().to_string();
+    if name.is_empty()
+        || name.chars().count() > MAX_FOLDER_NAME
+        || name.chars().any(char::is_control)
+    {
+        return Err(AppError::invalid("name", "err.library.folder_name"));
+    }
+    Ok(name)
+}
+
+fn name_taken() -> AppError {
+    AppError::client(StatusCode::CONFLICT, 409, "err.library.folder_taken").on_field("name")
+}
+
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FolderChange {
+    pub name: Option<String>,
+    /// The new parent folder's id; "" or "root" for the top level; absent to stay.
+    pub parent: Option<String>,
+}
+
+/// Seed 3.5.3.3 A: a new folder, its name not empty and unique among its siblings.
+pub async fn create_folder(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    parent: Option<&str>,
+) -> AppResult<FolderView> {
+    let name = folder_name(name)?;
+    let (user_id, parent) = (
+        user.id,
+        parent
+            .filter(|p| !p.is_empty() && *p != "root")
+            .map(str::to_string),
+    );
+    let node = state
+        .db
+        .run(move |conn| {
+            let parent_id = match parent {
+                Some(uuid) => Some(
+                    store::folder_by_uuid(conn, user_id, &uuid)?
+                        .ok_or_else(AppError::not_found)?
+                        .id,
+                ),
+                None => None,
+            };
+            if store::sibling_named(conn, user_id, parent_id, &name)?.is_some() {
+                return Err(name_taken());
+            }
+            let now = Utc::now().naive_utc();
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let row = NewNode {
+                uuid: &uuid,
+                user_id,
+                parent_id,
+                parent_key: parent_id.unwrap_or(0),
+                name: &name,
+                node_type: FOLDER,
+                generation_id: None,
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_node(conn, &row).map_err(|e| {
+                if is_unique_violation(&e) {
+                    name_taken()
+                } else {
+                    e.into()
+                }
+            })
+        })
+        .await?;
+    let parent = match node.parent_id {
+        Some(_) => folder_uuid_of(state, user, node.parent_id).await?,
+        None => None,
+    };
+    Ok(FolderView {
+        id: node.uuid,
+        name: node.name,
+        parent,
+        count: 0,
+        children: Vec::new(),
+    })
+}
+
+async fn folder_uuid_of(
+    state: &AppState,
+    user: &User,
+    id: Option<i64>,
+) -> AppResult<Option<String>> {
+    let user_id = user.id;
+    let all = state
+        .db
+        .run(move |conn| Ok(store::folders(conn, user_id)?))
+        .await?;
+    Ok(id
+        .and_then(|id| all.into_iter().find(|n| n.id == id))
+        .map(|n| n.uuid))
+}
+
+/// Renames and/or moves a folder; never into itself or one of its descendants.
+pub async fn change_folder(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    change: FolderChange,
+) -> AppResult<()> {
+    let new_name = change.name.as_deref().map(folder_name).transpose()?;
+    let (user_id, uuid) = (user.id, id.to_string());
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let folders = store::folders(conn, user_id)?;
+                let node = folders
+                    .iter()
+                    .find(|n| n.uuid == uuid)
+                    .ok_or_else(AppError::not_found)?;
+                let parent = match change.parent.as_deref() {
+                    None => node.parent_id,
+                    Some("" | "root") => None,
+                    Some(target) => {
+                        let target = folders
+                            .iter()
+                            .find(|n| n.uuid == target)
+                            .ok_or_else(AppError::not_found)?;
+                        // Walk up from the new parent: meeting the folder itself means a cycle.
+                        let mut at = Some(target.id);
+                        while let Some(id) = at {
+                            if id == node.id {
+                                return Err(AppError::invalid(
+                                    "parent",
+                                    "err.library.folder_cycle",
+                                ));
+                            }
+                            at = folders
+                                .iter()
+                                .find(|n| n.id == id)
+                                .and_then(|n| n.parent_id);
+                        }
+                        Some(target.id)
+                    }
+                };
+                let name = new_name.unwrap_or_else(|| node.name.clone());
+                if let Some(other) = store::sibling_named(conn, user_id, parent, &name)? {
+                    if other.id != node.id {
+                        return Err(name_taken());
+                    }
+                }
+                store::update_folder(conn, node.id, &name, parent, Utc::now().naive_utc()).map_err(
+                    |e| {
+                        if is_unique_violation(&e) {
+                            name_taken()
+                        } else {
+                            e.into()
+                        }
+                    },
+                )
+            })
+        })
+        .await
+}
+
+/// Seed 3.5.3.3 C: the folder and its subfolders go; their results return to unfiled.
+pub async fn delete_folder(state: &AppState, user: &User, id: &str) -> AppResult<()> {
+    let (user_id, uuid) = (user.id, id.to_string());
+    state
+        .db
+        .run(move |conn| {
+            let node =
+                store::folder_by_uuid(conn, user_id, &uuid)?.ok_or_else(AppError::not_found)?;
+            Ok(store::delete_folder(conn, node.id)?)
+        })
+        .await
+}
+
+/// The user's folder tree with the number of results directly in each folder.
+pub async fn tree(state: &AppState, user: &User) -> AppResult<Vec<FolderView>> {
+    let user_id = user.id;
+    let (nodes, counts) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                store::folders(conn, user_id)?,
+                store::folder_counts(conn, user_id)?,
+            ))
+        })
+        .await?;
+    let counts: HashMap<i64, i64> = counts.into_iter().collect();
+    let by_id: HashMap<i64, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
+    let mut children: HashMap<Option<i64>, Vec<&Node>> = HashMap::new();
+    for n in &nodes {
+        children.entry(n.parent_id).or_default().push(n);
+    }
+    fn build(
+        parent: Option<i64>,
+        children: &HashMap<Option<i64>, Vec<&Node>>,
+        counts: &HashMap<i64, i64>,
+        by_id: &HashMap<i64, &Node>,
+    ) -> Vec<FolderView> {
+        children
+            .get(&parent)
+            .map(|list| {
+                list.iter()
+                    .map(|n| FolderView {
+                        id: n.uuid.clone(),
+                        name: n.name.clone(),
+                        parent: n
+                            .parent_id
+                            .and_then(|p| by_id.get(&p))
+                            .map(|p| p.uuid.clone()),
+                        count: counts.get(&n.id).copied().unwrap_or(0),
+                        children: build(Some(n.id), children, counts, by_id),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    Ok(build(None, &children, &counts, &by_id))
+}

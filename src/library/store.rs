@@ -1,0 +1,335 @@
+//! SQL for the library: filtered result lists, folders, file nodes and tags.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::model::{NewNode, Node, FILE, FOLDER};
+use crate::db::schema::{collections, generation_tags, generations};
+use crate::db::DbConn;
+use crate::generation::model::Generation;
+use crate::users::store::lower;
+
+/// The filters after validation: plain values the SQL can use.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub keyword: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Some(Some(id)): in that folder; Some(None): unfiled; None: anywhere.
+    pub folder: Option<Option<i64>>,
+    pub favorite: Option<bool>,
+    pub tag: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+    pub oldest_first: bool,
+    pub after_id: Option<i64>,
+}
+
+/// `%` and `_` typed by people are literal characters, not wildcards.
+fn like_pattern(keyword: &str) -> String {
+    let escaped = keyword
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    user_id: i64,
+    f: &Filter,
+    limit: i64,
+) -> QueryResult<Vec<Generation>> {
+    let mut query = generations::table
+        .filter(generations::user_id.eq(user_id))
+        .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .limit(limit)
+        .into_boxed();
+    if let Some(k) = &f.keyword {
+        query = query.filter(
+            lower(generations::prompt.assume_not_null())
+                .like(like_pattern(k))
+                .escape('\\'),
+        );
+    }
+    if let Some(kind) = &f.kind {
+        query = query.filter(generations::generation_type.eq(kind.clone()));
+    }
+    if let Some(status) = &f.status {
+        query = query.filter(generations::status.eq(status.clone()));
+    }
+    if let Some(provider) = &f.provider {
+        query = query.filter(generations::provider.eq(provider.clone()));
+    }
+    if let Some(model) = &f.model {
+        query = query.filter(generations::model.eq(model.clone()));
+    }
+    if let Some(fav) = f.favorite {
+        query = query.filter(generations::favorite.eq(i32::from(fav)));
+    }
+    if let Some(from) = f.from {
+        query = query.filter(generations::created_at.ge(from));
+    }
+    if let Some(until) = f.until {
+        query = query.filter(generations::created_at.lt(until));
+    }
+    // Folder and tag filters become id lists first: small per user, and portable SQL.
+    match f.folder {
+        Some(Some(folder)) => {
+            let inside: Vec<i64> = collections::table
+                .filter(collections::parent_id.eq(folder))
+                .filter(collections::node_type.eq(FILE))
+                .select(collections::generation_id.assume_not_null())
+                .load(conn)?;
+            query = query.filter(generations::id.eq_any(inside));
+        }
+        Some(None) => {
+            let filed: Vec<i64> = collections::table
+                .filter(collections::user_id.eq(user_id))
+                .filter(collections::node_type.eq(FILE))
+                .select(collections::generation_id.assume_not_null())
+                .load(conn)?;
+            query = query.filter(generations::id.ne_all(filed));
+        }
+        None => {}
+    }
+    if let Some(tag) = &f.tag {
+        let tagged: Vec<i64> = generation_tags::table
+            .filter(generation_tags::user_id.eq(user_id))
+            .filter(generation_tags::tag.eq(tag.clone()))
+            .select(generation_tags::generation_id)
+            .load(conn)?;
+        query = query.filter(generations::id.eq_any(tagged));
+    }
+    query = match (f.oldest_first, f.after_id) {
+        (false, Some(id)) => query
+            .filter(generations::id.lt(id))
+            .order(generations::id.desc()),
+        (false, None) => query.order(generations::id.desc()),
+        (true, Some(id)) => query
+            .filter(generations::id.gt(id))
+            .order(generations::id.asc()),
+        (true, None) => query.order(generations::id.asc()),
+    };
+    query.load(conn)
+}
+
+/// The user's live results among `uuids` (others' and deleted ones are simply absent).
+pub fn owned_results(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuids: &[String],
+) -> QueryResult<Vec<Generation>> {
+    generations::table
+        .filter(generations::user_id.eq(user_id))
+        .filter(generations::uuid.eq_any(uuids))
+        .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .load(conn)
+}
+
+/// Marks results deleted and removes every trace of them in folders and tags.
+pub fn delete_results(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
+    diesel::delete(collections::table.filter(collections::generation_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::delete(generation_tags::table.filter(generation_tags::generation_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::update(generations::table.filter(generations::id.eq_any(ids)))
+        .set((
+            generations::deleted_at.eq(now),
+            generations::physical_path.eq(None::<String>),
+            generations::thumb_path.eq(None::<String>),
+            generations::result_url.eq(None::<String>),
+            generations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_favorite(conn: &mut DbConn, id: i64, favorite: bool) -> QueryResult<()> {
+    diesel::update(generations::table.find(id))
+        .set(generations::favorite.eq(i32::from(favorite)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_tags(conn: &mut DbConn, user_id: i64, id: i64, tags: &[String]) -> QueryResult<()> {
+    diesel::delete(generation_tags::table.filter(generation_tags::generation_id.eq(id)))
+        .execute(conn)?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    // One statement per row: batch inserts do not compile through the multi-backend connection.
+    for t in tags {
+        diesel::insert_into(generation_tags::table)
+            .values((
+                generation_tags::generation_id.eq(id),
+                generation_tags::user_id.eq(user_id),
+                generation_tags::tag.eq(t),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Tags of each of `ids`.
+pub fn tags_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    generation_tags::table
+        .filter(generation_tags::generation_id.eq_any(ids))
+        .order((generation_tags::generation_id, generation_tags::tag))
+        .select((generation_tags::generation_id, generation_tags::tag))
+        .load(conn)
+}
+
+/// The user's tags, for the filter menu.
+pub fn all_tags(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> {
+    generation_tags::table
+        .filter(generation_tags::user_id.eq(user_id))
+        .select(generation_tags::tag)
+        .distinct()
+        .order(generation_tags::tag)
+        .load(conn)
+}
+
+/// (generation id, folder id) of the file nodes of `ids`.
+pub fn folders_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    collections::table
+        .filter(collections::generation_id.eq_any(ids))
+        .filter(collections::parent_id.is_not_null())
+        .select((
+            collections::generation_id.assume_not_null(),
+            collections::parent_id.assume_not_null(),
+        ))
+        .load(conn)
+}
+
+pub fn folders(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Node>> {
+    collections::table
+        .filter(collections::user_id.eq(user_id))
+        .filter(collections::node_type.eq(FOLDER))
+        .order((collections::parent_key, collections::name))
+        .select(Node::as_select())
+        .load(conn)
+}
+
+/// How many results each folder of the user holds directly: (folder id, count).
+pub fn folder_counts(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    // Deleting a result deletes its file node, so every node counts.
+    collections::table
+        .filter(collections::user_id.eq(user_id))
+        .filter(collections::node_type.eq(FILE))
+        .group_by(collections::parent_key)
+        .select((collections::parent_key, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+pub fn folder_by_uuid(conn: &mut DbConn, user_id: i64, uuid: &str) -> QueryResult<Option<Node>> {
+    collections::table
+        .filter(collections::user_id.eq(user_id))
+        .filter(collections::uuid.eq(uuid))
+        .filter(collections::node_type.eq(FOLDER))
+        .select(Node::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn sibling_named(
+    conn: &mut DbConn,
+    user_id: i64,
+    parent: Option<i64>,
+    name: &str,
+) -> QueryResult<Option<Node>> {
+    collections::table
+        .filter(collections::user_id.eq(user_id))
+        .filter(collections::parent_key.eq(parent.unwrap_or(0)))
+        .filter(collections::node_type.eq(FOLDER))
+        .filter(collections::name.eq(name))
+        .select(Node::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_node(conn: &mut DbConn, node: &NewNode<'_>) -> QueryResult<Node> {
+    diesel::insert_into(collections::table)
+        .values(node)
+        .execute(conn)?;
+    collections::table
+        .filter(collections::uuid.eq(node.uuid))
+        .select(Node::as_select())
+        .first(conn)
+}
+
+pub fn update_folder(
+    conn: &mut DbConn,
+    id: i64,
+    name: &str,
+    parent: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(collections::table.find(id))
+        .set((
+            collections::name.eq(name),
+            collections::parent_id.eq(parent),
+            collections::parent_key.eq(parent.unwrap_or(0)),
+            collections::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Deletes a folder; the foreign keys take its subfolders and file nodes with it, so its
+/// results become unfiled (seed 3.5.3.3 C).
+pub fn delete_folder(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::delete(collections::table.find(id))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Puts results in `folder`, or takes them out of any folder with `None`.
+pub fn file_results(
+    conn: &mut DbConn,
+    user_id: i64,
+    ids: &[i64],
+    folder: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(collections::table.filter(collections::generation_id.eq_any(ids)))
+        .execute(conn)?;
+    let Some(folder) = folder else { return Ok(()) };
+    let uuids: Vec<String> = ids
+        .iter()
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    for (id, uuid) in ids.iter().zip(&uuids) {
+        let node = NewNode {
+            uuid,
+            user_id,
+            parent_id: Some(folder),
+            parent_key: folder,
+            name: "",
+            node_type: FILE,
+            generation_id: Some(*id),
+            created_at: now,
+            updated_at: now,
+        };
+        diesel::insert_into(collections::table)
+            .values(&node)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_typed_by_people_are_literal() {
+        assert_eq!(like_pattern("100%_Cat"), "%100\\%\\_cat%");
+        assert_eq!(like_pattern("狐狸"), "%狐狸%");
+    }
+}

@@ -1,0 +1,663 @@
+//! 生成记录 (seed 3.5): filters and Chinese keyword search, keyset pages, folders (nested,
+//! unique names, no cycles, deleting returns results to unfiled), delete freeing files,
+//! favourites and tags, and ownership on every endpoint — on SQLite and PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::support::TestApp;
+
+on_both_backends!(
+    keyword_search_finds_chinese_substrings_and_filters_combine,
+    pages_follow_the_keyset_in_both_orders,
+    folders_nest_keep_sibling_names_unique_and_never_cycle,
+    deleting_a_folder_returns_its_results_to_unfiled,
+    deleting_results_frees_their_files_and_leaves_no_trace,
+    favourites_and_tags_filter_the_list,
+    other_users_results_and_folders_read_as_missing,
+);
+
+/// Runs real tasks on the local engine and returns their ids once completed.
+async fn make(app: &TestApp, token: &str, prompts: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for p in prompts {
+        let (status, body) = app
+            .post(
+                "/api/v1/generation",
+                Some(token),
+                json!({"type": "t2i", "prompt": p, "params": {"size": "64x64"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["data"]["task_id"].as_str().unwrap().to_string());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            let (_, body) = app
+                .get(&format!("/api/v1/generation/{id}"), Some(token))
+                .await;
+            if body["data"]["status"] == "completed" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    ids
+}
+
+async fn list(app: &TestApp, token: &str, query: &str) -> Value {
+    let (status, body) = app
+        .get(&format!("/api/v1/library/results?{query}"), Some(token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    body["data"].clone()
+}
+
+fn prompts_of(page: &Value) -> Vec<String> {
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prompt"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn keyword_search_finds_chinese_substrings_and_filters_combine(app: &TestApp) {
+    let token = app.user("searcher").await;
+    make(
+        app,
+        &token,
+        &[
+            "一只狐狸在雪地里奔跑",
+            "城市夜景 neon",
+            "A red FOX at dawn",
+            "100% 纯色_背景",
+        ],
+    )
+    .await;
+    assert_eq!(
+        prompts_of(&list(app, &token, &format!("q={}", enc("狐狸"))).await),
+        ["一只狐狸在雪地里奔跑"]
+    );
+    assert_eq!(
+        prompts_of(&list(app, &token, "q=fox").await),
+        ["A red FOX at dawn"],
+        "case-insensitive"
+    );
+    assert_eq!(
+        prompts_of(&list(app, &token, &format!("q={}", enc("%"))).await),
+        ["100% 纯色_背景"],
+        "% is literal"
+    );
+    assert_eq!(
+        prompts_of(&list(app, &token, &format!("q={}", enc("_"))).await),
+        ["100% 纯色_背景"],
+        "_ is literal"
+    );
+    assert_eq!(
+        list(app, &token, "type=t2v").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        list(
+            app,
+            &token,
+            "type=t2i&status=completed&model=local/procedural"
+        )
+        .await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        list(app, &token, &format!("from={today}&to={today}")).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(
+        list(app, &token, "to=2001-01-01").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let oldest = list(app, &token, "order=oldest").await;
+    assert_eq!(prompts_of(&oldest)[0], "一只狐狸在雪地里奔跑");
+    for bad in ["type=gif", "status=lost", "from=yesterday", "order=random"] {
+        let (status, body) = app
+            .get(&format!("/api/v1/library/results?{bad}"), Some(&token))
+            .await;
+        assert_eq!(
+            (status, body["code"].as_i64()),
+            (StatusCode::BAD_REQUEST, Some(400)),
+            "{bad}"
+        );
+    }
+}
+
+async fn pages_follow_the_keyset_in_both_orders(app: &TestApp) {
+    let token = app.user("pager").await;
+    // Rows straight into the table: paging is about the list, not about generating.
+    let user_id = picturedeck::users::service::find_by_username(&app.state, "pager")
+        .await
+        .unwrap()
+        .id;
+    app.state
+        .db
+        .run(move |conn| {
+            for i in 0..45 {
+                let now = chrono::Utc::now().naive_utc();
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let prompt = format!("item {i:02}");
+                picturedeck::generation::store::insert(
+                    conn,
+                    &picturedeck::generation::model::NewGeneration {
+                        uuid: &uuid,
+                        user_id,
+                        status: "failed",
+                        generation_type: "t2i",
+                        prompt: Some(&prompt),
+                        parameters: Some("{}"),
+                        provider: "local",
+                        model: "procedural",
+                        attempts: 1,
+                        next_attempt_at: now,
+                        progress: 0,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    for (order, first, last) in [
+        ("newest", "item 44", "item 00"),
+        ("oldest", "item 00", "item 44"),
+    ] {
+        let one = list(app, &token, &format!("order={order}")).await;
+        assert_eq!(one["results"].as_array().unwrap().len(), 40);
+        assert_eq!(prompts_of(&one)[0], first);
+        let next = one["next"].as_str().unwrap();
+        let two = list(app, &token, &format!("order={order}&before={next}")).await;
+        assert_eq!(two["results"].as_array().unwrap().len(), 5);
+        assert_eq!(prompts_of(&two).last().unwrap(), last);
+        assert!(two["next"].is_null());
+    }
+}
+
+async fn folder(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    parent: Option<&str>,
+) -> (StatusCode, Value) {
+    app.post(
+        "/api/v1/library/folders",
+        Some(token),
+        json!({"name": name, "parent": parent}),
+    )
+    .await
+}
+
+async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .patch(app.at(&format!("/api/v1/library/folders/{id}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+async fn delete(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .delete(app.at(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
+    let token = app.user("organiser").await;
+    let (status, a) = folder(app, &token, "旅行", None).await;
+    assert_eq!(
+        (status, a["code"].as_i64()),
+        (StatusCode::CREATED, Some(201))
+    );
+    let a = a["data"]["id"].as_str().unwrap().to_string();
+    let b = folder(app, &token, "2026", Some(&a)).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = folder(app, &token, "京都", Some(&b)).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, body) = folder(app, &token, "旅行", None).await;
+    assert_eq!(
+        (
+            status,
+            body["code"].as_i64(),
+            body["data"]["field"].as_str()
+        ),
+        (StatusCode::CONFLICT, Some(409), Some("name"))
+    );
+    assert_eq!(
+        folder(app, &token, "京都", Some(&a)).await.0,
+        StatusCode::CREATED,
+        "same name, other parent"
+    );
+    for bad in ["", "   ", &"长".repeat(101)] {
+        assert_eq!(
+            folder(app, &token, bad, None).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad:?}"
+        );
+    }
+
+    let (status, body) = patch(app, &token, &a, json!({"parent": c})).await;
+    assert_eq!(
+        (status, body["data"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("parent")),
+        "no cycles"
+    );
+    assert_eq!(
+        patch(app, &token, &a, json!({"parent": a})).await.0,
+        StatusCode::BAD_REQUEST,
+        "not into itself"
+    );
+    assert_eq!(
+        patch(app, &token, &c, json!({"parent": "root", "name": "Kyoto"}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(app, &token, &b, json!({"name": "Kyoto", "parent": ""}))
+            .await
+            .0,
+        StatusCode::CONFLICT,
+        "Kyoto exists at the root now"
+    );
+
+    let ids = make(app, &token, &["金阁寺", "岚山"]).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/library/results/move",
+            Some(&token),
+            json!({"ids": ids, "folder": b}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, tree) = app.get("/api/v1/library/folders", Some(&token)).await;
+    let top: Vec<&str> = tree["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(top, ["Kyoto", "旅行"]);
+    let travel = &tree["data"][1];
+    let year = travel["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "2026")
+        .unwrap();
+    assert_eq!(year["count"], 2);
+    assert_eq!(
+        list(app, &token, &format!("folder={b}")).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        list(app, &token, "folder=unfiled").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let one = list(app, &token, &format!("folder={b}")).await["results"][0].clone();
+    assert_eq!(one["folder"]["name"], "2026");
+}
+
+async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
+    let token = app.user("tidy").await;
+    let top = folder(app, &token, "top", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sub = folder(app, &token, "sub", Some(&top)).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = make(app, &token, &["in top", "in sub"]).await;
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": [ids[0]], "folder": top}),
+    )
+    .await;
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": [ids[1]], "folder": sub}),
+    )
+    .await;
+    assert_eq!(
+        list(app, &token, "folder=unfiled").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    let (status, body) = delete(app, &token, &format!("/api/v1/library/folders/{top}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, tree) = app.get("/api/v1/library/folders", Some(&token)).await;
+    assert!(
+        tree["data"].as_array().unwrap().is_empty(),
+        "the subfolder went with it"
+    );
+    assert_eq!(
+        list(app, &token, "folder=unfiled").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "results kept, unfiled"
+    );
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/library/results?folder={sub}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
+    let token = app.user("cleaner").await;
+    let ids = make(app, &token, &["keep", "drop one", "drop two"]).await;
+    let f = folder(app, &token, "box", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": ids, "folder": f}),
+    )
+    .await;
+    let put = reqwest::Client::new()
+        .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
+        .bearer_auth(&token)
+        .json(&json!({"tags": ["old"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::OK);
+    let keys = {
+        let wanted = ids[1..].to_vec();
+        app.state
+            .db
+            .run(move |conn| {
+                let mut keys = Vec::new();
+                for id in wanted {
+                    let g = picturedeck::generation::store::find_by_uuid(conn, &id)?.unwrap();
+                    keys.push(g.physical_path.unwrap());
+                    keys.push(g.thumb_path.unwrap());
+                }
+                Ok(keys)
+            })
+            .await
+            .unwrap()
+    };
+    let old_url = list(app, &token, "").await["results"][0]["result_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let intruder = app.user("intruder").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/library/results/delete",
+            Some(&intruder),
+            json!({"ids": [ids[1]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            "/api/v1/library/results/delete",
+            Some(&token),
+            json!({"ids": [ids[1], "not-mine"]}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "one bad id fails the whole batch"
+    );
+    assert_eq!(
+        list(app, &token, "").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "nothing deleted"
+    );
+
+    let (status, body) = app
+        .post(
+            "/api/v1/library/results/delete",
+            Some(&token),
+            json!({"ids": [ids[1], ids[2]]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["data"]["count"].as_i64()),
+        (StatusCode::OK, Some(2))
+    );
+    assert_eq!(body["message"], "删除成功");
+    assert_eq!(prompts_of(&list(app, &token, "").await), ["keep"]);
+    assert_eq!(
+        list(app, &token, &format!("folder={f}")).await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        list(app, &token, "tag=old").await["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let (_, tree) = app.get("/api/v1/library/folders", Some(&token)).await;
+    assert_eq!(tree["data"][0]["count"], 1);
+    for key in keys {
+        assert!(
+            app.state.storage.get(&key).await.is_err(),
+            "{key} was removed"
+        );
+    }
+    let (status, _) = app
+        .get(&format!("/api/v1/library/results/{}", ids[1]), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(&format!("/api/v1/generation/{}", ids[1]), Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    if old_url.contains(&ids[2]) {
+        assert_ne!(
+            reqwest::get(app.at(&old_url)).await.unwrap().status(),
+            StatusCode::OK,
+            "its link is dead"
+        );
+    }
+    let (status, body) = delete(app, &token, &format!("/api/v1/library/results/{}", ids[0])).await;
+    assert_eq!(
+        (status, body["data"]["count"].as_i64()),
+        (StatusCode::OK, Some(1))
+    );
+}
+
+async fn favourites_and_tags_filter_the_list(app: &TestApp) {
+    let token = app.user("collector").await;
+    let ids = make(app, &token, &["喜欢的", "普通的"]).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .put(app.at(&format!("/api/v1/library/results/{}/favorite", ids[0])))
+        .bearer_auth(&token)
+        .json(&json!({"favorite": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["data"]["favorite"], true);
+    assert_eq!(
+        prompts_of(&list(app, &token, "favorite=true").await),
+        ["喜欢的"]
+    );
+    assert_eq!(
+        prompts_of(&list(app, &token, "favorite=false").await),
+        ["普通的"]
+    );
+
+    let res = client
+        .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
+        .bearer_auth(&token)
+        .json(&json!({"tags": ["风景", " 风景 ", "草稿"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["data"]["tags"],
+        json!(["草稿", "风景"])
+    );
+    assert_eq!(
+        prompts_of(&list(app, &token, &format!("tag={}", enc("风景"))).await),
+        ["普通的"]
+    );
+    let (_, tags) = app.get("/api/v1/library/tags", Some(&token)).await;
+    assert_eq!(tags["data"], json!(["草稿", "风景"]));
+    let res = client
+        .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
+        .bearer_auth(&token)
+        .json(&json!({"tags": ["x".repeat(31)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn other_users_results_and_folders_read_as_missing(app: &TestApp) {
+    let owner = app.user("owner2").await;
+    let other = app.user("stranger").await;
+    let ids = make(app, &owner, &["private"]).await;
+    let f = folder(app, &owner, "mine", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = folder(app, &other, "theirs", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = reqwest::Client::new();
+    assert_eq!(
+        app.get(&format!("/api/v1/library/results/{}", ids[0]), Some(&other))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/library/results?folder={f}"), Some(&other))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        patch(app, &other, &f, json!({"name": "hacked"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(app, &other, &format!("/api/v1/library/folders/{f}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        folder(app, &other, "inside", Some(&f)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app
+        .post(
+            "/api/v1/library/results/move",
+            Some(&other),
+            json!({"ids": ids, "folder": mine}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            "/api/v1/library/results/move",
+            Some(&owner),
+            json!({"ids": ids, "folder": mine}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "nor into someone else's folder"
+    );
+    let res = client
+        .put(app.at(&format!("/api/v1/library/results/{}/favorite", ids[0])))
+        .bearer_auth(&other)
+        .json(&json!({"favorite": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(list(app, &other, "").await["results"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, tree) = app.get("/api/v1/library/folders", Some(&other)).await;
+    assert_eq!(tree["data"].as_array().unwrap().len(), 1);
+}
