@@ -131,3 +131,92 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     b.quit().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_organises_results_in_the_library() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let token = app.user("curator").await;
+    for prompt in ["一只狐狸在雪地里", "城市夜景", "海边日落"] {
+        let (status, _) = app
+            .post(
+                "/api/v1/generation",
+                Some(&token),
+                serde_json::json!({"type": "t2i", "prompt": prompt, "params": {"size": "96x96"}}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+    }
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let b = Browser::start(&driver).await;
+    b.goto(&app.at("/login")).await;
+    b.fill("#username", "curator").await;
+    b.fill("#password", crate::support::PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "curator").await;
+    b.find_within(".task-card.status-completed:nth-child(3)", 60)
+        .await;
+
+    // A folder, and another inside it.
+    b.goto(&app.at("/library")).await;
+    b.wait_for_count(".result-card", 3).await;
+    b.fill("#new-folder-name", "旅行").await;
+    b.click("#new-folder-submit").await;
+    b.find("a.folder-link[data-folder]:not(#folder-unfiled)")
+        .await;
+    b.click("a.folder-link[data-folder]:not(#folder-unfiled)")
+        .await;
+    b.wait_for_url("folder=").await;
+    b.fill("#new-folder-name", "京都").await;
+    b.click("#new-folder-submit").await;
+    b.wait_for_count("#folder-tree details a.folder-link", 2)
+        .await;
+
+    // Drag a result onto the inner folder (HTML5 drag and drop, dispatched in the page).
+    b.goto(&app.at("/library")).await;
+    b.wait_for_count(".result-card", 3).await;
+    let inner = b
+        .attribute("#folder-tree details ul a.folder-link", "data-folder")
+        .await;
+    b.script(&format!(
+        "const card = document.querySelector('.result-card');
+         const dt = new DataTransfer();
+         card.dispatchEvent(new DragEvent('dragstart', {{ dataTransfer: dt, bubbles: true }}));
+         document.querySelector('[data-folder=\"{inner}\"]').dispatchEvent(new DragEvent('drop', {{ dataTransfer: dt, bubbles: true, cancelable: true }}));
+         return null;"
+    ))
+    .await;
+    b.wait_for_text(&format!("#folder-{inner} .count"), "1")
+        .await;
+
+    // Search a Chinese keyword.
+    b.fill("#filter-q", "狐狸").await;
+    b.click("#filter-submit").await;
+    b.wait_for_count(".result-card", 1).await;
+    assert!(b.text(".result-card .task-prompt").await.contains("狐狸"));
+    b.screenshot(&shots.join("library-search.png")).await;
+
+    // Bulk delete two results after the warning.
+    b.goto(&app.at("/library?folder=unfiled")).await;
+    b.wait_for_count(".result-card", 2).await;
+    b.click("#select-all").await;
+    b.screenshot(&shots.join("library-selected.png")).await;
+    b.click("#bulk-delete").await;
+    b.accept_dialog().await;
+    b.wait_for_count(".result-card", 0).await;
+
+    // Deleting the outer folder takes the inner one; its result is unfiled again.
+    b.goto(&app.at("/library")).await;
+    b.click("#folder-tree > li > details > summary > a.folder-link")
+        .await;
+    b.wait_for_url("folder=").await;
+    b.click("#delete-folder").await;
+    b.accept_dialog().await;
+    b.wait_for_count("#folder-tree details", 0).await;
+    b.goto(&app.at("/library?folder=unfiled")).await;
+    b.wait_for_count(".result-card", 1).await;
+    b.screenshot(&shots.join("library.png")).await;
+    b.quit().await;
+    app.stop().await;
+}

@@ -244,6 +244,50 @@ impl Browser {
         }
     }
 
+    /// Accepts the confirm() dialog once it is open (waits up to 10 s).
+    pub async fn accept_dialog(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let open = self.call(reqwest::Method::GET, "/alert/text", None).await;
+            if open.is_string() {
+                self.call(reqwest::Method::POST, "/alert/accept", Some(json!({})))
+                    .await;
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no dialog opened: {open} on {}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How many elements match `css` right now.
+    pub async fn count(&self, css: &str) -> usize {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v.as_array().map(Vec::len).unwrap_or(0)
+    }
+
+    /// Waits up to 10 s until exactly `n` elements match `css`.
+    pub async fn wait_for_count(&self, css: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.count(css).await != n {
+            assert!(
+                Instant::now() < deadline,
+                "{css}: {} elements, never {n}",
+                self.count(css).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
