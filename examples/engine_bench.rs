@@ -96,6 +96,9 @@ struct Args {
     /// engine.poll_interval_ms (the engine never scans more often than every 10 ms).
     #[arg(long, default_value_t = 5)]
     poll_interval_ms: u64,
+    /// idle-queue: seconds to watch memory after queueing the tasks.
+    #[arg(long, default_value_t = 10)]
+    watch_secs: u64,
     /// PostgreSQL server to use; each run works in a fresh schema that it drops at the end.
     #[arg(long, default_value = PG_ADMIN_URL)]
     pg_url: String,
@@ -338,7 +341,7 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
         vendor.as_secs()
     );
     let mut bench = Bench::start(args, concurrency, vendor, 1).await?;
-    let result = idle_queue_on(&mut bench, tasks, concurrency).await;
+    let result = idle_queue_on(&mut bench, tasks, concurrency, args.watch_secs).await;
     bench.finish().await;
     let m = result?;
     let ratio = m.loaded / m.warmed;
@@ -360,7 +363,7 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
             format!("{:.2} s", m.insert.as_secs_f64()),
         ),
         Row::info(
-            format!("RSS 10 s after queueing {tasks}"),
+            format!("RSS {} s after queueing {tasks}", args.watch_secs),
             format!(
                 "{:.1} MB (max while waiting {:.1} MB)",
                 m.loaded, m.loaded_max
@@ -377,7 +380,7 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
             format!("{:.3}", m.loaded / m.idle),
         ),
         Row::info(
-            "tasks completed in those 10 s".into(),
+            format!("tasks completed in those {} s", args.watch_secs),
             m.completed_meanwhile.to_string(),
         ),
         Row::info(
@@ -401,6 +404,7 @@ async fn idle_queue_on(
     bench: &mut Bench,
     tasks: usize,
     concurrency: u32,
+    watch_secs: u64,
 ) -> anyhow::Result<QueueMemory> {
     bench.start_engines();
     // Let start-up allocations settle before the first reading.
@@ -423,7 +427,7 @@ async fn idle_queue_on(
     println!("inserted {tasks} tasks in {:.2} s", insert.as_secs_f64());
     let before = bench.final_count().await?;
     let mut loaded_max: f64 = 0.0;
-    for second in 1..=10 {
+    for second in 1..=watch_secs {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let rss = mb(proc_status_kb("VmRSS")?);
         loaded_max = loaded_max.max(rss);
@@ -933,57 +937,75 @@ fn result_cpu_ms() -> anyhow::Result<f64> {
 
 // --- reporting ---------------------------------------------------------------------------------
 
-/// CPU time of this process and of the whole machine at one instant, from /proc.
+/// CPU time of this process, of the PostgreSQL server and of the whole machine at one
+/// instant, from /proc. All in clock ticks (USER_HZ).
 struct CpuSample {
-    at: Instant,
-    /// utime + stime of this process, in clock ticks.
-    process_ticks: u64,
-    /// Busy and total ticks over all CPUs (from /proc/stat's `cpu` line).
+    process: u64,
+    postgres: u64,
+    /// Busy and total ticks summed over all CPUs (the `cpu` line of /proc/stat).
     machine_busy: u64,
     machine_total: u64,
 }
 
+/// Where the CPU went while the engines worked, as shares of all CPUs together.
 #[derive(Default)]
 struct CpuUse {
-    window: Duration,
-    /// CPU time this process used (the engine, its blocking threads, the fake; not PostgreSQL).
+    /// CPU time of this process: the engine, its blocking threads and the fake vendor.
     process: Duration,
-    /// Share of all CPUs that were busy, whoever used them (PostgreSQL, other builds ...).
-    machine_busy: f64,
+    process_share: f64,
+    postgres_share: f64,
+    /// Everything else that ran meanwhile (another build, say): noise in the figures.
+    other_share: f64,
 }
 
 /// /proc reports CPU times in USER_HZ, which is 100 on Linux whatever the kernel's HZ.
 const TICKS_PER_S: u64 = 100;
 
 impl CpuUse {
-    /// "3.50 ms/task, 71 % of 2 CPUs; machine 100 % busy".
+    /// "3.50 ms/task; of 2 CPUs: this process 71 %, PostgreSQL 20 %, other 3 %".
     fn describe(&self, tasks: usize) -> String {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let window = self.window.as_secs_f64().max(1e-9);
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         format!(
-            "{:.2} ms/task, {:.0} % of {cpus} CPUs; machine {:.0} % busy",
+            "{:.2} ms/task; of {cpus} CPUs: this process {:.0} %, PostgreSQL {:.0} %, other {:.0} %",
             self.process.as_secs_f64() * 1000.0 / tasks.max(1) as f64,
-            self.process.as_secs_f64() / window / cpus * 100.0,
-            self.machine_busy * 100.0
+            self.process_share * 100.0,
+            self.postgres_share * 100.0,
+            self.other_share * 100.0
         )
     }
 }
 
+/// utime + stime and the command name of a process, from its /proc/PID/stat.
+fn process_ticks(stat_path: &std::path::Path) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // The command name is in parentheses and may hold spaces; utime and stime are fields
+    // 14 and 15 of the line, the 12th and 13th after the name.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((comm, utime + stime))
+}
+
 impl CpuSample {
     fn now() -> anyhow::Result<CpuSample> {
-        let stat =
-            std::fs::read_to_string("/proc/self/stat").context("cannot read /proc/self/stat")?;
-        // Fields after the command name, which is in parentheses and may hold spaces;
-        // utime and stime are fields 14 and 15 of the whole line.
-        let after_comm = stat.rsplit_once(')').map(|x| x.1).unwrap_or_default();
-        let fields: Vec<&str> = after_comm.split_whitespace().collect();
-        let tick = |i: usize| -> anyhow::Result<u64> {
-            fields
-                .get(i)
-                .and_then(|v| v.parse().ok())
-                .context("unexpected /proc/self/stat")
-        };
-        let process_ticks = tick(11)? + tick(12)?;
+        let (_, process) = process_ticks(std::path::Path::new("/proc/self/stat"))
+            .context("cannot read /proc/self/stat")?;
+        // The server's processes (one backend per connection) are all named "postgres".
+        let postgres = std::fs::read_dir("/proc")
+            .context("cannot list /proc")?
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .filter_map(|e| process_ticks(&e.path().join("stat")))
+            .filter(|(comm, _)| comm == "postgres")
+            .map(|(_, ticks)| ticks)
+            .sum();
         let machine = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
         let cpu: Vec<u64> = machine
             .lines()
@@ -998,24 +1020,27 @@ impl CpuSample {
         // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
         let machine_total: u64 = cpu.iter().sum();
         Ok(CpuSample {
-            at: Instant::now(),
-            process_ticks,
+            process,
+            postgres,
             machine_busy: machine_total - cpu[3] - cpu[4],
             machine_total,
         })
     }
 
     fn since(&self, before: &CpuSample) -> CpuUse {
-        let ticks = self.process_ticks.saturating_sub(before.process_ticks);
         let total = self
             .machine_total
             .saturating_sub(before.machine_total)
-            .max(1);
+            .max(1) as f64;
+        let process = self.process.saturating_sub(before.process);
+        // Backends that exit meanwhile take their ticks with them: at worst an underestimate.
+        let postgres = self.postgres.saturating_sub(before.postgres);
+        let busy = self.machine_busy.saturating_sub(before.machine_busy);
         CpuUse {
-            window: self.at.duration_since(before.at),
-            process: Duration::from_millis(ticks * 1000 / TICKS_PER_S),
-            machine_busy: self.machine_busy.saturating_sub(before.machine_busy) as f64
-                / total as f64,
+            process: Duration::from_millis(process * 1000 / TICKS_PER_S),
+            process_share: process as f64 / total,
+            postgres_share: postgres as f64 / total,
+            other_share: busy.saturating_sub(process + postgres) as f64 / total,
         }
     }
 }

@@ -132,6 +132,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    shares (id) {
+        id -> BigInt,
+        uuid -> Text,
+        token -> Text,
+        user_id -> BigInt,
+        generation_id -> Nullable<BigInt>,
+        collection_id -> Nullable<BigInt>,
+        password_hash -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        views -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(generations -> users (user_id));
 diesel::joinable!(uploads -> users (user_id));
 diesel::joinable!(api_calls -> generations (generation_id));

@@ -3,8 +3,8 @@
 use actix_web::web::{self, Data, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 
-use super::model::{FolderView, ListQuery, ResultPage, ResultView};
-use super::service::{self, FolderChange};
+use super::model::{FolderView, ListQuery, ResultPage, ResultView, ShareView};
+use super::service::{self, FolderChange, NewShareRequest};
 use crate::app::AppState;
 use crate::error::{AppResult, Reply};
 use crate::i18n::Lang;
@@ -34,6 +34,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/library/folders/{id}",
             web::delete().to(delete_folder),
+        )
+        .route("/api/v1/library/shares", web::get().to(shares))
+        .route("/api/v1/library/shares", web::post().to(create_share))
+        .route(
+            "/api/v1/library/shares/{id}",
+            web::delete().to(revoke_share),
         );
 }
 
@@ -187,4 +193,28 @@ async fn delete_folder(
 ) -> AppResult<Reply<()>> {
     service::delete_folder(&state, &user.0, &id).await?;
     Ok(Reply::message("msg.folder_deleted"))
+}
+
+async fn shares(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<ShareView>>> {
+    Ok(Reply::ok("msg.ok", service::shares(&state, &user.0).await?))
+}
+
+async fn create_share(
+    state: Data<AppState>,
+    user: ApiUser,
+    body: Json<NewShareRequest>,
+) -> AppResult<Reply<ShareView>> {
+    Ok(Reply::created(
+        "msg.share_created",
+        service::create_share(&state, &user.0, body.into_inner()).await?,
+    ))
+}
+
+async fn revoke_share(
+    state: Data<AppState>,
+    user: ApiUser,
+    id: Path<String>,
+) -> AppResult<Reply<()>> {
+    service::revoke_share(&state, &user.0, &id).await?;
+    Ok(Reply::message("msg.share_revoked"))
 }

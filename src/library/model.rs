@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::db::schema::collections;
+use crate::db::schema::{collections, shares};
 use crate::generation::model::TaskView;
 
 pub const FOLDER: &str = "folder";
@@ -105,4 +105,49 @@ pub struct FolderView {
     pub parent: Option<String>,
     pub count: i64,
     pub children: Vec<FolderView>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = shares)]
+pub struct Share {
+    pub id: i64,
+    pub uuid: String,
+    pub token: String,
+    pub user_id: i64,
+    pub generation_id: Option<i64>,
+    pub collection_id: Option<i64>,
+    pub password_hash: Option<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub views: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = shares)]
+pub struct NewShare<'a> {
+    pub uuid: &'a str,
+    pub token: &'a str,
+    pub user_id: i64,
+    pub generation_id: Option<i64>,
+    pub collection_id: Option<i64>,
+    pub password_hash: Option<&'a str>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub views: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// What the owner sees of a share link.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareView {
+    pub id: String,
+    /// The page anyone with the link can open, without logging in.
+    pub url: String,
+    /// "result" or "folder".
+    pub kind: String,
+    pub target: String,
+    pub has_password: bool,
+    pub expires_at: Option<String>,
+    pub views: i64,
+    pub created_at: String,
 }

@@ -7,13 +7,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::model::{FolderView, ListQuery};
-use super::service::{self, FolderChange};
+use super::service::{self, FolderChange, NewShareRequest, Shared};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Lang;
 use crate::users::model::User;
+use crate::web::auth::ClientOrigin;
 use crate::web::auth::PageUser;
 use crate::web::render::{base_context, render};
+use actix_web::cookie::{Cookie, SameSite};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/library", web::get().to(index))
@@ -32,7 +34,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/library/{id}", web::get().to(detail))
         .route("/library/{id}/favorite", web::post().to(favorite))
-        .route("/library/{id}/tags", web::post().to(tags));
+        .route("/library/{id}/tags", web::post().to(tags))
+        .route("/library/{id}/share", web::post().to(share_result))
+        .route("/library/folders/{id}/share", web::post().to(share_folder))
+        .route("/library/shares/{id}/revoke", web::post().to(revoke_share))
+        .route("/s/{token}", web::get().to(open_share))
+        .route("/s/{token}", web::post().to(unlock_share));
 }
 
 fn ok_refresh() -> HttpResponse {
@@ -320,6 +327,153 @@ async fn tags(
         .collect();
     service::set_tags(&state, &user.0, &id, tags, lang).await?;
     Ok(ok_refresh())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ShareForm {
+    /// Hours; empty for a link that does not expire.
+    expires: String,
+    password: String,
+}
+
+async fn share(
+    req: HttpRequest,
+    state: &AppState,
+    user: &User,
+    mut request: NewShareRequest,
+    form: &ShareForm,
+) -> AppResult<HttpResponse> {
+    request.expires_in_hours = match form.expires.trim() {
+        "" => None,
+        h => Some(
+            h.parse()
+                .map_err(|_| AppError::invalid("expires_in_hours", "err.library.share_expiry"))?,
+        ),
+    };
+    request.password = Some(form.password.clone()).filter(|p| !p.is_empty());
+    let share = service::create_share(state, user, request).await?;
+    let mut ctx = base_context(&req, Some(user));
+    ctx.insert("share", &share);
+    ctx.insert(
+        "origin",
+        &format!(
+            "{}://{}",
+            req.connection_info().scheme(),
+            req.connection_info().host()
+        ),
+    );
+    render(
+        &state.templates,
+        "library/_share.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+async fn share_result(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+    form: Form<ShareForm>,
+) -> AppResult<HttpResponse> {
+    let request = NewShareRequest {
+        result: Some(id.into_inner()),
+        ..Default::default()
+    };
+    share(req, &state, &user.0, request, &form).await
+}
+
+async fn share_folder(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+    form: Form<ShareForm>,
+) -> AppResult<HttpResponse> {
+    let request = NewShareRequest {
+        folder: Some(id.into_inner()),
+        ..Default::default()
+    };
+    share(req, &state, &user.0, request, &form).await
+}
+
+async fn revoke_share(
+    state: Data<AppState>,
+    user: PageUser,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    service::revoke_share(&state, &user.0, &id).await?;
+    Ok(HttpResponse::Ok().body(""))
+}
+
+const SHARE_COOKIE: &str = "pd_share";
+
+/// The shared page: anyone with the link, no login; only what was shared.
+async fn open_share(
+    req: HttpRequest,
+    state: Data<AppState>,
+    lang: Lang,
+    token: Path<String>,
+) -> AppResult<HttpResponse> {
+    let proof = req.cookie(SHARE_COOKIE).map(|c| c.value().to_string());
+    let mut ctx = base_context(&req, None);
+    ctx.insert("token", &token.as_str());
+    match service::open_share(&state, &token, proof.as_deref(), lang).await? {
+        Shared::Locked => render(
+            &state.templates,
+            "library/share_locked.html",
+            &ctx,
+            StatusCode::OK,
+        ),
+        Shared::Open { title, results } => {
+            ctx.insert("title", &title);
+            ctx.insert("results", &results);
+            render(&state.templates, "library/share.html", &ctx, StatusCode::OK)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct UnlockForm {
+    password: String,
+}
+
+async fn unlock_share(
+    req: HttpRequest,
+    state: Data<AppState>,
+    lang: Lang,
+    origin: ClientOrigin,
+    token: Path<String>,
+    form: Form<UnlockForm>,
+) -> AppResult<HttpResponse> {
+    match service::unlock_share(&state, &token, &form.password, &origin.0.ip).await {
+        Ok(proof) => {
+            let cookie = Cookie::build(SHARE_COOKIE, proof)
+                .path(format!("/s/{}", token.as_str()))
+                .http_only(true)
+                .secure(state.config.auth.secure_cookies)
+                .same_site(SameSite::Lax)
+                .finish();
+            let mut res = redirect(&format!("/s/{}", token.as_str()));
+            res.add_cookie(&cookie)
+                .map_err(|e| AppError::internal(e, "cookie"))?;
+            Ok(res)
+        }
+        Err(err) => {
+            let mut ctx = base_context(&req, None);
+            ctx.insert("token", &token.as_str());
+            crate::web::render::form_error(
+                &state.templates,
+                "library/_share_unlock_form.html",
+                ctx,
+                lang,
+                err,
+            )
+        }
+    }
 }
 
 #[cfg(test)]

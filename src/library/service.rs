@@ -10,8 +10,8 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use super::model::{
-    FolderFilter, FolderRef, FolderView, ListQuery, NewNode, Node, ResultPage, ResultView, FOLDER,
-    MAX_FOLDER_NAME, MAX_TAGS, MAX_TAG_CHARS,
+    FolderFilter, FolderRef, FolderView, ListQuery, NewNode, NewShare, Node, ResultPage,
+    ResultView, Share, ShareView, FOLDER, MAX_FOLDER_NAME, MAX_TAGS, MAX_TAG_CHARS,
 };
 use super::store::{self, Filter};
 use crate::app::AppState;
@@ -548,4 +548,258 @@ pub async fn tree(state: &AppState, user: &User) -> AppResult<Vec<FolderView>> {
             .unwrap_or_default()
     }
     Ok(build(None, &children, &counts, &by_id))
+}
+
+// ---- share links ------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NewShareRequest {
+    /// A result's id, or
+    pub result: Option<String>,
+    /// a folder's id (its results are shared, not its subfolders).
+    pub folder: Option<String>,
+    /// Hours until the link stops working; absent: never.
+    pub expires_in_hours: Option<i64>,
+    /// Visitors must type it; absent or empty: no password.
+    pub password: Option<String>,
+}
+
+fn share_view(share: &Share, target: String) -> ShareView {
+    ShareView {
+        id: share.uuid.clone(),
+        url: format!("/s/{}", share.token),
+        kind: if share.generation_id.is_some() {
+            "result".into()
+        } else {
+            "folder".into()
+        },
+        target,
+        has_password: share.password_hash.is_some(),
+        expires_at: share.expires_at.map(crate::users::model::rfc3339),
+        views: share.views,
+        created_at: crate::users::model::rfc3339(share.created_at),
+    }
+}
+
+fn new_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub async fn create_share(
+    state: &AppState,
+    user: &User,
+    req: NewShareRequest,
+) -> AppResult<ShareView> {
+    let expires = match req.expires_in_hours {
+        Some(h) if !(1..=24 * 365).contains(&h) => {
+            return Err(AppError::invalid(
+                "expires_in_hours",
+                "err.library.share_expiry",
+            ))
+        }
+        Some(h) => Some(Utc::now().naive_utc() + chrono::Duration::hours(h)),
+        None => None,
+    };
+    let password = req.password.filter(|p| !p.is_empty());
+    if password.as_ref().is_some_and(|p| p.chars().count() > 128) {
+        return Err(AppError::invalid("password", "err.password_long"));
+    }
+    let hash = match password {
+        Some(p) => {
+            Some(crate::db::run_blocking(move || crate::users::service::hash_password(&p)).await?)
+        }
+        None => None,
+    };
+    let user_id = user.id;
+    let (result, folder) = (req.result, req.folder);
+    state
+        .db
+        .run(move |conn| {
+            let (generation_id, collection_id, target) = match (result, folder) {
+                (Some(r), None) => {
+                    let g = store::owned_results(conn, user_id, std::slice::from_ref(&r))?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(AppError::not_found)?;
+                    (Some(g.id), None, r)
+                }
+                (None, Some(f)) => {
+                    let n = store::folder_by_uuid(conn, user_id, &f)?
+                        .ok_or_else(AppError::not_found)?;
+                    (None, Some(n.id), f)
+                }
+                _ => return Err(AppError::invalid("result", "err.library.share_target")),
+            };
+            let (uuid, token) = (uuid::Uuid::new_v4().to_string(), new_token());
+            let row = NewShare {
+                uuid: &uuid,
+                token: &token,
+                user_id,
+                generation_id,
+                collection_id,
+                password_hash: hash.as_deref(),
+                expires_at: expires,
+                views: 0,
+                created_at: Utc::now().naive_utc(),
+            };
+            let share = store::insert_share(conn, &row)?;
+            Ok(share_view(&share, target))
+        })
+        .await
+}
+
+pub async fn shares(state: &AppState, user: &User) -> AppResult<Vec<ShareView>> {
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            let list = store::shares_of(conn, user_id)?;
+            let mut out = Vec::with_capacity(list.len());
+            for s in list {
+                let target = match (s.generation_id, s.collection_id) {
+                    (Some(g), _) => store::result_by_id(conn, g)?.map(|g| g.uuid),
+                    (_, Some(c)) => store::folder_by_id(conn, c)?.map(|n| n.uuid),
+                    _ => None,
+                };
+                if let Some(target) = target {
+                    out.push(share_view(&s, target));
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+pub async fn revoke_share(state: &AppState, user: &User, id: &str) -> AppResult<()> {
+    let (user_id, id) = (user.id, id.to_string());
+    let done = state
+        .db
+        .run(move |conn| {
+            Ok(store::revoke_share(
+                conn,
+                user_id,
+                &id,
+                Utc::now().naive_utc(),
+            )?)
+        })
+        .await?;
+    if done {
+        Ok(())
+    } else {
+        Err(AppError::not_found())
+    }
+}
+
+/// What a visitor of a share link may see.
+pub enum Shared {
+    /// The link needs its password first.
+    Locked,
+    Open {
+        title: Option<String>,
+        results: Vec<crate::generation::model::TaskView>,
+    },
+}
+
+/// A live share by token: not revoked, not expired, its target still there.
+async fn live_share(state: &AppState, token: &str) -> AppResult<Share> {
+    let token = token.to_string();
+    let share = state
+        .db
+        .run(move |conn| Ok(store::share_by_token(conn, &token)?))
+        .await?
+        .filter(|s| {
+            s.revoked_at.is_none() && s.expires_at.is_none_or(|e| e > Utc::now().naive_utc())
+        })
+        .ok_or_else(|| AppError::client(StatusCode::NOT_FOUND, 404, "err.library.share_gone"))?;
+    Ok(share)
+}
+
+/// Proof that this browser typed the password of this share.
+pub fn unlock_proof(state: &AppState, token: &str) -> String {
+    crate::storage::sign(&state.secret, &format!("share:{token}"), 0)
+        .rsplit("sig=")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub async fn open_share(
+    state: &AppState,
+    token: &str,
+    proof: Option<&str>,
+    lang: Lang,
+) -> AppResult<Shared> {
+    let share = live_share(state, token).await?;
+    if share.password_hash.is_some() && proof != Some(unlock_proof(state, token).as_str()) {
+        return Ok(Shared::Locked);
+    }
+    let s = share.clone();
+    let (title, rows) = state
+        .db
+        .run(move |conn| {
+            store::count_view(conn, s.id)?;
+            Ok(match (s.generation_id, s.collection_id) {
+                (Some(g), _) => (None, store::result_by_id(conn, g)?.into_iter().collect()),
+                (_, Some(c)) => {
+                    let folder = store::folder_by_id(conn, c)?.ok_or_else(|| {
+                        AppError::client(StatusCode::NOT_FOUND, 404, "err.library.share_gone")
+                    })?;
+                    (Some(folder.name), store::results_in(conn, c, 500)?)
+                }
+                _ => (None, Vec::new()),
+            })
+        })
+        .await?;
+    let results = rows
+        .iter()
+        .filter(|g| g.status == "completed")
+        .map(|g| view(state, g, None, lang))
+        .collect::<Vec<_>>();
+    if results.is_empty() && title.is_none() {
+        return Err(AppError::client(
+            StatusCode::NOT_FOUND,
+            404,
+            "err.library.share_gone",
+        ));
+    }
+    Ok(Shared::Open { title, results })
+}
+
+/// Checks a share's password (rate-limited per client); Ok(proof) to keep in a cookie.
+pub async fn unlock_share(
+    state: &AppState,
+    token: &str,
+    password: &str,
+    ip: &str,
+) -> AppResult<String> {
+    state
+        .limiter
+        .hit(
+            &format!("share:{ip}:{token}"),
+            10,
+            std::time::Duration::from_secs(60),
+        )
+        .map_err(|retry_after| AppError::RateLimited { retry_after })?;
+    let share = live_share(state, token).await?;
+    let Some(hash) = share.password_hash else {
+        return Ok(unlock_proof(state, token));
+    };
+    let attempt = password.to_string();
+    let ok = crate::db::run_blocking(move || {
+        Ok(crate::users::service::password_matches(&attempt, &hash))
+    })
+    .await?;
+    if ok {
+        Ok(unlock_proof(state, token))
+    } else {
+        Err(
+            AppError::client(StatusCode::UNAUTHORIZED, 401, "err.library.share_password")
+                .on_field("password"),
+        )
+    }
 }

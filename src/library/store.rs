@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{NewNode, Node, FILE, FOLDER};
-use crate::db::schema::{collections, generation_tags, generations};
+use super::model::{NewNode, NewShare, Node, Share, FILE, FOLDER};
+use crate::db::schema::{collections, generation_tags, generations, shares};
 use crate::db::DbConn;
 use crate::generation::model::Generation;
 use crate::users::store::lower;
@@ -138,6 +138,7 @@ pub fn delete_results(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> Que
         .execute(conn)?;
     diesel::delete(generation_tags::table.filter(generation_tags::generation_id.eq_any(ids)))
         .execute(conn)?;
+    diesel::delete(shares::table.filter(shares::generation_id.eq_any(ids))).execute(conn)?;
     diesel::update(generations::table.filter(generations::id.eq_any(ids)))
         .set((
             generations::deleted_at.eq(now),
@@ -321,6 +322,91 @@ pub fn file_results(
             .execute(conn)?;
     }
     Ok(())
+}
+
+pub fn insert_share(conn: &mut DbConn, row: &NewShare<'_>) -> QueryResult<Share> {
+    diesel::insert_into(shares::table)
+        .values(row)
+        .execute(conn)?;
+    shares::table
+        .filter(shares::uuid.eq(row.uuid))
+        .select(Share::as_select())
+        .first(conn)
+}
+
+pub fn share_by_token(conn: &mut DbConn, token: &str) -> QueryResult<Option<Share>> {
+    shares::table
+        .filter(shares::token.eq(token))
+        .select(Share::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn shares_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Share>> {
+    shares::table
+        .filter(shares::user_id.eq(user_id))
+        .filter(shares::revoked_at.is_null())
+        .order(shares::id.desc())
+        .select(Share::as_select())
+        .load(conn)
+}
+
+pub fn revoke_share(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuid: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        shares::table
+            .filter(shares::user_id.eq(user_id))
+            .filter(shares::uuid.eq(uuid))
+            .filter(shares::revoked_at.is_null()),
+    )
+    .set(shares::revoked_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+pub fn count_view(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(shares::table.find(id))
+        .set(shares::views.eq(shares::views + 1))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The live results directly in a folder, newest first.
+pub fn results_in(conn: &mut DbConn, folder: i64, limit: i64) -> QueryResult<Vec<Generation>> {
+    let inside: Vec<i64> = collections::table
+        .filter(collections::parent_id.eq(folder))
+        .filter(collections::node_type.eq(FILE))
+        .select(collections::generation_id.assume_not_null())
+        .load(conn)?;
+    generations::table
+        .filter(generations::id.eq_any(inside))
+        .filter(generations::deleted_at.is_null())
+        .filter(generations::status.eq("completed"))
+        .order(generations::id.desc())
+        .limit(limit)
+        .select(Generation::as_select())
+        .load(conn)
+}
+
+pub fn folder_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Node>> {
+    collections::table
+        .find(id)
+        .select(Node::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn result_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<Generation>> {
+    generations::table
+        .find(id)
+        .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .first(conn)
+        .optional()
 }
 
 #[cfg(test)]

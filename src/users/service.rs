@@ -125,7 +125,7 @@ pub fn hash_password(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(anyhow::anyhow!("{e}"), "password hash"))
 }
 
-fn password_matches(password: &str, hash: &str) -> bool {
+pub fn password_matches(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()

@@ -217,6 +217,27 @@ async fn a_person_organises_results_in_the_library() {
     b.goto(&app.at("/library?folder=unfiled")).await;
     b.wait_for_count(".result-card", 1).await;
     b.screenshot(&shots.join("library.png")).await;
+
+    // Share what is left with a password, and open the link in a fresh browser profile.
+    let card = b.attribute(".result-card", "data-id").await;
+    b.goto(&app.at(&format!("/library/{card}"))).await;
+    b.fill(".share-form input[name=password]", "open sesame")
+        .await;
+    b.click(".share-submit").await;
+    let link = b.attribute("#share-url", "value").await;
+    assert!(link.contains("/s/"), "{link}");
     b.quit().await;
+
+    let stranger = Browser::start(&driver).await;
+    stranger.goto(&link).await;
+    stranger.fill("#password", "open sesame").await;
+    stranger.click("#unlock-submit").await;
+    stranger.find(".share-item img").await;
+    let loaded = stranger
+        .script_async("const done = arguments[0]; const img = document.querySelector('.share-item img'); const check = () => img.complete ? done(String(img.naturalWidth)) : setTimeout(check, 100); check();")
+        .await;
+    assert_ne!(loaded, "0", "the shared picture loads for a stranger");
+    stranger.screenshot(&shots.join("shared.png")).await;
+    stranger.quit().await;
     app.stop().await;
 }

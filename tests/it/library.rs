@@ -661,3 +661,191 @@ async fn other_users_results_and_folders_read_as_missing(app: &TestApp) {
     let (_, tree) = app.get("/api/v1/library/folders", Some(&other)).await;
     assert_eq!(tree["data"].as_array().unwrap().len(), 1);
 }
+
+on_both_backends!(share_links_open_without_login_and_obey_expiry_password_and_revocation);
+
+async fn share_links_open_without_login_and_obey_expiry_password_and_revocation(app: &TestApp) {
+    let token = app.user("sharer").await;
+    let ids = make(app, &token, &["分享的风景", "不分享的秘密"]).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/library/shares",
+            Some(&token),
+            json!({"result": ids[0]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CREATED, Some(201)),
+        "{body}"
+    );
+    let url = body["data"]["url"].as_str().unwrap().to_string();
+    let share_id = body["data"]["id"].as_str().unwrap().to_string();
+    assert!(url.len() > 30, "unguessable token: {url}");
+
+    // A stranger's browser: no cookies, no login.
+    let page = reqwest::get(app.at(&url)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("分享的风景") && !html.contains("不分享的秘密"),
+        "only what was shared"
+    );
+    let img = html
+        .split("src=\"")
+        .nth(2)
+        .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"))
+        .unwrap();
+    assert_eq!(
+        reqwest::get(app.at(&img)).await.unwrap().status(),
+        StatusCode::OK,
+        "its picture loads"
+    );
+    reqwest::get(app.at(&url)).await.unwrap();
+    let (_, list) = app.get("/api/v1/library/shares", Some(&token)).await;
+    assert_eq!(list["data"][0]["views"], 2);
+
+    // A folder share shows the folder's results only.
+    let f = folder(app, &token, "公开", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": [ids[0]], "folder": f}),
+    )
+    .await;
+    let (_, body) = app
+        .post(
+            "/api/v1/library/shares",
+            Some(&token),
+            json!({"folder": f, "expires_in_hours": 1}),
+        )
+        .await;
+    let folder_url = body["data"]["url"].as_str().unwrap().to_string();
+    let html = reqwest::get(app.at(&folder_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("公开") && html.contains("分享的风景") && !html.contains("不分享的秘密"));
+
+    // A password keeps strangers out until they type it.
+    let (_, body) = app
+        .post(
+            "/api/v1/library/shares",
+            Some(&token),
+            json!({"result": ids[1], "password": "芝麻开门"}),
+        )
+        .await;
+    let locked = body["data"]["url"].as_str().unwrap().to_string();
+    assert!(body["data"]["has_password"].as_bool().unwrap());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let first = browser.get(app.at(&locked)).send().await.unwrap();
+    let csrf = first
+        .cookies()
+        .find(|c| c.name() == "pd_csrf")
+        .unwrap()
+        .value()
+        .to_string();
+    let html = first.text().await.unwrap();
+    assert!(!html.contains("不分享的秘密") && html.contains("unlock-form"));
+    let wrong = browser
+        .post(app.at(&locked))
+        .header("X-CSRF-Token", &csrf)
+        .header("HX-Request", "true")
+        .form(&[("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = browser
+        .post(app.at(&locked))
+        .header("X-CSRF-Token", &csrf)
+        .header("HX-Request", "true")
+        .form(&[("password", "芝麻开门")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.headers()["hx-redirect"].to_str().unwrap(), locked);
+    assert!(browser
+        .get(app.at(&locked))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .contains("不分享的秘密"));
+
+    // Revoked, expired and deleted shares are gone.
+    let res = reqwest::Client::new()
+        .delete(app.at(&format!("/api/v1/library/shares/{share_id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        reqwest::get(app.at(&url)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    app.sql("UPDATE shares SET expires_at = '2000-01-01 00:00:00' WHERE collection_id IS NOT NULL")
+        .await;
+    assert_eq!(
+        reqwest::get(app.at(&folder_url)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    app.post(
+        "/api/v1/library/results/delete",
+        Some(&token),
+        json!({"ids": [ids[1]]}),
+    )
+    .await;
+    assert_eq!(
+        reqwest::get(app.at(&locked)).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        reqwest::get(app.at("/s/not-a-real-token"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Only the owner shares or revokes.
+    let other = app.user("not_sharer").await;
+    assert_eq!(
+        app.post(
+            "/api/v1/library/shares",
+            Some(&other),
+            json!({"result": ids[0]})
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app
+        .post(
+            "/api/v1/library/shares",
+            Some(&token),
+            json!({"result": ids[0], "folder": f}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .post(
+            "/api/v1/library/shares",
+            Some(&token),
+            json!({"result": ids[0], "expires_in_hours": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
