@@ -13,6 +13,9 @@
     document.getElementById("selected-count").textContent = list.length;
     document.getElementById("bulk-move").disabled = !list.length;
     document.getElementById("bulk-delete").disabled = !list.length;
+    var exp = document.getElementById("bulk-export");
+    exp.href = list.length ? "/library/export?ids=" + encodeURIComponent(list.join(",")) : "#";
+    exp.setAttribute("aria-disabled", list.length ? "false" : "true");
   }
   document.addEventListener("change", function (e) {
     if (e.target.id === "select-all") {
@@ -21,6 +24,24 @@
     if (e.target.id === "select-all" || e.target.classList.contains("pick-box")) sync();
   });
   document.addEventListener("htmx:afterSettle", sync);
+
+  // Import a ZIP exported by PictureDeck (this instance or another).
+  var importFile = document.getElementById("import-file");
+  if (importFile) {
+    importFile.addEventListener("change", function () {
+      var file = importFile.files[0];
+      if (!file) return;
+      var status = document.getElementById("import-status");
+      status.textContent = "…";
+      fetch("/library/import", { method: "POST", body: file, credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf, "Accept": "application/json", "Content-Type": "application/zip" } })
+        .then(function (r) { return r.json(); })
+        .then(function (env) {
+          status.textContent = env.message + (env.data ? " (" + env.data.imported + " / " + (env.data.imported + env.data.skipped) + ")" : "");
+          if (env.code === 200) setTimeout(function () { location.reload(); }, 800);
+        });
+    });
+  }
 
   // Dragging a selected card moves the whole selection; otherwise just that card.
   document.addEventListener("dragstart", function (e) {

@@ -3,10 +3,11 @@
 use actix_web::web::{self, Data, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 
+use super::archive;
 use super::model::{FolderView, ListQuery, ResultPage, ResultView, ShareView};
 use super::service::{self, FolderChange, NewShareRequest};
 use crate::app::AppState;
-use crate::error::{AppResult, Reply};
+use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::Lang;
 use crate::web::auth::ApiUser;
 
@@ -40,6 +41,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/library/shares/{id}",
             web::delete().to(revoke_share),
+        )
+        .route("/api/v1/library/export", web::get().to(export))
+        .service(
+            web::resource("/api/v1/library/import")
+                .app_data(web::PayloadConfig::new(IMPORT_LIMIT))
+                .route(web::post().to(import)),
         );
 }
 
@@ -217,4 +224,108 @@ async fn revoke_share(
 ) -> AppResult<Reply<()>> {
     service::revoke_share(&state, &user.0, &id).await?;
     Ok(Reply::message("msg.share_revoked"))
+}
+
+/// Largest archive an import accepts.
+pub const IMPORT_LIMIT: usize = 4 * 1024 * 1024 * 1024;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExportQuery {
+    /// Comma-separated result ids, or
+    pub ids: String,
+    /// a folder id (with its subfolders).
+    pub folder: Option<String>,
+}
+
+/// Streams the ZIP; shared by the API and the page (which differ only in how people log in).
+pub async fn export_response(
+    state: Data<AppState>,
+    user: &crate::users::model::User,
+    q: ExportQuery,
+) -> AppResult<actix_web::HttpResponse> {
+    let ids: Vec<String> = q
+        .ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let items = archive::plan(&state, user, ids, q.folder.filter(|f| !f.is_empty())).await?;
+    let name = format!(
+        "picturedeck-{}.zip",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    );
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .streaming(archive::stream(state.into_inner(), items)))
+}
+
+async fn export(
+    state: Data<AppState>,
+    user: ApiUser,
+    q: Query<ExportQuery>,
+) -> AppResult<actix_web::HttpResponse> {
+    export_response(state, &user.0, q.into_inner()).await
+}
+
+/// Writes the request body to a temporary file in the data dir, chunk by chunk.
+pub async fn save_body(state: &AppState, mut body: web::Payload) -> AppResult<std::path::PathBuf> {
+    use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
+    let dir = state.config.data_dir().join("tmp");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| AppError::internal(e, "tmp dir"))?;
+    let path = dir.join(format!("import-{}.zip", uuid::Uuid::new_v4().simple()));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| AppError::internal(e, "tmp file"))?;
+    let mut size = 0usize;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| AppError::bad_request("err.bad_request"))?;
+        size += chunk.len();
+        if size > IMPORT_LIMIT {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(AppError::client(
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                413,
+                "err.too_large",
+            ));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| AppError::internal(e, "tmp write"))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| AppError::internal(e, "tmp write"))?;
+    Ok(path)
+}
+
+/// Imports the archive in the body, then removes the temporary copy whatever happened.
+pub async fn import_body(
+    state: &AppState,
+    user: &crate::users::model::User,
+    body: web::Payload,
+) -> AppResult<archive::Imported> {
+    let path = save_body(state, body).await?;
+    let result = archive::import(state, user, path.clone()).await;
+    let _ = tokio::fs::remove_file(&path).await;
+    result
+}
+
+async fn import(
+    state: Data<AppState>,
+    user: ApiUser,
+    body: web::Payload,
+) -> AppResult<Reply<archive::Imported>> {
+    Ok(Reply::ok(
+        "msg.imported",
+        import_body(&state, &user.0, body).await?,
+    ))
 }

@@ -2,6 +2,7 @@
 //! favourites and tags.
 
 pub mod api;
+pub mod archive;
 pub mod model;
 pub mod pages;
 pub mod service;

@@ -32,6 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/library/folders/{id}/delete",
             web::post().to(delete_folder),
         )
+        // Before /library/{id}, which would take "export" for an id.
+        .route("/library/export", web::get().to(export))
+        .service(
+            web::resource("/library/import")
+                .app_data(web::PayloadConfig::new(super::api::IMPORT_LIMIT))
+                .route(web::post().to(import)),
+        )
         .route("/library/{id}", web::get().to(detail))
         .route("/library/{id}/favorite", web::post().to(favorite))
         .route("/library/{id}/tags", web::post().to(tags))
@@ -327,6 +334,25 @@ async fn tags(
         .collect();
     service::set_tags(&state, &user.0, &id, tags, lang).await?;
     Ok(ok_refresh())
+}
+
+async fn export(
+    state: Data<AppState>,
+    user: PageUser,
+    q: Query<super::api::ExportQuery>,
+) -> AppResult<HttpResponse> {
+    super::api::export_response(state, &user.0, q.into_inner()).await
+}
+
+async fn import(
+    state: Data<AppState>,
+    user: PageUser,
+    body: web::Payload,
+) -> AppResult<crate::error::Reply<super::archive::Imported>> {
+    Ok(crate::error::Reply::ok(
+        "msg.imported",
+        super::api::import_body(&state, &user.0, body).await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]

@@ -324,6 +324,30 @@ pub fn file_results(
     Ok(())
 }
 
+/// Fills in the result of an imported task.
+pub fn mark_imported(
+    conn: &mut DbConn,
+    id: i64,
+    r: &crate::generation::store::Stored<'_>,
+    completed_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(generations::table.find(id))
+        .set((
+            generations::result_url.eq(r.result_url),
+            generations::physical_path.eq(r.physical_path),
+            generations::result_mime.eq(r.mime),
+            generations::result_bytes.eq(r.bytes),
+            generations::result_sha256.eq(r.sha256),
+            generations::width.eq(r.width),
+            generations::height.eq(r.height),
+            generations::thumb_path.eq(r.thumb_path),
+            generations::started_at.eq(completed_at),
+            generations::completed_at.eq(completed_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 pub fn insert_share(conn: &mut DbConn, row: &NewShare<'_>) -> QueryResult<Share> {
     diesel::insert_into(shares::table)
         .values(row)

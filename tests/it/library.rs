@@ -849,3 +849,180 @@ async fn share_links_open_without_login_and_obey_expiry_password_and_revocation(
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+on_both_backends!(a_folder_exports_as_zip_and_imports_into_another_instance);
+
+async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp) {
+    use std::io::Read;
+    let token = app.user("exporter").await;
+    let ids = make(app, &token, &["山水", "花鸟", "不导出"]).await;
+    let top = folder(app, &token, "作品集", None).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sub = folder(app, &token, "国画", Some(&top)).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": [ids[0]], "folder": top}),
+    )
+    .await;
+    app.post(
+        "/api/v1/library/results/move",
+        Some(&token),
+        json!({"ids": [ids[1]], "folder": sub}),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    client
+        .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
+        .bearer_auth(&token)
+        .json(&json!({"tags": ["工笔"]}))
+        .send()
+        .await
+        .unwrap();
+
+    let res = client
+        .get(app.at(&format!("/api/v1/library/export?folder={top}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let zip_bytes = res.bytes().await.unwrap().to_vec();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.clone())).unwrap();
+    let manifest: Value = {
+        let mut text = String::new();
+        archive
+            .by_name("manifest.json")
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let items = manifest["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        2,
+        "the folder and its subfolder, not the unfiled one"
+    );
+    for item in items {
+        let mut bytes = Vec::new();
+        archive
+            .by_name(item["file"].as_str().unwrap())
+            .unwrap()
+            .read_to_end(&mut bytes)
+            .unwrap();
+        assert_eq!(
+            picturedeck::storage::sha256_hex(&bytes),
+            item["sha256"].as_str().unwrap()
+        );
+        assert!(image::load_from_memory(&bytes).is_ok(), "the original file");
+    }
+    let flower = items.iter().find(|i| i["prompt"] == "花鸟").unwrap();
+    assert_eq!(flower["folder"], json!(["作品集", "国画"]));
+    assert_eq!(flower["tags"], json!(["工笔"]));
+    let (status, _) = app
+        .get(&format!("/api/v1/library/export?ids={}", ids[0]), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = app.user("other_exporter").await;
+    let res = client
+        .get(app.at(&format!("/api/v1/library/export?folder={top}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "another user's folder");
+
+    // Another instance, another account: the archive brings results, folders and tags.
+    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
+        crate::support::Backend::Postgres
+    } else {
+        crate::support::Backend::Sqlite
+    };
+    let second = TestApp::start(backend).await.unwrap();
+    let them = second.user("importer").await;
+    let res = client
+        .post(second.at("/api/v1/library/import"))
+        .bearer_auth(&them)
+        .body(zip_bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            body["data"]["imported"].as_i64(),
+            body["data"]["skipped"].as_i64()
+        ),
+        (Some(2), Some(0)),
+        "{body}"
+    );
+    let page = list(&second, &them, "").await;
+    assert_eq!(page["results"].as_array().unwrap().len(), 2);
+    let flower = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["prompt"] == "花鸟")
+        .unwrap()
+        .clone();
+    assert_eq!(flower["folder"]["name"], "国画");
+    assert_eq!(flower["tags"], json!(["工笔"]));
+    let picture = reqwest::get(second.at(flower["result_url"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(image::load_from_memory(&picture).is_ok());
+    let (_, tree) = second.get("/api/v1/library/folders", Some(&them)).await;
+    assert_eq!(tree["data"][0]["name"], "作品集");
+    assert_eq!(tree["data"][0]["children"][0]["name"], "国画");
+
+    // Garbage is refused; a file that does not match its checksum is skipped.
+    let res = client
+        .post(second.at("/api/v1/library/import"))
+        .bearer_auth(&them)
+        .body("not a zip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let mut tampered = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let mut forged = manifest.clone();
+    forged["items"] = json!([items[0]]);
+    tampered
+        .start_file(items[0]["file"].as_str().unwrap(), options)
+        .unwrap();
+    std::io::Write::write_all(&mut tampered, b"\x89PNG\r\n\x1a\nnot the original").unwrap();
+    tampered.start_file("manifest.json", options).unwrap();
+    std::io::Write::write_all(&mut tampered, forged.to_string().as_bytes()).unwrap();
+    let tampered = tampered.finish().unwrap().into_inner();
+    let res = client
+        .post(second.at("/api/v1/library/import"))
+        .bearer_auth(&them)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            body["data"]["imported"].as_i64(),
+            body["data"]["skipped"].as_i64()
+        ),
+        (Some(0), Some(1))
+    );
+    second.stop().await;
+}

@@ -1,0 +1,503 @@
+//! Export a selection or a folder as a ZIP streamed to the browser (never built whole in
+//! memory): the original files plus manifest.json; and import such a ZIP into this instance.
+//! Entries are stored, not compressed: pictures and videos are compressed already.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use chrono::{NaiveDateTime, Utc};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::model::{NewNode, FOLDER};
+use super::store;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::generation::model::{Generation, Kind, NewGeneration, Params};
+use crate::storage::{images, sha256_hex};
+use crate::users::model::{rfc3339, User};
+
+pub const FORMAT: &str = "picturedeck-export";
+const MAX_ENTRIES: usize = 20_000;
+const MAX_ENTRY_BYTES: u64 = 1024 * 1024 * 1024;
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub exported_at: String,
+    pub items: Vec<ManifestItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestItem {
+    pub id: String,
+    /// The entry in the ZIP, e.g. `files/<id>.png`.
+    pub file: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub params: serde_json::Value,
+    pub provider: String,
+    pub model: String,
+    pub mime: String,
+    #[serde(default)]
+    pub width: Option<i32>,
+    #[serde(default)]
+    pub height: Option<i32>,
+    pub sha256: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    /// Folder names from the top level down; empty when unfiled.
+    #[serde(default)]
+    pub folder: Vec<String>,
+    #[serde(default)]
+    pub favorite: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// One file to put in the ZIP.
+pub struct ExportItem {
+    key: String,
+    manifest: ManifestItem,
+}
+
+fn ext(mime: &str) -> &'static str {
+    match mime {
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        _ => "png",
+    }
+}
+
+/// The user's completed results to export: by ids, or a folder with its subfolders.
+pub async fn plan(
+    state: &AppState,
+    user: &User,
+    ids: Vec<String>,
+    folder: Option<String>,
+) -> AppResult<Vec<ExportItem>> {
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            let folders = store::folders(conn, user_id)?;
+            let by_id: HashMap<i64, &super::model::Node> =
+                folders.iter().map(|n| (n.id, n)).collect();
+            let path_of = |mut at: Option<i64>| {
+                let mut path = Vec::new();
+                while let Some(id) = at {
+                    let Some(node) = by_id.get(&id) else { break };
+                    path.push(node.name.clone());
+                    at = node.parent_id;
+                }
+                path.reverse();
+                path
+            };
+            let rows: Vec<Generation> = match folder {
+                Some(uuid) => {
+                    let root = folders
+                        .iter()
+                        .find(|n| n.uuid == uuid)
+                        .ok_or_else(AppError::not_found)?;
+                    // The folder and everything below it.
+                    let mut wanted = vec![root.id];
+                    let mut i = 0;
+                    while i < wanted.len() {
+                        let parent = wanted[i];
+                        wanted.extend(
+                            folders
+                                .iter()
+                                .filter(|n| n.parent_id == Some(parent))
+                                .map(|n| n.id),
+                        );
+                        i += 1;
+                    }
+                    let mut rows = Vec::new();
+                    for f in wanted {
+                        rows.extend(store::results_in(conn, f, i64::MAX)?);
+                    }
+                    rows
+                }
+                None => {
+                    if ids.is_empty() || ids.len() > super::service::MAX_BATCH {
+                        return Err(AppError::invalid("ids", "err.library.ids"));
+                    }
+                    let rows = store::owned_results(conn, user_id, &ids)?;
+                    if rows.len() != ids.len() {
+                        return Err(AppError::not_found());
+                    }
+                    rows
+                }
+            };
+            let row_ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
+            let homes: HashMap<i64, i64> = store::folders_of(conn, &row_ids)?.into_iter().collect();
+            let tags = store::tags_of(conn, &row_ids)?;
+            Ok(rows
+                .into_iter()
+                .filter(|g| g.status == "completed" && g.physical_path.is_some())
+                .map(|g| {
+                    let mime = g.result_mime.clone().unwrap_or_default();
+                    let mut params = g.params();
+                    params.images.clear();
+                    ExportItem {
+                        key: g.physical_path.clone().unwrap_or_default(),
+                        manifest: ManifestItem {
+                            id: g.uuid.clone(),
+                            file: format!("files/{}.{}", g.uuid, ext(&mime)),
+                            kind: g.generation_type.clone(),
+                            prompt: g.prompt.clone(),
+                            params: serde_json::to_value(params).unwrap_or_default(),
+                            provider: g.provider.clone(),
+                            model: g.model.clone(),
+                            mime,
+                            width: g.width,
+                            height: g.height,
+                            sha256: g.result_sha256.clone().unwrap_or_default(),
+                            created_at: rfc3339(g.created_at),
+                            completed_at: g.completed_at.map(rfc3339),
+                            folder: path_of(homes.get(&g.id).copied()),
+                            favorite: g.favorite != 0,
+                            tags: tags
+                                .iter()
+                                .filter(|(id, _)| *id == g.id)
+                                .map(|(_, t)| t.clone())
+                                .collect(),
+                        },
+                    }
+                })
+                .collect())
+        })
+        .await
+}
+
+/// Buffers ZIP bytes and hands them to the HTTP body in chunks; waits when the client is
+/// slower than the disk, so memory stays bounded.
+struct ChannelWriter {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 256 * 1024;
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the download was closed")
+        })
+    }
+}
+
+/// The ZIP as a stream of chunks, written on the blocking pool one file at a time.
+pub fn stream(
+    state: Arc<AppState>,
+    items: Vec<ExportItem>,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+    let (tx, rx) = mpsc::channel(4);
+    let runtime = tokio::runtime::Handle::current();
+    let errors = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> anyhow::Result<()> {
+            let mut zip = zip::ZipWriter::new_stream(ChannelWriter {
+                tx,
+                buf: Vec::with_capacity(CHUNK),
+            });
+            let options = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .large_file(true);
+            let mut manifest = Vec::with_capacity(items.len());
+            for item in items {
+                let bytes = runtime.block_on(state.storage.get(&item.key))?;
+                zip.start_file(item.manifest.file.as_str(), options)?;
+                zip.write_all(&bytes)?;
+                manifest.push(item.manifest);
+            }
+            let manifest = Manifest {
+                format: FORMAT.into(),
+                version: 1,
+                exported_at: rfc3339(Utc::now().naive_utc()),
+                items: manifest,
+            };
+            zip.start_file("manifest.json", options)?;
+            zip.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
+            let mut inner = zip.finish()?.into_inner();
+            inner.flush()?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!("export stopped: {e:#}");
+            let _ = errors.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Imported {
+    pub imported: usize,
+    pub skipped: usize,
+}
+
+/// A file from an archive, checked: its bytes match the manifest's sha256 and are an image
+/// or MP4 of ours to store.
+struct Checked {
+    item: ManifestItem,
+    bytes: Vec<u8>,
+    mime: &'static str,
+}
+
+fn read_archive(path: &std::path::Path) -> AppResult<(Vec<Checked>, usize)> {
+    let bad = || AppError::invalid("file", "err.library.archive");
+    let file = std::fs::File::open(path).map_err(|e| AppError::internal(e, "import file"))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|_| bad())?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(bad());
+    }
+    let manifest: Manifest = {
+        let entry = archive.by_name("manifest.json").map_err(|_| bad())?;
+        if entry.size() > MAX_MANIFEST_BYTES {
+            return Err(bad());
+        }
+        let mut text = Vec::new();
+        entry
+            .take(MAX_MANIFEST_BYTES)
+            .read_to_end(&mut text)
+            .map_err(|_| bad())?;
+        serde_json::from_slice(&text).map_err(|_| bad())?
+    };
+    if manifest.format != FORMAT || manifest.version != 1 {
+        return Err(bad());
+    }
+    let mut checked = Vec::new();
+    let mut skipped = 0;
+    for item in manifest.items {
+        let Ok(entry) = archive.by_name(&item.file) else {
+            skipped += 1;
+            continue;
+        };
+        if entry.size() > MAX_ENTRY_BYTES {
+            skipped += 1;
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        if entry.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes).is_err()
+            || sha256_hex(&bytes) != item.sha256
+        {
+            skipped += 1;
+            continue;
+        }
+        let mime = if bytes.get(4..8) == Some(b"ftyp") {
+            "video/mp4"
+        } else {
+            match images::sniff(&bytes) {
+                Some((_, m)) => m,
+                None => {
+                    skipped += 1;
+                    continue;
+                }
+            }
+        };
+        checked.push(Checked { item, bytes, mime });
+    }
+    Ok((checked, skipped))
+}
+
+fn timestamp(s: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.naive_utc())
+}
+
+/// Imports an archive written by `stream` (here or on another instance) for `user`.
+pub async fn import(
+    state: &AppState,
+    user: &User,
+    path: std::path::PathBuf,
+) -> AppResult<Imported> {
+    let (checked, mut skipped) = crate::db::run_blocking(move || read_archive(&path)).await?;
+    let mut imported = 0;
+    for c in checked {
+        let Some(kind) = Kind::parse(&c.item.kind) else {
+            skipped += 1;
+            continue;
+        };
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let shard = &uuid[..2];
+        let key = format!("results/{shard}/{uuid}.{}", ext(c.mime));
+        let thumb_key = format!("thumbs/{shard}/{uuid}.webp");
+        let (bytes, mime) = (c.bytes, c.mime);
+        let (thumb, w, h, bytes) = match crate::db::run_blocking(move || {
+            let frame = if mime == "video/mp4" {
+                image::DynamicImage::ImageRgb8(
+                    crate::generation::providers::local::video::poster_frame(&bytes)
+                        .map_err(|e| AppError::internal(e, "poster"))?,
+                )
+            } else {
+                image::load_from_memory(&bytes).map_err(|e| AppError::internal(e, "decode"))?
+            };
+            let thumb =
+                images::thumbnail(&frame).map_err(|e| AppError::internal(e, "thumbnail"))?;
+            Ok((thumb, frame.width() as i32, frame.height() as i32, bytes))
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(_) => {
+                skipped += 1;
+                continue;
+            }
+        };
+        let sha = sha256_hex(&bytes);
+        let size = bytes.len() as i64;
+        state
+            .storage
+            .put(&key, bytes)
+            .await
+            .map_err(|e| AppError::internal(e, "store import"))?;
+        state
+            .storage
+            .put(&thumb_key, thumb)
+            .await
+            .map_err(|e| AppError::internal(e, "store import"))?;
+        let params: Params = serde_json::from_value(c.item.params.clone()).unwrap_or_default();
+        let item = c.item;
+        let user_id = user.id;
+        state
+            .db
+            .run(move |conn| {
+                use diesel::Connection;
+                conn.transaction(|conn| {
+                    let now = Utc::now().naive_utc();
+                    let created = timestamp(&item.created_at).unwrap_or(now);
+                    let parameters = serde_json::to_string(&params)
+                        .map_err(|e| AppError::internal(e, "params"))?;
+                    let prompt: Option<String> = item
+                        .prompt
+                        .as_deref()
+                        .map(|p| p.chars().take(2000).collect());
+                    let provider: String = item.provider.chars().take(100).collect();
+                    let model: String = item.model.chars().take(100).collect();
+                    let row = NewGeneration {
+                        uuid: &uuid,
+                        user_id,
+                        status: "completed",
+                        generation_type: kind.as_str(),
+                        prompt: prompt.as_deref(),
+                        parameters: Some(&parameters),
+                        provider: &provider,
+                        model: &model,
+                        attempts: 0,
+                        next_attempt_at: created,
+                        progress: 100,
+                        created_at: created,
+                        updated_at: now,
+                    };
+                    let g = crate::generation::store::insert(conn, &row)?;
+                    let stored = crate::generation::store::Stored {
+                        result_url: &format!("/api/v1/files/result/{uuid}"),
+                        physical_path: &key,
+                        mime,
+                        bytes: size,
+                        sha256: &sha,
+                        width: w,
+                        height: h,
+                        thumb_path: &thumb_key,
+                    };
+                    store::mark_imported(
+                        conn,
+                        g.id,
+                        &stored,
+                        item.completed_at
+                            .as_deref()
+                            .and_then(timestamp)
+                            .unwrap_or(now),
+                    )?;
+                    if item.favorite {
+                        store::set_favorite(conn, g.id, true)?;
+                    }
+                    let tags: Vec<String> = item
+                        .tags
+                        .iter()
+                        .map(|t| t.trim().chars().take(30).collect::<String>())
+                        .filter(|t| !t.is_empty())
+                        .take(20)
+                        .collect();
+                    store::set_tags(conn, user_id, g.id, &tags)?;
+                    if !item.folder.is_empty() {
+                        let folder = ensure_path(conn, user_id, &item.folder, now)?;
+                        store::file_results(conn, user_id, &[g.id], Some(folder), now)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        imported += 1;
+    }
+    Ok(Imported { imported, skipped })
+}
+
+/// The folder at `path` (names from the top), created where missing.
+fn ensure_path(
+    conn: &mut crate::db::DbConn,
+    user_id: i64,
+    path: &[String],
+    now: NaiveDateTime,
+) -> AppResult<i64> {
+    let mut parent: Option<i64> = None;
+    for raw in path.iter().take(32) {
+        let name: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(super::model::MAX_FOLDER_NAME)
+            .collect();
+        let name = if name.is_empty() {
+            "imported".to_string()
+        } else {
+            name
+        };
+        parent = Some(match store::sibling_named(conn, user_id, parent, &name)? {
+            Some(node) => node.id,
+            None => {
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let row = NewNode {
+                    uuid: &uuid,
+                    user_id,
+                    parent_id: parent,
+                    parent_key: parent.unwrap_or(0),
+                    name: &name,
+                    node_type: FOLDER,
+                    generation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store::insert_node(conn, &row)?.id
+            }
+        });
+    }
+    parent.ok_or_else(|| AppError::client(StatusCode::BAD_REQUEST, 400, "err.library.archive"))
+}
