@@ -1,4 +1,6 @@
 //! PictureDeck: a self-hosted AI visual-content studio in one binary.
+// The OpenAPI document is one large json! literal.
+#![recursion_limit = "512"]
 
 pub mod admin;
 pub mod app;

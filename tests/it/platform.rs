@@ -108,6 +108,23 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         ("/api/v1/models", "get"),
         ("/api/v1/upload", "post"),
         ("/api/v1/files/{kind}/{uuid}", "get"),
+        ("/api/v1/library/results", "get"),
+        ("/api/v1/library/results/{id}", "get"),
+        ("/api/v1/library/results/{id}", "delete"),
+        ("/api/v1/library/results/delete", "post"),
+        ("/api/v1/library/results/move", "post"),
+        ("/api/v1/library/results/{id}/favorite", "put"),
+        ("/api/v1/library/results/{id}/tags", "put"),
+        ("/api/v1/library/tags", "get"),
+        ("/api/v1/library/folders", "get"),
+        ("/api/v1/library/folders", "post"),
+        ("/api/v1/library/folders/{id}", "patch"),
+        ("/api/v1/library/folders/{id}", "delete"),
+        ("/api/v1/library/shares", "get"),
+        ("/api/v1/library/shares", "post"),
+        ("/api/v1/library/shares/{id}", "delete"),
+        ("/api/v1/library/export", "get"),
+        ("/api/v1/library/import", "post"),
         ("/api/v1/admin/users/{uuid}/ban", "post"),
         ("/api/v1/admin/users/{uuid}/unban", "post"),
     ] {
@@ -129,7 +146,8 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
                 app.at(&path
                     .replace("{uuid}", "x")
                     .replace("{task_id}", "x")
-                    .replace("{kind}", "result")),
+                    .replace("{kind}", "result")
+                    .replace("{id}", "x")),
             )
             .json(&json!({}))
             .send()
