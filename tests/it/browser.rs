@@ -218,6 +218,21 @@ async fn a_person_organises_results_in_the_library() {
     b.wait_for_count(".result-card", 1).await;
     b.screenshot(&shots.join("library.png")).await;
 
+    // Export the unfiled results as a ZIP through the page, and import it again.
+    let imported = b
+        .script_async(
+            "const done = arguments[0];
+             const ids = [...document.querySelectorAll('.pick-box')].map(b => b.value).join(',');
+             const csrf = JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token'];
+             fetch('/library/export?ids=' + encodeURIComponent(ids)).then(r => r.blob()).then(zip =>
+               fetch('/library/import', { method: 'POST', body: zip, headers: { 'X-CSRF-Token': csrf, 'Accept': 'application/json' } }))
+               .then(r => r.json()).then(env => done(String(env.data.imported)));",
+        )
+        .await;
+    assert_eq!(imported, "1");
+    b.goto(&app.at("/library?folder=unfiled")).await;
+    b.wait_for_count(".result-card", 2).await;
+
     // Share what is left with a password, and open the link in a fresh browser profile.
     let card = b.attribute(".result-card", "data-id").await;
     b.goto(&app.at(&format!("/library/{card}"))).await;
