@@ -121,10 +121,8 @@ pub fn recover_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usi
     )
     .set((
         generations::status.eq(TaskStatus::Queued.as_str()),
-        generations::lease_owner.eq(None::<String>),
-        generations::lease_expires_at.eq(None::<NaiveDateTime>),
+        released(now),
         generations::next_attempt_at.eq(now),
-        generations::updated_at.eq(now),
     ))
     .execute(conn)
 }
@@ -173,16 +171,33 @@ pub fn set_progress(
         .map(|n| n == 1)
 }
 
-/// The stored result of a finished task.
+/// The stored result of a finished task, as the columns it fills.
+#[derive(AsChangeset)]
+#[diesel(table_name = generations)]
 pub struct Stored<'a> {
     pub result_url: &'a str,
     pub physical_path: &'a str,
-    pub mime: &'a str,
-    pub bytes: i64,
-    pub sha256: &'a str,
+    pub result_mime: &'a str,
+    pub result_bytes: i64,
+    pub result_sha256: &'a str,
     pub width: i32,
     pub height: i32,
     pub thumb_path: &'a str,
+}
+
+/// The columns that let go of a task's lease.
+type Released = (
+    diesel::dsl::Eq<generations::lease_owner, Option<String>>,
+    diesel::dsl::Eq<generations::lease_expires_at, Option<NaiveDateTime>>,
+    diesel::dsl::Eq<generations::updated_at, NaiveDateTime>,
+);
+
+fn released(now: NaiveDateTime) -> Released {
+    (
+        generations::lease_owner.eq(None),
+        generations::lease_expires_at.eq(None),
+        generations::updated_at.eq(now),
+    )
 }
 
 /// False when the task was canceled or lost meanwhile; the caller then deletes the files.
@@ -195,22 +210,13 @@ pub fn complete(
 ) -> QueryResult<bool> {
     diesel::update(held!(id, owner))
         .set((
+            r,
+            released(now),
             generations::status.eq(TaskStatus::Completed.as_str()),
             generations::progress.eq(100),
-            generations::result_url.eq(r.result_url),
-            generations::physical_path.eq(r.physical_path),
-            generations::result_mime.eq(r.mime),
-            generations::result_bytes.eq(r.bytes),
-            generations::result_sha256.eq(r.sha256),
-            generations::width.eq(r.width),
-            generations::height.eq(r.height),
-            generations::thumb_path.eq(r.thumb_path),
-            generations::lease_owner.eq(None::<String>),
-            generations::lease_expires_at.eq(None::<NaiveDateTime>),
             generations::error_code.eq(None::<String>),
             generations::error_detail.eq(None::<String>),
             generations::completed_at.eq(now),
-            generations::updated_at.eq(now),
         ))
         .execute(conn)
         .map(|n| n == 1)
@@ -229,10 +235,8 @@ pub fn fail(
             generations::status.eq(TaskStatus::Failed.as_str()),
             generations::error_code.eq(code),
             generations::error_detail.eq(detail),
-            generations::lease_owner.eq(None::<String>),
-            generations::lease_expires_at.eq(None::<NaiveDateTime>),
+            released(now),
             generations::completed_at.eq(now),
-            generations::updated_at.eq(now),
         ))
         .execute(conn)
         .map(|n| n == 1)
@@ -253,10 +257,8 @@ pub fn retry_later(
             generations::status.eq(TaskStatus::Queued.as_str()),
             generations::error_code.eq(code),
             generations::error_detail.eq(detail),
-            generations::lease_owner.eq(None::<String>),
-            generations::lease_expires_at.eq(None::<NaiveDateTime>),
+            released(now),
             generations::next_attempt_at.eq(at),
-            generations::updated_at.eq(now),
         ))
         .execute(conn)
         .map(|n| n == 1)
@@ -333,10 +335,8 @@ pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<boo
     ))
     .set((
         generations::status.eq(TaskStatus::Canceled.as_str()),
-        generations::lease_owner.eq(None::<String>),
-        generations::lease_expires_at.eq(None::<NaiveDateTime>),
+        released(now),
         generations::completed_at.eq(now),
-        generations::updated_at.eq(now),
     ))
     .execute(conn)
     .map(|n| n == 1)

@@ -420,9 +420,9 @@ pub async fn import(
                     let stored = crate::generation::store::Stored {
                         result_url: &format!("/api/v1/files/result/{uuid}"),
                         physical_path: &key,
-                        mime,
-                        bytes: size,
-                        sha256: &sha,
+                        result_mime: mime,
+                        result_bytes: size,
+                        result_sha256: &sha,
                         width: w,
                         height: h,
                         thumb_path: &thumb_key,

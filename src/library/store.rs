@@ -333,14 +333,7 @@ pub fn mark_imported(
 ) -> QueryResult<()> {
     diesel::update(generations::table.find(id))
         .set((
-            generations::result_url.eq(r.result_url),
-            generations::physical_path.eq(r.physical_path),
-            generations::result_mime.eq(r.mime),
-            generations::result_bytes.eq(r.bytes),
-            generations::result_sha256.eq(r.sha256),
-            generations::width.eq(r.width),
-            generations::height.eq(r.height),
-            generations::thumb_path.eq(r.thumb_path),
+            r,
             generations::started_at.eq(completed_at),
             generations::completed_at.eq(completed_at),
         ))

@@ -443,9 +443,9 @@ async fn store_output(
             let stored = Stored {
                 result_url: &result_url,
                 physical_path: &key_s,
-                mime: &mime_s,
-                bytes: size,
-                sha256: &sha,
+                result_mime: &mime_s,
+                result_bytes: size,
+                result_sha256: &sha,
                 width: w as i32,
                 height: h as i32,
                 thumb_path: &thumb_s,
