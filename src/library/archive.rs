@@ -191,12 +191,16 @@ struct ChannelWriter {
 const CHUNK: usize = 256 * 1024;
 
 impl Write for ChannelWriter {
+    /// Takes at most what fits in the current chunk, so a large file never sits in memory
+    /// whole: `write_all` comes back for the rest once the chunk has gone out.
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        let room = CHUNK - self.buf.len();
+        let take = data.len().min(room);
+        self.buf.extend_from_slice(&data[..take]);
         if self.buf.len() >= CHUNK {
             self.flush()?;
         }
-        Ok(data.len())
+        Ok(take)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -229,9 +233,18 @@ pub fn stream(
                 .large_file(true);
             let mut manifest = Vec::with_capacity(items.len());
             for item in items {
-                let bytes = runtime.block_on(state.storage.get(&item.key))?;
                 zip.start_file(item.manifest.file.as_str(), options)?;
-                zip.write_all(&bytes)?;
+                match &state.storage {
+                    // Straight from the file, a buffer at a time.
+                    crate::storage::Storage::Local { .. } => {
+                        let mut file = std::fs::File::open(state.storage.path(&item.key)?)?;
+                        std::io::copy(&mut file, &mut zip)?;
+                    }
+                    crate::storage::Storage::S3(_) => {
+                        let bytes = runtime.block_on(state.storage.get(&item.key))?;
+                        zip.write_all(&bytes)?;
+                    }
+                }
                 manifest.push(item.manifest);
             }
             let manifest = Manifest {
