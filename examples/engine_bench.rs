@@ -344,19 +344,19 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
     let result = idle_queue_on(&mut bench, tasks, concurrency, args.watch_secs).await;
     bench.finish().await;
     let m = result?;
-    let ratio = m.loaded / m.warmed;
+    let ratio = m.loaded.total / m.warmed.total;
     println!(
         "idle {:.1} MB, idle + pool {:.1} MB, with the queue {:.1} MB: {ratio:.3} x",
-        m.idle, m.warmed, m.loaded
+        m.idle.total, m.warmed.total, m.loaded.total
     );
     Ok(vec![
         Row::info(
             "RSS idle, engine running, 0 tasks".into(),
-            format!("{:.1} MB", m.idle),
+            m.idle.describe(),
         ),
         Row::info(
             format!("RSS idle + pool (after {} warm-up tasks)", m.warm_up_tasks),
-            format!("{:.1} MB", m.warmed),
+            m.warmed.describe(),
         ),
         Row::info(
             format!("insert {tasks} queued tasks"),
@@ -365,8 +365,9 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
         Row::info(
             format!("RSS {} s after queueing {tasks}", args.watch_secs),
             format!(
-                "{:.1} MB (max while waiting {:.1} MB)",
-                m.loaded, m.loaded_max
+                "{} (max while waiting {:.1} MB)",
+                m.loaded.describe(),
+                m.loaded_max
             ),
         ),
         Row::check(
@@ -377,7 +378,7 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
         ),
         Row::info(
             "RSS with the queue / idle".into(),
-            format!("{:.3}", m.loaded / m.idle),
+            format!("{:.3}", m.loaded.total / m.idle.total),
         ),
         Row::info(
             format!("tasks completed in those {} s", args.watch_secs),
@@ -391,11 +392,11 @@ async fn idle_queue(args: &Args) -> anyhow::Result<Vec<Row>> {
 }
 
 struct QueueMemory {
-    idle: f64,
+    idle: Rss,
     warm_up_tasks: usize,
-    warmed: f64,
+    warmed: Rss,
     insert: Duration,
-    loaded: f64,
+    loaded: Rss,
     loaded_max: f64,
     completed_meanwhile: i64,
 }
@@ -409,8 +410,11 @@ async fn idle_queue_on(
     bench.start_engines();
     // Let start-up allocations settle before the first reading.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle = mb(proc_status_kb("VmRSS")?);
-    println!("RSS idle (engine running, nothing queued): {idle:.1} MB");
+    let idle = Rss::now()?;
+    println!(
+        "RSS idle (engine running, nothing queued): {}",
+        idle.describe()
+    );
 
     // "Pool": what the DB connections, the HTTP client and the engine's running tasks take
     // once used. Two full rounds of the slots open all of them, then the queue is empty again.
@@ -420,8 +424,11 @@ async fn idle_queue_on(
         .wait_final(warm_up_tasks as i64, Duration::from_secs(120))
         .await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let warmed = mb(proc_status_kb("VmRSS")?);
-    println!("RSS idle + pool (after {warm_up_tasks} warm-up tasks): {warmed:.1} MB");
+    let warmed = Rss::now()?;
+    println!(
+        "RSS idle + pool (after {warm_up_tasks} warm-up tasks): {}",
+        warmed.describe()
+    );
 
     let insert = bench.insert(tasks).await?;
     println!("inserted {tasks} tasks in {:.2} s", insert.as_secs_f64());
@@ -429,11 +436,11 @@ async fn idle_queue_on(
     let mut loaded_max: f64 = 0.0;
     for second in 1..=watch_secs {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let rss = mb(proc_status_kb("VmRSS")?);
-        loaded_max = loaded_max.max(rss);
-        println!("   +{second:2} s: RSS {rss:.1} MB");
+        let rss = Rss::now()?;
+        loaded_max = loaded_max.max(rss.total);
+        println!("   +{second:2} s: RSS {}", rss.describe());
     }
-    let loaded = mb(proc_status_kb("VmRSS")?);
+    let loaded = Rss::now()?;
     let completed_meanwhile = bench.final_count().await? - before;
     Ok(QueueMemory {
         idle,
@@ -1053,6 +1060,35 @@ fn proc_status_kb(key: &str) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .with_context(|| format!("no {key} in /proc/self/status"))
+}
+
+/// Resident memory now, in MB, and what it is made of.
+struct Rss {
+    total: f64,
+    /// Heap and stacks.
+    anon: f64,
+    /// Mapped files: mostly the binary itself.
+    file: f64,
+    /// Shared memory (SQLite's WAL index is a mapped -shm file, counted here).
+    shmem: f64,
+}
+
+impl Rss {
+    fn now() -> anyhow::Result<Rss> {
+        Ok(Rss {
+            total: mb(proc_status_kb("VmRSS")?),
+            anon: mb(proc_status_kb("RssAnon")?),
+            file: mb(proc_status_kb("RssFile")?),
+            shmem: mb(proc_status_kb("RssShmem")?),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:.1} MB (anon {:.1}, file {:.1}, shmem {:.1})",
+            self.total, self.anon, self.file, self.shmem
+        )
+    }
 }
 
 /// kB to MB (2^20 bytes).
