@@ -218,7 +218,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
 
     rows.push(Row::info(
         "export of 1 GB: peak RSS".into(),
-        "not measured here (the export endpoint was still being written)".into(),
+        "not measured here: see examples/export_bench.rs".into(),
     ));
     drop(conn);
     drop(db);
