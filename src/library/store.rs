@@ -1,7 +1,9 @@
 //! SQL for the library: filtered result lists, folders, file nodes and tags.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::model::{NewNode, NewShare, Node, Share, FILE, FOLDER};
 use crate::db::schema::{collections, generation_tags, generations, shares};
@@ -77,33 +79,33 @@ pub fn list(
     if let Some(until) = f.until {
         query = query.filter(generations::created_at.lt(until));
     }
-    // Folder and tag filters become id lists first: small per user, and portable SQL.
+    // Subqueries rather than id lists: a folder or tag may hold more results than SQLite
+    // accepts bound values (32,766), and the database can use its indexes.
     match f.folder {
         Some(Some(folder)) => {
-            let inside: Vec<i64> = collections::table
-                .filter(collections::parent_id.eq(folder))
-                .filter(collections::node_type.eq(FILE))
-                .select(collections::generation_id.assume_not_null())
-                .load(conn)?;
-            query = query.filter(generations::id.eq_any(inside));
+            query = query.filter(
+                sql::<Bool>("generations.id IN (SELECT generation_id FROM collections WHERE node_type = 'file' AND parent_id = ")
+                    .bind::<BigInt, _>(folder)
+                    .sql(")"),
+            );
         }
         Some(None) => {
-            let filed: Vec<i64> = collections::table
-                .filter(collections::user_id.eq(user_id))
-                .filter(collections::node_type.eq(FILE))
-                .select(collections::generation_id.assume_not_null())
-                .load(conn)?;
-            query = query.filter(generations::id.ne_all(filed));
+            query = query.filter(sql::<Bool>(
+                "NOT EXISTS (SELECT 1 FROM collections WHERE collections.generation_id = generations.id)",
+            ));
         }
         None => {}
     }
     if let Some(tag) = &f.tag {
-        let tagged: Vec<i64> = generation_tags::table
-            .filter(generation_tags::user_id.eq(user_id))
-            .filter(generation_tags::tag.eq(tag.clone()))
-            .select(generation_tags::generation_id)
-            .load(conn)?;
-        query = query.filter(generations::id.eq_any(tagged));
+        query = query.filter(
+            sql::<Bool>(
+                "generations.id IN (SELECT generation_id FROM generation_tags WHERE user_id = ",
+            )
+            .bind::<BigInt, _>(user_id)
+            .sql(" AND tag = ")
+            .bind::<Text, _>(tag.clone())
+            .sql(")"),
+        );
     }
     query = match (f.oldest_first, f.after_id) {
         (false, Some(id)) => query
