@@ -313,17 +313,39 @@ async fn poll_until_done(
 
 async fn load_job(state: &AppState, task: &Generation) -> Result<Job, ProviderError> {
     let params = task.params();
-    let (user_id, wanted) = (task.user_id, params.images.clone());
+    // Text-only tasks have no references: no query for them.
+    let images = if params.images.is_empty() {
+        Vec::new()
+    } else {
+        load_references(state, task, &params.images).await?
+    };
+    Ok(Job {
+        task_uuid: task.uuid.clone(),
+        kind: task.kind(),
+        model: task.model.clone(),
+        prompt: task.prompt.clone().unwrap_or_default(),
+        params,
+        images,
+    })
+}
+
+/// The task's reference images from our own store, in the order asked.
+async fn load_references(
+    state: &AppState,
+    task: &Generation,
+    wanted: &[String],
+) -> Result<Vec<InputImage>, ProviderError> {
+    let (user_id, ids) = (task.user_id, wanted.to_vec());
     let uploads = state
         .db
-        .run(move |conn| Ok(store::uploads_owned(conn, user_id, &wanted)?))
+        .run(move |conn| Ok(store::uploads_owned(conn, user_id, &ids)?))
         .await
         .map_err(|e| ProviderError::Transient {
             detail: e.to_string(),
             http_status: None,
             retry_after: None,
         })?;
-    if uploads.len() != params.images.len() {
+    if uploads.len() != wanted.len() {
         return Err(ProviderError::permanent(
             "gen_err.reference_missing",
             "a reference image is gone",
@@ -341,14 +363,7 @@ async fn load_job(state: &AppState, task: &Generation) -> Result<Job, ProviderEr
             mime: upload.mime,
         });
     }
-    Ok(Job {
-        task_uuid: task.uuid.clone(),
-        kind: task.kind(),
-        model: task.model.clone(),
-        prompt: task.prompt.clone().unwrap_or_default(),
-        params,
-        images,
-    })
+    Ok(images)
 }
 
 /// Copies the result into our store at once (vendor URLs expire), with its sha256, size and a
