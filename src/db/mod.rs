@@ -98,6 +98,9 @@ impl Db {
             // Connections open on demand; an idle instance holds one.
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
+            // No `SELECT 1` before every use (a round trip per call on the engine's hot path):
+            // a connection that breaks fails its query, is marked broken and is dropped.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .with_context(|| format!("cannot open the database {}", redact_url(url)))?;

@@ -99,7 +99,7 @@ pub struct Params {
     pub images: Vec<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = generations)]
 pub struct Generation {
     pub id: i64,

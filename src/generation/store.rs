@@ -44,16 +44,10 @@ pub fn with_user_lock<R>(
     })
 }
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// Moves up to `limit` due tasks of `provider` from queued to processing under a lease held by
-/// `owner`, and returns them. The one place where the SQL differs by backend: PostgreSQL skips
-/// rows other instances are claiming (`FOR UPDATE SKIP LOCKED`); SQLite has a single writer,
-/// so its `UPDATE ... RETURNING` is atomic as it stands.
+/// `owner`, and returns them, in one statement. The one place where the SQL differs by backend:
+/// PostgreSQL skips rows other instances are claiming (`FOR UPDATE SKIP LOCKED`); SQLite has a
+/// single writer, so its `UPDATE ... RETURNING` is atomic as it stands.
 pub fn claim(
     conn: &mut DbConn,
     provider: &str,
@@ -65,11 +59,11 @@ pub fn claim(
     const SQLITE: &str = "UPDATE generations SET status = 'processing', lease_owner = ?, \
         lease_expires_at = ?, started_at = COALESCE(started_at, ?), attempts = attempts + 1, updated_at = ? \
         WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = ? \
-        AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING id";
+        AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING *";
     const POSTGRES: &str = "UPDATE generations SET status = 'processing', lease_owner = $1, \
         lease_expires_at = $2, started_at = COALESCE(started_at, $3), attempts = attempts + 1, updated_at = $4 \
         WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = $5 \
-        AND next_attempt_at <= $6 ORDER BY next_attempt_at, id LIMIT $7 FOR UPDATE SKIP LOCKED) RETURNING id";
+        AND next_attempt_at <= $6 ORDER BY next_attempt_at, id LIMIT $7 FOR UPDATE SKIP LOCKED) RETURNING *";
     macro_rules! run {
         ($c:expr, $sql:expr) => {
             diesel::sql_query($sql)
@@ -80,24 +74,16 @@ pub fn claim(
                 .bind::<Text, _>(provider)
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(limit)
-                .load::<ClaimedId>($c)?
+                .load::<Generation>($c)?
         };
     }
-    let ids: Vec<i64> = match conn {
+    let mut claimed = match conn {
         DbConn::Sqlite(c) => run!(c, SQLITE),
         DbConn::Pg(c) => run!(c, POSTGRES),
-    }
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    generations::table
-        .filter(generations::id.eq_any(&ids))
-        .order(generations::id)
-        .select(Generation::as_select())
-        .load(conn)
+    };
+    // RETURNING gives no order; run them oldest first.
+    claimed.sort_by_key(|g| g.id);
+    Ok(claimed)
 }
 
 /// Extends the leases of everything `owner` is working on.
@@ -352,22 +338,50 @@ pub fn status_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
 
 #[derive(Insertable)]
 #[diesel(table_name = api_calls)]
-pub struct NewApiCall<'a> {
-    pub provider: &'a str,
-    pub model: &'a str,
-    pub generation_id: Option<i64>,
-    pub operation: &'a str,
-    pub outcome: &'a str,
-    pub http_status: Option<i32>,
-    pub latency_ms: i64,
-    pub created_at: NaiveDateTime,
+struct NewApiCall<'a> {
+    provider: &'a str,
+    model: &'a str,
+    generation_id: Option<i64>,
+    operation: &'a str,
+    outcome: &'a str,
+    http_status: Option<i32>,
+    latency_ms: i64,
+    created_at: NaiveDateTime,
 }
 
-pub fn record_call(conn: &mut DbConn, call: &NewApiCall<'_>) -> QueryResult<()> {
-    diesel::insert_into(api_calls::table)
-        .values(call)
-        .execute(conn)
-        .map(drop)
+/// One provider call as the engine timed it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRecord {
+    pub operation: &'static str,
+    pub outcome: &'static str,
+    pub http_status: Option<i32>,
+    pub latency_ms: i64,
+    pub at: NaiveDateTime,
+}
+
+/// Writes the calls made for a task: the rows behind the per-model statistics.
+pub fn record_calls(
+    conn: &mut DbConn,
+    provider: &str,
+    model: &str,
+    generation_id: i64,
+    calls: &[CallRecord],
+) -> QueryResult<()> {
+    for c in calls {
+        diesel::insert_into(api_calls::table)
+            .values(NewApiCall {
+                provider,
+                model,
+                generation_id: Some(generation_id),
+                operation: c.operation,
+                outcome: c.outcome,
+                http_status: c.http_status,
+                latency_ms: c.latency_ms,
+                created_at: c.at,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// (operation, outcome) of the calls made for one task, oldest first.

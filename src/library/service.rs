@@ -112,7 +112,7 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
                 Some(uuid) => Some(
                     store::owned_results(conn, user_id, &[uuid])?
                         .first()
-                        .map(|g| g.id)
+                        .map(|g| (g.created_at, g.id))
                         .ok_or_else(|| bad("before"))?,
                 ),
                 None => None,
@@ -121,7 +121,7 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
         })
         .await?;
     f.folder = folder;
-    f.after_id = after;
+    f.after = after;
     Ok(f)
 }
 

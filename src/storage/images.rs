@@ -70,9 +70,14 @@ pub fn encode_png(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// A small WebP preview, longest edge `THUMB_EDGE`.
+/// A small WebP preview, longest edge at most `THUMB_EDGE`. Smaller images keep their size:
+/// enlarging them would only cost time and bytes.
 pub fn thumbnail(img: &DynamicImage) -> anyhow::Result<Vec<u8>> {
-    let thumb = img.thumbnail(THUMB_EDGE, THUMB_EDGE).to_rgb8();
+    let thumb = if img.width() <= THUMB_EDGE && img.height() <= THUMB_EDGE {
+        img.to_rgb8()
+    } else {
+        img.thumbnail(THUMB_EDGE, THUMB_EDGE).to_rgb8()
+    };
     let mut out = Cursor::new(Vec::new());
     DynamicImage::ImageRgb8(thumb)
         .write_to(&mut out, ImageFormat::WebP)
@@ -111,5 +116,8 @@ mod tests {
         assert_eq!(sniff(&thumb).map(|s| s.1), Some("image/webp"));
         let back = image::load_from_memory(&thumb).unwrap();
         assert_eq!((back.width(), back.height()), (320, 160));
+        let small = thumbnail(&DynamicImage::ImageRgb8(RgbImage::new(40, 20))).unwrap();
+        let back = image::load_from_memory(&small).unwrap();
+        assert_eq!((back.width(), back.height()), (40, 20));
     }
 }

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, PASSWORD};
+use crate::support::{page_client, TestApp, PASSWORD};
 
 on_both_backends!(
     only_admins_list_and_ban_accounts,
@@ -108,31 +108,26 @@ async fn admin_page_bans_with_one_click(app: &TestApp) {
     for i in 0..55 {
         app.register(&format!("filler{i:02}")).await;
     }
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = client.get(app.at("/login")).send().await.unwrap();
-    let csrf = res
-        .cookies()
-        .find(|c| c.name() == "pd_csrf")
-        .unwrap()
-        .value()
-        .to_string();
-    let login = |name: &'static str| {
-        client
-            .post(app.at("/login"))
-            .header("X-CSRF-Token", csrf.clone())
-            .form(&[("username", name), ("password", PASSWORD)])
-            .send()
-    };
-    login("amy").await.unwrap();
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    app.post_form(
+        &client,
+        &csrf,
+        "/login",
+        &[("username", "amy"), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(
         client.get(app.at("/admin")).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
-    login("boss").await.unwrap();
+    app.post_form(
+        &client,
+        &csrf,
+        "/login",
+        &[("username", "boss"), ("password", PASSWORD)],
+    )
+    .await;
     let html = client
         .get(app.at("/admin"))
         .send()

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{page_client, TestApp};
 
 on_both_backends!(
     keyword_search_finds_chinese_substrings_and_filters_combine,
@@ -742,37 +742,16 @@ async fn share_links_open_without_login_and_obey_expiry_password_and_revocation(
         .await;
     let locked = body["data"]["url"].as_str().unwrap().to_string();
     assert!(body["data"]["has_password"].as_bool().unwrap());
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let first = browser.get(app.at(&locked)).send().await.unwrap();
-    let csrf = first
-        .cookies()
-        .find(|c| c.name() == "pd_csrf")
-        .unwrap()
-        .value()
-        .to_string();
-    let html = first.text().await.unwrap();
+    let browser = page_client();
+    let (csrf, html) = app.open(&browser, &locked).await;
     assert!(!html.contains("不分享的秘密") && html.contains("unlock-form"));
-    let wrong = browser
-        .post(app.at(&locked))
-        .header("X-CSRF-Token", &csrf)
-        .header("HX-Request", "true")
-        .form(&[("password", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = app
+        .post_form(&browser, &csrf, &locked, &[("password", "nope")])
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let right = browser
-        .post(app.at(&locked))
-        .header("X-CSRF-Token", &csrf)
-        .header("HX-Request", "true")
-        .form(&[("password", "芝麻开门")])
-        .send()
-        .await
-        .unwrap();
+    let right = app
+        .post_form(&browser, &csrf, &locked, &[("password", "芝麻开门")])
+        .await;
     assert_eq!(right.headers()["hx-redirect"].to_str().unwrap(), locked);
     assert!(browser
         .get(app.at(&locked))

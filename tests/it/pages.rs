@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::on_both_backends;
-use crate::support::{TestApp, PASSWORD};
+use crate::support::{page_client, TestApp, PASSWORD};
 
 on_both_backends!(
     pages_need_a_session_and_login_sets_it,
@@ -13,45 +13,9 @@ on_both_backends!(
     profile_password_change_keeps_this_browser_signed_in,
 );
 
-/// A browser-like client: GETs the page and returns the CSRF token from its cookie.
-async fn open(app: &TestApp, client: &reqwest::Client, path: &str) -> (String, String) {
-    let res = client.get(app.at(path)).send().await.unwrap();
-    let token = res
-        .cookies()
-        .find(|c| c.name() == "pd_csrf")
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    (token, res.text().await.unwrap())
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn post_form(
-    app: &TestApp,
-    client: &reqwest::Client,
-    csrf: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.at(path))
-        .header("X-CSRF-Token", csrf)
-        .header("HX-Request", "true")
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     app.register("tina").await;
-    let client = browser();
+    let client = page_client();
     let res = client
         .get(app.at("/profile?tab=email"))
         .send()
@@ -63,21 +27,21 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
         "/login?next=/profile%3Ftab%3Demail"
     );
 
-    let (csrf, html) = open(app, &client, "/login").await;
+    let (csrf, html) = app.open(&client, "/login").await;
     assert_eq!(csrf.len(), 64);
     assert!(html.contains("id=\"login-submit\"") && html.contains("登录"));
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/login",
-        &[
-            ("username", "tina"),
-            ("password", PASSWORD),
-            ("next", "/profile"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/login",
+            &[
+                ("username", "tina"),
+                ("password", PASSWORD),
+                ("next", "/profile"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["hx-redirect"], "/profile");
     let session = res
@@ -113,21 +77,21 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     );
 
     // An open redirect through `next` is not possible.
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/login",
-        &[
-            ("username", "tina"),
-            ("password", PASSWORD),
-            ("next", "//evil.example"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/login",
+            &[
+                ("username", "tina"),
+                ("password", PASSWORD),
+                ("next", "//evil.example"),
+            ],
+        )
+        .await;
     assert_eq!(res.headers()["hx-redirect"], "/");
 
-    let res = post_form(app, &client, &csrf, "/logout", &[]).await;
+    let res = app.post_form(&client, &csrf, "/logout", &[]).await;
     assert_eq!(res.headers()["hx-redirect"], "/login");
     assert_eq!(
         client.get(app.at("/")).send().await.unwrap().status(),
@@ -137,46 +101,46 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
 
 async fn form_posts_without_the_csrf_token_are_refused(app: &TestApp) {
     app.register("uma").await;
-    let client = browser();
-    let (csrf, _) = open(app, &client, "/login").await;
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
     for token in ["", "0000", &"f".repeat(64)] {
-        let res = post_form(
-            app,
-            &client,
-            token,
-            "/login",
-            &[("username", "uma"), ("password", PASSWORD)],
-        )
-        .await;
+        let res = app
+            .post_form(
+                &client,
+                token,
+                "/login",
+                &[("username", "uma"), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "token {token:?}");
         assert!(res.cookies().all(|c| c.name() != "pd_session"));
         assert!(res.text().await.unwrap().contains("页面已过期"));
     }
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/login",
-        &[("username", "uma"), ("password", PASSWORD)],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/login",
+            &[("username", "uma"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 async fn failed_login_rerenders_the_form_with_an_escaped_value(app: &TestApp) {
-    let client = browser();
-    let (csrf, _) = open(app, &client, "/login").await;
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/login",
-        &[
-            ("username", "<script>alert(1)</script>"),
-            ("password", "Wrong@1234"),
-        ],
-    )
-    .await;
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/login",
+            &[
+                ("username", "<script>alert(1)</script>"),
+                ("password", "Wrong@1234"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let html = res.text().await.unwrap();
     assert!(
@@ -192,38 +156,38 @@ async fn failed_login_rerenders_the_form_with_an_escaped_value(app: &TestApp) {
 }
 
 async fn register_page_flow_and_language_switch(app: &TestApp) {
-    let client = browser();
-    let (csrf, _) = open(app, &client, "/register").await;
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/register",
-        &[
-            ("username", "victor"),
-            ("email", "victor@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", "Other@1234"),
-        ],
-    )
-    .await;
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/register").await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/register",
+            &[
+                ("username", "victor"),
+                ("email", "victor@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", "Other@1234"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("两次输入的密码不一致") && html.contains("value=\"victor@example.com\""));
 
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/register",
-        &[
-            ("username", "victor"),
-            ("email", "victor@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/register",
+            &[
+                ("username", "victor"),
+                ("email", "victor@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(res.headers()["hx-redirect"], "/login?registered=1");
     let html = client
         .get(app.at("/login?registered=1"))
@@ -253,19 +217,19 @@ async fn register_page_flow_and_language_switch(app: &TestApp) {
         html.contains("lang=\"en\"") && html.contains("Sign in"),
         "English after the switch"
     );
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/register",
-        &[
-            ("username", "victor"),
-            ("email", "v2@example.com"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/register",
+            &[
+                ("username", "victor"),
+                ("email", "v2@example.com"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert!(res
         .text()
@@ -276,28 +240,27 @@ async fn register_page_flow_and_language_switch(app: &TestApp) {
 
 async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     let api_token = app.user("wendy").await;
-    let client = browser();
-    let (csrf, _) = open(app, &client, "/login").await;
-    post_form(
-        app,
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    app.post_form(
         &client,
         &csrf,
         "/login",
         &[("username", "wendy"), ("password", PASSWORD)],
     )
     .await;
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/profile/password",
-        &[
-            ("old_password", PASSWORD),
-            ("new_password", "Brand@New1"),
-            ("new_password_confirm", "Brand@New1"),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/profile/password",
+            &[
+                ("old_password", PASSWORD),
+                ("new_password", "Brand@New1"),
+                ("new_password_confirm", "Brand@New1"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("成功修改密码"));
     assert_eq!(
@@ -317,27 +280,27 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     );
 
     // The email tab: code to the new address, then the change.
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/profile/email/code",
-        &[("new_email", "wendy2@example.com")],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/profile/email/code",
+            &[("new_email", "wendy2@example.com")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let code = app.last_code("wendy2@example.com");
-    let res = post_form(
-        app,
-        &client,
-        &csrf,
-        "/profile/email",
-        &[
-            ("new_email", "wendy2@example.com"),
-            ("verification_code", &code),
-        ],
-    )
-    .await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/profile/email",
+            &[
+                ("new_email", "wendy2@example.com"),
+                ("verification_code", &code),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("成功修改邮箱") && html.contains("wendy2@example.com"));

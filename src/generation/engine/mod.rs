@@ -7,14 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use diesel::{Connection as _, QueryResult};
 use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::model::Generation;
 use super::providers::{InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Submitted};
-use super::store::{self, NewApiCall, Stored};
+use super::store::{self, CallRecord, Stored};
 use crate::app::AppState;
+use crate::db::DbConn;
 use crate::error::AppError;
 use crate::storage::label::{label_jpeg, label_png, Label};
 use crate::storage::{images, sha256_hex};
@@ -63,7 +65,10 @@ pub async fn run(state: Arc<AppState>) {
             _ = state.wake.notified() => {}
             _ = scan.tick() => {}
             _ = beat.tick() => keep_alive(&state, &owner, lease).await,
-            Some(_) = running.join_next(), if !running.is_empty() => {}
+            // Reap every finished task first, so one claim fills all the freed slots.
+            Some(_) = running.join_next(), if !running.is_empty() => {
+                while running.try_join_next().is_some() {}
+            }
         }
     }
 }
@@ -121,17 +126,23 @@ pub async fn recover(state: &AppState) -> Result<usize, AppError> {
 }
 
 async fn process(state: &AppState, owner: &str, task: Generation) {
-    let result = execute(state, owner, &task).await;
-    let Err(err) = result else { return };
+    let mut run = TaskRun {
+        state,
+        owner,
+        task: &task,
+        calls: Vec::new(),
+    };
+    let Err(err) = run.execute().await else {
+        return;
+    };
     let (id, owner_s) = (task.id, owner.to_string());
     let max = state.config.engine.max_attempts;
     let base = state.config.engine.retry_base_ms;
     let attempts = task.attempts;
-    let outcome = state
-        .db
-        .run(move |conn| {
+    let outcome = run
+        .write(move |conn| {
             let now = Utc::now().naive_utc();
-            let done = match &err {
+            match &err {
                 ProviderError::Transient {
                     detail,
                     retry_after,
@@ -148,11 +159,11 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
                     store::fail(conn, id, &owner_s, code, detail, now)?
                 }
             };
-            Ok((done, err))
+            Ok(err)
         })
         .await;
     match outcome {
-        Ok((_, err)) => tracing::info!(task = %task.uuid, error = ?err, "task did not complete"),
+        Ok(err) => tracing::info!(task = %task.uuid, error = ?err, "task did not complete"),
         Err(e) => tracing::warn!(task = %task.uuid, "could not record the task's failure: {e}"),
     }
     state.wake.notify_one();
@@ -183,131 +194,273 @@ fn backoff(base_ms: u64, attempt: i32) -> Duration {
     Duration::from_millis((exp as f64 * jitter) as u64)
 }
 
-async fn execute(state: &AppState, owner: &str, task: &Generation) -> Result<(), ProviderError> {
-    let entry = state.providers.get(&task.provider).ok_or_else(|| {
-        ProviderError::permanent(
-            "gen_err.provider_missing",
-            format!("no provider {}", task.provider),
-        )
-    })?;
-    let job = load_job(state, task).await?;
-    let output = match &task.remote_task_id {
-        // A task resumed after a restart: its vendor task exists already and was paid for.
-        Some(remote) => poll_until_done(state, owner, entry, task, &job, remote).await?,
-        None => match timed(state, entry, task, "submit", entry.provider.submit(&job)).await? {
-            Submitted::Done(output) => output,
-            Submitted::Remote(remote) => {
-                let (id, owner_s, remote_s) = (task.id, owner.to_string(), remote.clone());
-                let held = state
-                    .db
-                    .run(move |conn| {
-                        Ok(store::set_remote_id(
-                            conn,
-                            id,
-                            &owner_s,
-                            &remote_s,
-                            Utc::now().naive_utc(),
-                        )?)
-                    })
-                    .await
-                    .map_err(|e| ProviderError::Transient {
-                        detail: e.to_string(),
-                        http_status: None,
-                        retry_after: None,
-                    })?;
-                if !held {
-                    return Ok(());
-                }
-                poll_until_done(state, owner, entry, task, &job, &remote).await?
-            }
-        },
-    };
-    store_output(state, owner, task, output).await
-}
-
-/// Runs one provider call and writes its `api_calls` row (the per-model statistics).
-async fn timed<T>(
-    state: &AppState,
-    entry: &ProviderEntry,
-    task: &Generation,
-    operation: &'static str,
-    call: impl std::future::Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    entry.pacer.ready().await;
-    let started = Instant::now();
-    let result = call.await;
-    let latency_ms = started.elapsed().as_millis() as i64;
-    let (outcome, http_status) = match &result {
-        Ok(_) => ("ok", None),
-        Err(e @ ProviderError::Transient { .. }) => ("transient", e.http_status()),
-        Err(e @ ProviderError::Permanent { .. }) => ("permanent", e.http_status()),
-    };
-    let (provider, model, id) = (entry.name.clone(), task.model.clone(), task.id);
-    let recorded = state
-        .db
-        .run(move |conn| {
-            let call = NewApiCall {
-                provider: &provider,
-                model: &model,
-                generation_id: Some(id),
-                operation,
-                outcome,
-                http_status: http_status.map(i32::from),
-                latency_ms,
-                created_at: Utc::now().naive_utc(),
-            };
-            Ok(store::record_call(conn, &call)?)
-        })
-        .await;
-    if let Err(e) = recorded {
-        tracing::warn!("api call not recorded: {e}");
+/// A database error while running a task: worth trying again later.
+fn transient(e: AppError) -> ProviderError {
+    ProviderError::Transient {
+        detail: e.to_string(),
+        http_status: None,
+        retry_after: None,
     }
-    result
 }
 
-async fn poll_until_done(
-    state: &AppState,
-    owner: &str,
-    entry: &ProviderEntry,
-    task: &Generation,
-    job: &Job,
-    remote: &str,
-) -> Result<Output, ProviderError> {
-    let interval = Duration::from_millis(state.config.engine.poll_interval_ms.max(10));
-    loop {
-        tokio::time::sleep(interval).await;
-        let id = task.id;
-        let status = state
+/// One task being worked on, with the provider calls not yet written.
+struct TaskRun<'a> {
+    state: &'a AppState,
+    owner: &'a str,
+    task: &'a Generation,
+    /// `api_calls` rows go out with the task's next change, in the same transaction: one
+    /// commit per step of the task instead of one more for every call.
+    calls: Vec<CallRecord>,
+}
+
+impl TaskRun<'_> {
+    async fn execute(&mut self) -> Result<(), ProviderError> {
+        let (state, task) = (self.state, self.task);
+        let entry = state.providers.get(&task.provider).ok_or_else(|| {
+            ProviderError::permanent(
+                "gen_err.provider_missing",
+                format!("no provider {}", task.provider),
+            )
+        })?;
+        let job = load_job(state, task).await?;
+        let output = match &task.remote_task_id {
+            // A task resumed after a restart: its vendor task exists already and was paid for.
+            Some(remote) => self.poll_until_done(entry, &job, remote).await?,
+            None => match self
+                .timed(entry, "submit", entry.provider.submit(&job))
+                .await?
+            {
+                Submitted::Done(output) => output,
+                Submitted::Remote(remote) => {
+                    let (id, owner, remote_s) = (task.id, self.owner.to_string(), remote.clone());
+                    let held = self
+                        .write(move |conn| {
+                            store::set_remote_id(
+                                conn,
+                                id,
+                                &owner,
+                                &remote_s,
+                                Utc::now().naive_utc(),
+                            )
+                        })
+                        .await
+                        .map_err(transient)?;
+                    if !held {
+                        return Ok(());
+                    }
+                    self.poll_until_done(entry, &job, &remote).await?
+                }
+            },
+        };
+        self.store_output(output).await
+    }
+
+    /// Runs one provider call and notes it for `api_calls` (the per-model statistics).
+    async fn timed<T>(
+        &mut self,
+        entry: &ProviderEntry,
+        operation: &'static str,
+        call: impl std::future::Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        entry.pacer.ready().await;
+        let started = Instant::now();
+        let result = call.await;
+        let (outcome, http_status) = match &result {
+            Ok(_) => ("ok", None),
+            Err(e @ ProviderError::Transient { .. }) => ("transient", e.http_status()),
+            Err(e @ ProviderError::Permanent { .. }) => ("permanent", e.http_status()),
+        };
+        self.calls.push(CallRecord {
+            operation,
+            outcome,
+            http_status: http_status.map(i32::from),
+            latency_ms: started.elapsed().as_millis() as i64,
+            at: Utc::now().naive_utc(),
+        });
+        result
+    }
+
+    /// Writes the pending calls and `change` in one transaction. The calls stay pending when
+    /// it fails, so the next write (or the failure record) still has them.
+    async fn write<R, F>(&mut self, change: F) -> Result<R, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> QueryResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let calls = self.calls.clone();
+        let (provider, model, id) = (
+            self.task.provider.clone(),
+            self.task.model.clone(),
+            self.task.id,
+        );
+        let out = self
+            .state
             .db
-            .run(move |conn| Ok(store::status_of(conn, id)?))
-            .await
-            .ok()
-            .flatten();
-        if status.as_deref() != Some("processing") {
-            return Err(ProviderError::permanent(
-                "gen_err.canceled",
-                "the task is no longer running",
-            ));
-        }
-        match timed(state, entry, task, "poll", entry.provider.poll(job, remote)).await? {
-            Polled::Done(output) => return Ok(output),
-            Polled::Running { progress: Some(p) } => {
-                let owner_s = owner.to_string();
-                let _ = state
-                    .db
-                    .run(move |conn| {
-                        Ok(store::set_progress(
-                            conn,
-                            id,
-                            &owner_s,
-                            p,
-                            Utc::now().naive_utc(),
-                        )?)
-                    })
-                    .await;
+            .run(move |conn| {
+                if calls.is_empty() {
+                    return Ok(change(conn)?);
+                }
+                Ok(conn.transaction(|conn| {
+                    store::record_calls(conn, &provider, &model, id, &calls)?;
+                    change(conn)
+                })?)
+            })
+            .await?;
+        self.calls.clear();
+        Ok(out)
+    }
+
+    async fn poll_until_done(
+        &mut self,
+        entry: &ProviderEntry,
+        job: &Job,
+        remote: &str,
+    ) -> Result<Output, ProviderError> {
+        let interval = Duration::from_millis(self.state.config.engine.poll_interval_ms.max(10));
+        let id = self.task.id;
+        loop {
+            tokio::time::sleep(interval).await;
+            let status = self
+                .state
+                .db
+                .run(move |conn| Ok(store::status_of(conn, id)?))
+                .await
+                .ok()
+                .flatten();
+            if status.as_deref() != Some("processing") {
+                return Err(ProviderError::permanent(
+                    "gen_err.canceled",
+                    "the task is no longer running",
+                ));
             }
-            Polled::Running { progress: None } => {}
+            let progress = match self
+                .timed(entry, "poll", entry.provider.poll(job, remote))
+                .await?
+            {
+                Polled::Done(output) => return Ok(output),
+                Polled::Running { progress } => progress,
+            };
+            // Each poll is written as it happens: a long task does not pile up its calls.
+            let owner = self.owner.to_string();
+            let _ = self
+                .write(move |conn| match progress {
+                    Some(p) => {
+                        store::set_progress(conn, id, &owner, p, Utc::now().naive_utc()).map(drop)
+                    }
+                    None => Ok(()),
+                })
+                .await;
         }
+    }
+
+    /// Copies the result into our store at once (vendor URLs expire), with its sha256, size and a
+    /// WebP thumbnail (a video's comes from its first frame).
+    async fn store_output(&mut self, output: Output) -> Result<(), ProviderError> {
+        let (state, owner, task) = (self.state, self.owner, self.task);
+        let engine_error =
+            |e: anyhow::Error| ProviderError::permanent("gen_err.storage", format!("{e:#}"));
+        let ext = match output.mime.as_str() {
+            "image/png" => "png",
+            "image/jpeg" => "jpg",
+            "image/webp" => "webp",
+            "video/mp4" => "mp4",
+            other => {
+                return Err(ProviderError::permanent(
+                    "gen_err.bad_output",
+                    format!("unexpected {other}"),
+                ))
+            }
+        };
+        let shard = &task.uuid[..2];
+        let key = format!("results/{shard}/{}.{ext}", task.uuid);
+        let thumb_key = format!("thumbs/{shard}/{}.webp", task.uuid);
+        let Output { bytes, mime } = output;
+        let is_video = mime == "video/mp4";
+        let mut params = task.params();
+        params.images.clear();
+        let reuse = serde_json::json!({
+            "type": task.generation_type,
+            "prompt": task.prompt.clone().unwrap_or_default(),
+            "model": format!("{}/{}", task.provider, task.model),
+            "params": params,
+        });
+        let (producer, produce_id, kind) = (
+            state.config.engine.producer.clone(),
+            task.uuid.clone(),
+            mime.clone(),
+        );
+        let visible = state.config.engine.visible_label;
+        let (bytes, sha, thumb, w, h) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let label = Label {
+                    producer: &producer,
+                    produce_id: &produce_id,
+                    reuse: &reuse,
+                };
+                let bytes = if visible && !is_video {
+                    stamped(&bytes, &kind)?
+                } else {
+                    bytes
+                };
+                // Every stored image carries the implicit AIGC label and its own recipe.
+                let bytes = match kind.as_str() {
+                    "image/png" => label_png(&bytes, &label)?,
+                    "image/jpeg" => label_jpeg(&bytes, &label)?,
+                    _ => bytes,
+                };
+                let frame = if is_video {
+                    image::DynamicImage::ImageRgb8(super::providers::local::video::poster_frame(
+                        &bytes,
+                    )?)
+                } else {
+                    image::load_from_memory(&bytes)?
+                };
+                let thumb = images::thumbnail(&frame)?;
+                let sha = sha256_hex(&bytes);
+                Ok((bytes, sha, thumb, frame.width(), frame.height()))
+            })
+            .await
+            .map_err(|e| engine_error(e.into()))?
+            .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
+        let size = bytes.len() as i64;
+        state.storage.put(&key, bytes).await.map_err(engine_error)?;
+        state
+            .storage
+            .put(&thumb_key, thumb)
+            .await
+            .map_err(engine_error)?;
+        let (id, owner_s, key_s, thumb_s, mime_s, uuid) = (
+            task.id,
+            owner.to_string(),
+            key.clone(),
+            thumb_key.clone(),
+            mime.clone(),
+            task.uuid.clone(),
+        );
+        let kept = self
+            .write(move |conn| {
+                let result_url = format!("/api/v1/files/result/{uuid}");
+                let stored = Stored {
+                    result_url: &result_url,
+                    physical_path: &key_s,
+                    result_mime: &mime_s,
+                    result_bytes: size,
+                    result_sha256: &sha,
+                    width: w as i32,
+                    height: h as i32,
+                    thumb_path: &thumb_s,
+                };
+                store::complete(conn, id, &owner_s, &stored, Utc::now().naive_utc())
+            })
+            .await
+            .map_err(transient)?;
+        if !kept {
+            // Canceled (or taken over) while we worked: the files belong to nobody.
+            let _ = state.storage.delete(&key).await;
+            let _ = state.storage.delete(&thumb_key).await;
+        }
+        state.wake.notify_one();
+        Ok(())
     }
 }
 
@@ -340,11 +493,7 @@ async fn load_references(
         .db
         .run(move |conn| Ok(store::uploads_owned(conn, user_id, &ids)?))
         .await
-        .map_err(|e| ProviderError::Transient {
-            detail: e.to_string(),
-            http_status: None,
-            retry_after: None,
-        })?;
+        .map_err(transient)?;
     if uploads.len() != wanted.len() {
         return Err(ProviderError::permanent(
             "gen_err.reference_missing",
@@ -364,128 +513,6 @@ async fn load_references(
         });
     }
     Ok(images)
-}
-
-/// Copies the result into our store at once (vendor URLs expire), with its sha256, size and a
-/// WebP thumbnail (a video's comes from its first frame).
-async fn store_output(
-    state: &AppState,
-    owner: &str,
-    task: &Generation,
-    output: Output,
-) -> Result<(), ProviderError> {
-    let engine_error =
-        |e: anyhow::Error| ProviderError::permanent("gen_err.storage", format!("{e:#}"));
-    let ext = match output.mime.as_str() {
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "image/webp" => "webp",
-        "video/mp4" => "mp4",
-        other => {
-            return Err(ProviderError::permanent(
-                "gen_err.bad_output",
-                format!("unexpected {other}"),
-            ))
-        }
-    };
-    let shard = &task.uuid[..2];
-    let key = format!("results/{shard}/{}.{ext}", task.uuid);
-    let thumb_key = format!("thumbs/{shard}/{}.webp", task.uuid);
-    let Output { bytes, mime } = output;
-    let is_video = mime == "video/mp4";
-    let mut params = task.params();
-    params.images.clear();
-    let reuse = serde_json::json!({
-        "type": task.generation_type,
-        "prompt": task.prompt.clone().unwrap_or_default(),
-        "model": format!("{}/{}", task.provider, task.model),
-        "params": params,
-    });
-    let (producer, produce_id, kind) = (
-        state.config.engine.producer.clone(),
-        task.uuid.clone(),
-        mime.clone(),
-    );
-    let visible = state.config.engine.visible_label;
-    let (bytes, sha, thumb, w, h) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let label = Label {
-            producer: &producer,
-            produce_id: &produce_id,
-            reuse: &reuse,
-        };
-        let bytes = if visible && !is_video {
-            stamped(&bytes, &kind)?
-        } else {
-            bytes
-        };
-        // Every stored image carries the implicit AIGC label and its own recipe.
-        let bytes = match kind.as_str() {
-            "image/png" => label_png(&bytes, &label)?,
-            "image/jpeg" => label_jpeg(&bytes, &label)?,
-            _ => bytes,
-        };
-        let frame = if is_video {
-            image::DynamicImage::ImageRgb8(super::providers::local::video::poster_frame(&bytes)?)
-        } else {
-            image::load_from_memory(&bytes)?
-        };
-        let thumb = images::thumbnail(&frame)?;
-        let sha = sha256_hex(&bytes);
-        Ok((bytes, sha, thumb, frame.width(), frame.height()))
-    })
-    .await
-    .map_err(|e| engine_error(e.into()))?
-    .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
-    let size = bytes.len() as i64;
-    state.storage.put(&key, bytes).await.map_err(engine_error)?;
-    state
-        .storage
-        .put(&thumb_key, thumb)
-        .await
-        .map_err(engine_error)?;
-    let (id, owner_s, key_s, thumb_s, mime_s, uuid) = (
-        task.id,
-        owner.to_string(),
-        key.clone(),
-        thumb_key.clone(),
-        mime.clone(),
-        task.uuid.clone(),
-    );
-    let kept = state
-        .db
-        .run(move |conn| {
-            let result_url = format!("/api/v1/files/result/{uuid}");
-            let stored = Stored {
-                result_url: &result_url,
-                physical_path: &key_s,
-                result_mime: &mime_s,
-                result_bytes: size,
-                result_sha256: &sha,
-                width: w as i32,
-                height: h as i32,
-                thumb_path: &thumb_s,
-            };
-            Ok(store::complete(
-                conn,
-                id,
-                &owner_s,
-                &stored,
-                Utc::now().naive_utc(),
-            )?)
-        })
-        .await
-        .map_err(|e| ProviderError::Transient {
-            detail: e.to_string(),
-            http_status: None,
-            retry_after: None,
-        })?;
-    if !kept {
-        // Canceled (or taken over) while we worked: the files belong to nobody.
-        let _ = state.storage.delete(&key).await;
-        let _ = state.storage.delete(&thumb_key).await;
-    }
-    state.wake.notify_one();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -322,3 +322,43 @@ impl TestApp {
         body["data"]["token"].as_str().expect("token").to_string()
     }
 }
+
+/// A browser-like HTTP client for the pages: keeps cookies, does not follow redirects.
+pub fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    /// GETs a page as a browser does; returns the CSRF token from its cookie and the HTML.
+    pub async fn open(&self, client: &reqwest::Client, path: &str) -> (String, String) {
+        let res = client.get(self.at(path)).send().await.expect("page");
+        let token = res
+            .cookies()
+            .find(|c| c.name() == "pd_csrf")
+            .map(|c| c.value().to_string())
+            .unwrap_or_default();
+        (token, res.text().await.expect("page body"))
+    }
+
+    /// Posts a form as htmx does, with the CSRF header.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        csrf: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.at(path))
+            .header("X-CSRF-Token", csrf)
+            .header("HX-Request", "true")
+            .form(form)
+            .send()
+            .await
+            .expect("form post")
+    }
+}
