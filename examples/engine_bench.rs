@@ -86,9 +86,9 @@ struct Args {
     /// instances would (throughput only; meant for PostgreSQL).
     #[arg(long, default_value_t = 1)]
     engines: usize,
-    /// database.pool_size of each instance.
-    #[arg(long, default_value_t = 16)]
-    pool_size: u32,
+    /// database.pool_size of each instance (default: the shipped default).
+    #[arg(long)]
+    pool_size: Option<u32>,
     /// engine.concurrency and the provider's concurrency (default: 64 throughput, 200
     /// latency, 4 idle-queue).
     #[arg(long)]
@@ -489,7 +489,9 @@ impl Bench {
             ..Config::default()
         };
         config.database.url = database_url;
-        config.database.pool_size = args.pool_size;
+        if let Some(size) = args.pool_size {
+            config.database.pool_size = size;
+        }
         config.engine.concurrency = concurrency;
         config.engine.poll_interval_ms = args.poll_interval_ms;
         // Through serde, so keys added to `[[providers]]` later take their defaults here too.
@@ -1161,7 +1163,12 @@ fn print_header(args: &Args) {
     );
     println!(
         "run:      backend {:?}, scenario {:?}, engines {}, pool_size {}, poll_interval_ms {}",
-        args.backend, args.scenario, args.engines, args.pool_size, args.poll_interval_ms
+        args.backend,
+        args.scenario,
+        args.engines,
+        args.pool_size
+            .unwrap_or_else(|| Config::default().database.pool_size),
+        args.poll_interval_ms
     );
 }
 

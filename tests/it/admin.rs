@@ -110,24 +110,12 @@ async fn admin_page_bans_with_one_click(app: &TestApp) {
     }
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.post_form(
-        &client,
-        &csrf,
-        "/login",
-        &[("username", "amy"), ("password", PASSWORD)],
-    )
-    .await;
+    app.page_login(&client, &csrf, "amy").await;
     assert_eq!(
         client.get(app.at("/admin")).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
-    app.post_form(
-        &client,
-        &csrf,
-        "/login",
-        &[("username", "boss"), ("password", PASSWORD)],
-    )
-    .await;
+    app.page_login(&client, &csrf, "boss").await;
     let html = client
         .get(app.at("/admin"))
         .send()

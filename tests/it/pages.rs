@@ -242,13 +242,7 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     let api_token = app.user("wendy").await;
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.post_form(
-        &client,
-        &csrf,
-        "/login",
-        &[("username", "wendy"), ("password", PASSWORD)],
-    )
-    .await;
+    app.page_login(&client, &csrf, "wendy").await;
     let res = app
         .post_form(
             &client,

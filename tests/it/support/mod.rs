@@ -344,6 +344,19 @@ impl TestApp {
         (token, res.text().await.expect("page body"))
     }
 
+    /// Signs `name` in through the login form, as a person does.
+    pub async fn page_login(&self, client: &reqwest::Client, csrf: &str, name: &str) {
+        let res = self
+            .post_form(
+                client,
+                csrf,
+                "/login",
+                &[("username", name), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(res.status().is_success() || res.status().is_redirection());
+    }
+
     /// Posts a form as htmx does, with the CSRF header.
     pub async fn post_form(
         &self,
