@@ -17,14 +17,11 @@
     form.querySelectorAll("[data-for]").forEach(function (el) {
       var on = el.getAttribute("data-for").split(" ").indexOf(m) >= 0;
       if (el.tagName === "OPTION") { el.hidden = !on; el.disabled = !on; } else { el.hidden = !on; }
+      // A choice that does not apply to this mode is not sent with it.
+      if (!on) el.querySelectorAll("select[data-reset]").forEach(function (s) { s.value = ""; });
     });
     form.querySelectorAll("[data-" + m + "]").forEach(function (el) { el.textContent = el.getAttribute("data-" + m); });
     slots.forEach(function (s) { s.hidden = s.getAttribute("data-only") && s.getAttribute("data-only") !== m; });
-    var size = document.getElementById("size");
-    if (size.selectedOptions[0] && size.selectedOptions[0].disabled) {
-      var first = Array.prototype.find.call(size.options, function (o) { return !o.disabled; });
-      if (first) size.value = first.value;
-    }
     var model = document.getElementById("model");
     Array.prototype.forEach.call(model.options, function (o) {
       o.disabled = o.getAttribute("data-kinds").split(" ").indexOf(m) < 0;
@@ -103,9 +100,15 @@
     document.getElementById("prompt").value = r.prompt || "";
     var p = r.params || {};
     var set = function (name, value) { var el = form.querySelector("[name=" + name + "]"); if (el && value !== undefined && value !== null) el.value = value; };
-    set("model", r.model); set("size", p.size); set("seed", p.seed); set("style", p.style);
+    // A recipe made from an aspect ratio brings that back; an older one its exact size.
+    var byAspect = p.aspect || p.resolution;
+    set("model", r.model); set("size", byAspect ? "" : p.size); set("aspect", p.aspect || "");
+    set("resolution", p.resolution || ""); set("seed", p.seed); set("style", p.style);
     set("strength", p.strength); set("duration", p.duration); set("negative_prompt", p.negative_prompt);
   }
+  ["aspect", "resolution"].forEach(function (id) {
+    document.getElementById(id).addEventListener("change", function () { document.getElementById("size").value = ""; });
+  });
   var prompt = document.getElementById("prompt");
   ["dragenter", "dragover"].forEach(function (t) { prompt.addEventListener(t, function (e) { e.preventDefault(); }); });
   prompt.addEventListener("drop", function (e) {

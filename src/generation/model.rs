@@ -94,6 +94,16 @@ pub struct Params {
     /// Video length in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<u32>,
+    /// "W:H", e.g. "16:9": instead of `size`, with `resolution` or a default edge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<String>,
+    /// "480p", "720p" or "1080p": the short edge, instead of `size`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// How many results to make (1–4): one task each, with consecutive seeds. Only in the
+    /// request; a stored task is always one result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
     /// The reference uploads, by public id, in order (first and last keyframe for i2v).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,
@@ -223,6 +233,9 @@ pub struct TaskView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
     pub attempts: i32,
+    /// Every task made by the submit that answered with this one, when `n` > 1.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<String>,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,

@@ -91,6 +91,9 @@ pub struct GenerateForm {
     model: String,
     images: String,
     size: String,
+    aspect: String,
+    resolution: String,
+    n: String,
     seed: String,
     style: String,
     strength: String,
@@ -121,6 +124,9 @@ impl GenerateForm {
             style: some(&self.style).filter(|s| s != "auto"),
             strength: number(&self.strength)?,
             duration: number(&self.duration)?,
+            aspect: some(&self.aspect),
+            resolution: some(&self.resolution),
+            n: number(&self.n)?,
             images: Vec::new(),
         };
         Ok(NewTask {

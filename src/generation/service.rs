@@ -40,7 +40,44 @@ fn upload_id(reference: &str) -> String {
     last.split('.').next().unwrap_or(last).to_string()
 }
 
-fn validate(task: &NewTask) -> AppResult<(Kind, String, Params)> {
+/// The most results one submit may ask for (`params.n`).
+pub const MAX_COUNT: u32 = 4;
+
+/// A size for an aspect ratio ("16:9") and a resolution ("720p": the short edge). Without a
+/// resolution, images get a long edge of 1024 and videos a short edge of 720. Edges are
+/// multiples of 8 (video encoders want even ones). None when either value is not understood.
+fn size_for(kind: Kind, aspect: Option<&str>, resolution: Option<&str>) -> Option<String> {
+    let (a, b) = match aspect {
+        Some(r) => {
+            let (a, b) = r.split_once(':')?;
+            (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)
+        }
+        None => (1, 1),
+    };
+    if !(1..=32).contains(&a) || !(1..=32).contains(&b) || a > 4 * b || b > 4 * a {
+        return None;
+    }
+    let short = match resolution {
+        None => None,
+        Some(r) => Some(match r.trim().to_ascii_lowercase().as_str() {
+            "480p" => 480.0,
+            "720p" => 720.0,
+            "1080p" => 1080.0,
+            _ => return None,
+        }),
+    };
+    let ratio = f64::from(a.max(b)) / f64::from(a.min(b));
+    let (long, short) = match (short, kind.is_video()) {
+        (Some(s), _) => (s * ratio, s),
+        (None, true) => (720.0 * ratio, 720.0),
+        (None, false) => (1024.0, 1024.0 / ratio),
+    };
+    let edge = |v: f64| ((v / 8.0).round() as u32 * 8).clamp(64, 2048);
+    let (w, h) = if a >= b { (long, short) } else { (short, long) };
+    Some(format!("{}x{}", edge(w), edge(h)))
+}
+
+fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     let kind =
         Kind::parse(task.kind.trim()).ok_or_else(|| AppError::invalid("type", "err.gen.type"))?;
     let prompt = task.prompt.trim().to_string();
@@ -73,6 +110,20 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params)> {
     if params.duration.is_some_and(|d| !(2..=10).contains(&d)) {
         return Err(AppError::invalid("params", "err.gen.duration"));
     }
+    if params.aspect.is_some() || params.resolution.is_some() {
+        if params.size.is_some() {
+            return Err(AppError::invalid("params", "err.gen.size_or_aspect"));
+        }
+        params.size = Some(
+            size_for(kind, params.aspect.as_deref(), params.resolution.as_deref())
+                .ok_or_else(|| AppError::invalid("params", "err.gen.aspect"))?,
+        );
+        params.resolution = params.resolution.map(|r| r.trim().to_ascii_lowercase());
+    }
+    let count = params.n.take().unwrap_or(1);
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(AppError::invalid("params", "err.gen.count"));
+    }
     if params
         .negative_prompt
         .as_ref()
@@ -89,25 +140,25 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params)> {
         .seed
         .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
     params.images = task.images.iter().map(|r| upload_id(r)).collect();
-    Ok((kind, prompt, params))
+    Ok((kind, prompt, params, count))
 }
 
 fn start_of_day(now: NaiveDateTime) -> NaiveDateTime {
     now.date().and_hms_opt(0, 0, 0).unwrap_or(now)
 }
 
+/// Queues the task, or `params.n` tasks with consecutive seeds; answers with the first.
 pub async fn submit(
     state: &AppState,
     user: &User,
     task: NewTask,
     lang: Lang,
 ) -> AppResult<TaskView> {
-    let (kind, prompt, params) = validate(&task)?;
+    let (kind, prompt, params, count) = validate(&task)?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
         .ok_or_else(|| AppError::invalid("model", "err.gen.model"))?;
-    let parameters = serde_json::to_string(&params).map_err(|e| AppError::internal(e, "params"))?;
     let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
     let created = state
         .db
@@ -118,7 +169,8 @@ pub async fn submit(
             store::with_user_lock(conn, user_id, |conn| {
                 let now = Utc::now().naive_utc();
                 if let Some(limit) = quota {
-                    if store::count_since(conn, user_id, start_of_day(now))? >= i64::from(limit) {
+                    let used = store::count_since(conn, user_id, start_of_day(now))?;
+                    if used + i64::from(count) > i64::from(limit) {
                         return Err(AppError::client(
                             StatusCode::TOO_MANY_REQUESTS,
                             429,
@@ -126,28 +178,47 @@ pub async fn submit(
                         ));
                     }
                 }
-                let uuid = uuid::Uuid::new_v4().to_string();
-                let row = NewGeneration {
-                    uuid: &uuid,
-                    user_id,
-                    status: TaskStatus::Queued.as_str(),
-                    generation_type: kind.as_str(),
-                    prompt: (!prompt.is_empty()).then_some(prompt.as_str()),
-                    parameters: Some(&parameters),
-                    provider: &model.provider,
-                    model: &model.model,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    progress: 0,
-                    created_at: now,
-                    updated_at: now,
-                };
-                Ok(store::insert(conn, &row)?)
+                let mut created = Vec::with_capacity(count as usize);
+                for i in 0..count {
+                    let mut one = params.clone();
+                    one.seed = one.seed.map(|s| s.wrapping_add(u64::from(i)));
+                    let parameters =
+                        serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
+                    let uuid = uuid::Uuid::new_v4().to_string();
+                    let row = NewGeneration {
+                        uuid: &uuid,
+                        user_id,
+                        status: TaskStatus::Queued.as_str(),
+                        generation_type: kind.as_str(),
+                        prompt: (!prompt.is_empty()).then_some(prompt.as_str()),
+                        parameters: Some(&parameters),
+                        provider: &model.provider,
+                        model: &model.model,
+                        attempts: 0,
+                        next_attempt_at: now,
+                        progress: 0,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    created.push(store::insert(conn, &row)?);
+                }
+                Ok(created)
             })
         })
         .await?;
     state.wake.notify_one();
-    view_one(state, created, lang).await
+    let batch: Vec<String> = if created.len() > 1 {
+        created.iter().map(|g| g.uuid.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let first = created
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no task made"), "submit"))?;
+    let mut view = view_one(state, first, lang).await?;
+    view.batch = batch;
+    Ok(view)
 }
 
 async fn view_one(state: &AppState, task: Generation, lang: Lang) -> AppResult<TaskView> {
@@ -203,6 +274,7 @@ pub fn view(state: &AppState, g: &Generation, queue_position: Option<i64>, lang:
         width: g.width,
         height: g.height,
         attempts: g.attempts,
+        batch: Vec::new(),
         created_at: rfc3339(g.created_at),
         started_at: g.started_at.map(rfc3339),
         completed_at: g.completed_at.map(rfc3339),
@@ -457,14 +529,78 @@ mod tests {
     }
 
     #[test]
+    fn aspect_and_resolution_become_a_size() {
+        let size = |k, a, r| size_for(k, a, r);
+        assert_eq!(size(Kind::T2i, Some("1:1"), None).unwrap(), "1024x1024");
+        assert_eq!(size(Kind::T2i, Some("16:9"), None).unwrap(), "1024x576");
+        assert_eq!(size(Kind::T2i, Some("3:4"), None).unwrap(), "768x1024");
+        assert_eq!(size(Kind::T2v, Some("16:9"), None).unwrap(), "1280x720");
+        assert_eq!(
+            size(Kind::T2v, Some("9:16"), Some("1080P")).unwrap(),
+            "1080x1920"
+        );
+        assert_eq!(size(Kind::I2v, None, Some("480p")).unwrap(), "480x480");
+        assert_eq!(
+            size(Kind::T2v, Some("16:9"), Some("480p")).unwrap(),
+            "856x480"
+        );
+        for bad in ["16/9", "0:1", "9:1", "a:b", "33:32"] {
+            assert!(size(Kind::T2i, Some(bad), None).is_none(), "{bad}");
+        }
+        assert!(size(Kind::T2v, None, Some("4k")).is_none());
+    }
+
+    #[test]
+    fn count_aspect_and_size_are_checked() {
+        let with = |params: Params| NewTask {
+            kind: "t2v".into(),
+            prompt: "海浪".into(),
+            params: Some(params),
+            ..Default::default()
+        };
+        let (_, _, params, count) = validate(&with(Params {
+            aspect: Some("16:9".into()),
+            resolution: Some("720P".into()),
+            n: Some(3),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(count, 3);
+        assert_eq!(params.size.as_deref(), Some("1280x720"));
+        assert_eq!(params.resolution.as_deref(), Some("720p"));
+        assert_eq!(params.n, None, "the count is not stored with a task");
+        for bad in [
+            Params {
+                n: Some(0),
+                ..Default::default()
+            },
+            Params {
+                n: Some(MAX_COUNT + 1),
+                ..Default::default()
+            },
+            Params {
+                size: Some("640x480".into()),
+                aspect: Some("4:3".into()),
+                ..Default::default()
+            },
+            Params {
+                aspect: Some("<script>".into()),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(validate(&with(bad)).unwrap_err().field(), Some("params"));
+        }
+    }
+
+    #[test]
     fn requests_are_validated() {
         let ok = NewTask {
             kind: "t2i".into(),
             prompt: "雪山".into(),
             ..Default::default()
         };
-        let (kind, _, params) = validate(&ok).unwrap();
-        assert_eq!(kind, Kind::T2i);
+        let (kind, _, params, count) = validate(&ok).unwrap();
+        assert_eq!((kind, count), (Kind::T2i, 1));
         assert!(params.seed.is_some(), "a seed is always chosen");
         let field = |t: NewTask| validate(&t).unwrap_err().field();
         assert_eq!(

@@ -439,7 +439,10 @@ pub fn spec() -> Value {
                     ("params", json!({ "$ref": "#/components/schemas/Params" })),
                 ]),
                 "Params": object(&[], &[
-                    ("size", string("WIDTHxHEIGHT, 64–2048 per side")),
+                    ("size", string("WIDTHxHEIGHT, 64–2048 per side; or give aspect and/or resolution")),
+                    ("aspect", string("W:H such as 16:9 (at most 4:1); images get a long edge of 1024, videos a short edge of 720 unless resolution says otherwise")),
+                    ("resolution", json!({ "type": "string", "enum": ["480p", "720p", "1080p"], "description": "the short edge" })),
+                    ("n", json!({ "type": "integer", "minimum": 1, "maximum": 4, "description": "results to make: one task each, consecutive seeds; the answer lists them in `batch`" })),
                     ("seed", json!({ "type": "integer", "minimum": 0 })),
                     ("negative_prompt", string("")),
                     ("style", string("i2i on the offline engine: oil_painting | watercolor | pencil_sketch | pixel_art | color_transfer")),
@@ -456,6 +459,7 @@ pub fn spec() -> Value {
                     ("result_url", string("signed, expiring")), ("thumbnail_url", string("signed, expiring WebP")),
                     ("mime", string("")), ("width", json!({ "type": "integer" })), ("height", json!({ "type": "integer" })),
                     ("attempts", json!({ "type": "integer" })),
+                    ("batch", json!({ "type": "array", "items": { "type": "string" }, "description": "in the submit answer when n > 1: every task it made" })),
                     ("created_at", string("UTC")), ("started_at", string("UTC")), ("completed_at", string("UTC")),
                 ]),
                 "TaskPage": object(&[], &[

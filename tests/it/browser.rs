@@ -72,12 +72,21 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     b.wait_for_text("#welcome", "artist").await;
 
     b.fill("#prompt", "雪山日落，湖面倒影").await;
+    b.script(
+        "document.getElementById('aspect').value = '16:9'; \
+         document.getElementById('count').value = '2'; return null;",
+    )
+    .await;
     b.click("#generate-submit").await;
-    // The card appears at once and turns into a picture without a reload.
+    // The cards appear at once and turn into pictures without a reload.
     b.find(".task-card").await;
-    b.find(".task-card.status-completed img").await;
+    b.wait_for_count(".task-card.status-completed img", 2).await;
     let src = b.attribute(".task-card.status-completed img", "src").await;
     assert!(src.contains("/api/v1/files/thumb/"), "{src}");
+    let shape = b
+        .script("const i = document.querySelector('.task-card.status-completed img'); return [i.naturalWidth, i.naturalHeight];")
+        .await;
+    assert_eq!(shape, serde_json::json!([320, 180]), "a 16:9 picture");
     b.screenshot(&shots.join("generated.png")).await;
 
     // Dropping the downloaded picture on the prompt brings its recipe back.
@@ -91,11 +100,11 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
                const dt = new DataTransfer();
                dt.items.add(new File([blob], 'picture.png', { type: 'image/png' }));
                document.getElementById('prompt').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-               setTimeout(() => done(document.getElementById('prompt').value + '|' + document.querySelector('input[name=type]:checked').value), 500);
+               setTimeout(() => done([document.getElementById('prompt').value, document.querySelector('input[name=type]:checked').value, document.getElementById('aspect').value].join('|')), 500);
              });",
         )
         .await;
-    assert_eq!(restored, "雪山日落，湖面倒影|t2i");
+    assert_eq!(restored, "雪山日落，湖面倒影|t2i|16:9");
 
     // A text-to-video result plays inline.
     b.click("#mode-t2v").await;

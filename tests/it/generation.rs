@@ -14,6 +14,7 @@ on_both_backends!(
     bad_generation_requests_get_code_400,
     another_users_task_reads_as_missing,
     daily_quota_is_enforced_with_429,
+    several_results_from_one_request_with_an_aspect_ratio,
     queued_tasks_cancel_and_retry,
     uploads_are_checked_stripped_and_owned,
     image_to_image_uses_the_callers_upload,
@@ -266,6 +267,64 @@ async fn daily_quota_is_enforced_with_429(app: &TestApp) {
             .count(),
         5
     );
+}
+
+async fn several_results_from_one_request_with_an_aspect_ratio(app: &TestApp) {
+    let token = app.user("plenty").await;
+    let (status, answer) = app
+        .post(
+            "/api/v1/generation",
+            Some(&token),
+            json!({"type": "t2i", "prompt": "竹林小径", "params": {"aspect": "16:9", "n": 3, "seed": 40}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let batch: Vec<String> = answer["data"]["batch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(batch.len(), 3);
+    assert_eq!(answer["data"]["task_id"], batch[0].as_str());
+    assert!(answer["data"]["params"].get("n").is_none());
+    for (i, id) in batch.iter().enumerate() {
+        let done = wait_final(app, &token, id).await;
+        let data = &done["data"];
+        assert_eq!(data["status"], "completed", "{done}");
+        assert_eq!(data["params"]["seed"], 40 + i);
+        assert_eq!(data["params"]["aspect"], "16:9");
+        assert_eq!(
+            (data["width"].as_i64(), data["height"].as_i64()),
+            (Some(1024), Some(576))
+        );
+    }
+
+    // n counts against the daily quota as a whole: all or nothing.
+    app.sql("UPDATE users SET daily_quota = 5 WHERE username = 'plenty'")
+        .await;
+    let (status, _) = app
+        .post(
+            "/api/v1/generation",
+            Some(&token),
+            json!({"type": "t2i", "prompt": "多一张", "params": {"n": 3}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (_, list) = app.get("/api/v1/generation", Some(&token)).await;
+    assert_eq!(list["data"]["tasks"].as_array().unwrap().len(), 3);
+    let (status, body) = app
+        .post(
+            "/api/v1/generation",
+            Some(&token),
+            json!({"type": "t2i", "prompt": "x", "params": {"n": 9}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(400))
+    );
+    assert_eq!(body["message"], "一次最多生成 4 个");
 }
 
 async fn queued_tasks_cancel_and_retry(app: &TestApp) {

@@ -69,6 +69,13 @@ impl DashScope {
     fn request(job: &Job) -> ProviderResult<(&'static str, Value)> {
         let seed = job.params.seed.map(|s| s % 2_147_483_648);
         let negative = job.params.negative_prompt.clone();
+        // Image-to-video takes its frame size from the picture; only the resolution is chosen.
+        let resolution = job
+            .params
+            .resolution
+            .as_deref()
+            .unwrap_or("720p")
+            .to_ascii_uppercase();
         Ok(match job.kind {
             Kind::T2i => (
                 "/api/v1/services/aigc/text2image/image-synthesis",
@@ -104,7 +111,7 @@ impl DashScope {
                 json!({
                     "model": job.model,
                     "input": { "prompt": job.prompt, "first_frame_url": data_url(job, 0)?, "last_frame_url": data_url(job, 1)? },
-                    "parameters": { "resolution": "720P", "seed": seed },
+                    "parameters": { "resolution": resolution, "seed": seed },
                 }),
             ),
             Kind::I2v => (
@@ -112,7 +119,7 @@ impl DashScope {
                 json!({
                     "model": job.model,
                     "input": { "prompt": job.prompt, "img_url": data_url(job, 0)? },
-                    "parameters": { "resolution": "720P", "duration": job.params.duration.unwrap_or(5), "seed": seed },
+                    "parameters": { "resolution": resolution, "duration": job.params.duration.unwrap_or(5), "seed": seed },
                 }),
             ),
         })
