@@ -39,6 +39,15 @@ impl Kind {
         matches!(self, Kind::T2v | Kind::I2v)
     }
 
+    /// The shape of a result when neither a size nor an aspect ratio is given.
+    pub fn default_aspect(self) -> (u32, u32) {
+        if self.is_video() {
+            (16, 9)
+        } else {
+            (1, 1)
+        }
+    }
+
     /// Reference images the kind needs: (at least, at most).
     pub fn image_range(self) -> (usize, usize) {
         match self {
@@ -72,6 +81,41 @@ impl TaskStatus {
 
     pub fn is_final(s: &str) -> bool {
         matches!(s, "completed" | "failed" | "canceled")
+    }
+}
+
+/// The short edge a resolution names: "720p" is 720.
+pub fn short_edge(resolution: &str) -> Option<u32> {
+    match resolution.trim().to_ascii_lowercase().as_str() {
+        "480p" => Some(480),
+        "720p" => Some(720),
+        "1080p" => Some(1080),
+        _ => None,
+    }
+}
+
+/// "16:9" as (16, 9); None unless both sides are 1–32 and the shape is at most 4:1.
+pub fn parse_aspect(aspect: &str) -> Option<(u32, u32)> {
+    let (a, b) = aspect.split_once(':')?;
+    let (a, b) = (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?);
+    ((1..=32).contains(&a) && (1..=32).contains(&b) && a <= 4 * b && b <= 4 * a).then_some((a, b))
+}
+
+/// A frame of shape `w`:`h` with `short` as its short edge; without one, pictures get a long
+/// edge of 1024 and videos a short edge of 720. Edges are multiples of 8 (video encoders want
+/// even ones) between 64 and 2048.
+pub fn frame_size(w: u32, h: u32, short: Option<u32>, video: bool) -> (u32, u32) {
+    let ratio = f64::from(w.max(h)) / f64::from(w.min(h).max(1));
+    let (long, short) = match (short, video) {
+        (Some(s), _) => (f64::from(s) * ratio, f64::from(s)),
+        (None, true) => (720.0 * ratio, 720.0),
+        (None, false) => (1024.0, 1024.0 / ratio),
+    };
+    let edge = |v: f64| ((v / 8.0).round() as u32 * 8).clamp(64, 2048);
+    if w >= h {
+        (edge(long), edge(short))
+    } else {
+        (edge(short), edge(long))
     }
 }
 

@@ -7,7 +7,7 @@ use rand::Rng;
 use serde::Deserialize;
 
 use super::model::{
-    Generation, Kind, NewGeneration, NewUpload, Params, TaskErrorView, TaskStatus, TaskView,
+    self, Generation, Kind, NewGeneration, NewUpload, Params, TaskErrorView, TaskStatus, TaskView,
 };
 use super::providers::ModelInfo;
 use super::store;
@@ -42,40 +42,6 @@ fn upload_id(reference: &str) -> String {
 
 /// The most results one submit may ask for (`params.n`).
 pub const MAX_COUNT: u32 = 4;
-
-/// A size for an aspect ratio ("16:9") and a resolution ("720p": the short edge). Without a
-/// resolution, images get a long edge of 1024 and videos a short edge of 720. Edges are
-/// multiples of 8 (video encoders want even ones). None when either value is not understood.
-fn size_for(kind: Kind, aspect: Option<&str>, resolution: Option<&str>) -> Option<String> {
-    let (a, b) = match aspect {
-        Some(r) => {
-            let (a, b) = r.split_once(':')?;
-            (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)
-        }
-        None => (1, 1),
-    };
-    if !(1..=32).contains(&a) || !(1..=32).contains(&b) || a > 4 * b || b > 4 * a {
-        return None;
-    }
-    let short = match resolution {
-        None => None,
-        Some(r) => Some(match r.trim().to_ascii_lowercase().as_str() {
-            "480p" => 480.0,
-            "720p" => 720.0,
-            "1080p" => 1080.0,
-            _ => return None,
-        }),
-    };
-    let ratio = f64::from(a.max(b)) / f64::from(a.min(b));
-    let (long, short) = match (short, kind.is_video()) {
-        (Some(s), _) => (s * ratio, s),
-        (None, true) => (720.0 * ratio, 720.0),
-        (None, false) => (1024.0, 1024.0 / ratio),
-    };
-    let edge = |v: f64| ((v / 8.0).round() as u32 * 8).clamp(64, 2048);
-    let (w, h) = if a >= b { (long, short) } else { (short, long) };
-    Some(format!("{}x{}", edge(w), edge(h)))
-}
 
 fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     let kind =
@@ -114,10 +80,21 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
         if params.size.is_some() {
             return Err(AppError::invalid("params", "err.gen.size_or_aspect"));
         }
-        params.size = Some(
-            size_for(kind, params.aspect.as_deref(), params.resolution.as_deref())
-                .ok_or_else(|| AppError::invalid("params", "err.gen.aspect"))?,
-        );
+        let bad = || AppError::invalid("params", "err.gen.aspect");
+        let short = match params.resolution.as_deref() {
+            Some(r) => Some(model::short_edge(r).ok_or_else(bad)?),
+            None => None,
+        };
+        let shape = match params.aspect.as_deref() {
+            Some(a) => Some(model::parse_aspect(a).ok_or_else(bad)?),
+            // With references and no ratio, the first reference's shape decides (the engine).
+            None if kind.image_range().0 > 0 => None,
+            None => Some(kind.default_aspect()),
+        };
+        if let Some((w, h)) = shape {
+            let (w, h) = model::frame_size(w, h, short, kind.is_video());
+            params.size = Some(format!("{w}x{h}"));
+        }
         params.resolution = params.resolution.map(|r| r.trim().to_ascii_lowercase());
     }
     let count = params.n.take().unwrap_or(1);
@@ -530,24 +507,27 @@ mod tests {
 
     #[test]
     fn aspect_and_resolution_become_a_size() {
-        let size = |k, a, r| size_for(k, a, r);
-        assert_eq!(size(Kind::T2i, Some("1:1"), None).unwrap(), "1024x1024");
-        assert_eq!(size(Kind::T2i, Some("16:9"), None).unwrap(), "1024x576");
-        assert_eq!(size(Kind::T2i, Some("3:4"), None).unwrap(), "768x1024");
-        assert_eq!(size(Kind::T2v, Some("16:9"), None).unwrap(), "1280x720");
+        let size = |k: Kind, a: Option<&str>, r: Option<&str>| {
+            let (w, h) = a.map_or(Some(k.default_aspect()), model::parse_aspect)?;
+            let short = r.map(model::short_edge);
+            (short != Some(None)).then(|| model::frame_size(w, h, short.flatten(), k.is_video()))
+        };
+        assert_eq!(size(Kind::T2i, Some("1:1"), None), Some((1024, 1024)));
+        assert_eq!(size(Kind::T2i, Some("16:9"), None), Some((1024, 576)));
+        assert_eq!(size(Kind::T2i, Some("3:4"), None), Some((768, 1024)));
+        assert_eq!(size(Kind::T2v, None, None), Some((1280, 720)));
         assert_eq!(
-            size(Kind::T2v, Some("9:16"), Some("1080P")).unwrap(),
-            "1080x1920"
+            size(Kind::T2v, Some("9:16"), Some("1080P")),
+            Some((1080, 1920))
         );
-        assert_eq!(size(Kind::I2v, None, Some("480p")).unwrap(), "480x480");
         assert_eq!(
-            size(Kind::T2v, Some("16:9"), Some("480p")).unwrap(),
-            "856x480"
+            size(Kind::T2v, Some("16:9"), Some("480p")),
+            Some((856, 480))
         );
         for bad in ["16/9", "0:1", "9:1", "a:b", "33:32"] {
-            assert!(size(Kind::T2i, Some(bad), None).is_none(), "{bad}");
+            assert_eq!(size(Kind::T2i, Some(bad), None), None, "{bad}");
         }
-        assert!(size(Kind::T2v, None, Some("4k")).is_none());
+        assert_eq!(size(Kind::T2v, None, Some("4k")), None);
     }
 
     #[test]

@@ -122,9 +122,9 @@ impl Browser {
         v[ELEMENT].as_str().map(str::to_string)
     }
 
-    /// Waits up to 10 s for an element matching `css`.
+    /// Waits up to 30 s for an element matching `css` (the whole suite shares two cores).
     pub async fn find(&self, css: &str) -> String {
-        self.find_within(css, 10).await
+        self.find_within(css, 30).await
     }
 
     /// Waits up to `seconds` for an element matching `css`.
@@ -215,9 +215,9 @@ impl Browser {
         .to_string()
     }
 
-    /// Waits up to 10 s until the page URL contains `part`.
+    /// Waits up to 30 s until the page URL contains `part`.
     pub async fn wait_for_url(&self, part: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while !self.url().await.contains(part) {
             assert!(
                 Instant::now() < deadline,
@@ -228,9 +228,9 @@ impl Browser {
         }
     }
 
-    /// Waits up to 10 s until the element's text contains `part`.
+    /// Waits up to 30 s until the element's text contains `part`.
     pub async fn wait_for_text(&self, css: &str, part: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let text = self.text(css).await;
             if text.contains(part) {
@@ -244,9 +244,9 @@ impl Browser {
         }
     }
 
-    /// Accepts the confirm() dialog once it is open (waits up to 10 s).
+    /// Accepts the confirm() dialog once it is open (waits up to 30 s).
     pub async fn accept_dialog(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let open = self.call(reqwest::Method::GET, "/alert/text", None).await;
             if open.is_string() {
@@ -275,9 +275,9 @@ impl Browser {
         v.as_array().map(Vec::len).unwrap_or(0)
     }
 
-    /// Waits up to 10 s until exactly `n` elements match `css`.
+    /// Waits up to 30 s until exactly `n` elements match `css`.
     pub async fn wait_for_count(&self, css: &str, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while self.count(css).await != n {
             assert!(
                 Instant::now() < deadline,

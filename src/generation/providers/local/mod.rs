@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use image::RgbImage;
 
 use super::{Job, Output, Polled, Provider, ProviderError, ProviderResult, Submitted};
-use crate::generation::model::Kind;
+use crate::generation::model::{frame_size, short_edge, Kind};
 use crate::storage::images::encode_png;
 
 pub struct Local;
@@ -111,7 +111,20 @@ fn run(job: &Job) -> ProviderResult<Output> {
             } else {
                 first.clone()
             };
-            let (w, h) = parse_size(job.params.size.as_deref(), DEFAULT_VIDEO);
+            // Without a size, the video takes the first keyframe's shape.
+            let (w, h) = match job.params.size.as_deref() {
+                Some(size) => parse_size(Some(size), DEFAULT_VIDEO),
+                None => frame_size(
+                    first.width(),
+                    first.height(),
+                    job.params
+                        .resolution
+                        .as_deref()
+                        .and_then(short_edge)
+                        .or(Some(DEFAULT_VIDEO.1)),
+                    true,
+                ),
+            };
             video::keyframes(&first, &last, w, h, seconds, seed)
                 .map(mp4)
                 .map_err(failed)
