@@ -158,36 +158,24 @@ async fn failed_login_rerenders_the_form_with_an_escaped_value(app: &TestApp) {
 async fn register_page_flow_and_language_switch(app: &TestApp) {
     let client = page_client();
     let (csrf, _) = app.open(&client, "/register").await;
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/register",
-            &[
+    let register = |confirm: &'static str| {
+        let (client, csrf) = (&client, &csrf);
+        async move {
+            let form = [
                 ("username", "victor"),
                 ("email", "victor@example.com"),
                 ("password", PASSWORD),
-                ("password_confirm", "Other@1234"),
-            ],
-        )
-        .await;
+                ("password_confirm", confirm),
+            ];
+            app.post_form(client, csrf, "/register", &form).await
+        }
+    };
+    let res = register("Other@1234").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
     assert!(html.contains("两次输入的密码不一致") && html.contains("value=\"victor@example.com\""));
 
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/register",
-            &[
-                ("username", "victor"),
-                ("email", "victor@example.com"),
-                ("password", PASSWORD),
-                ("password_confirm", PASSWORD),
-            ],
-        )
-        .await;
+    let res = register(PASSWORD).await;
     assert_eq!(res.headers()["hx-redirect"], "/login?registered=1");
     let html = client
         .get(app.at("/login?registered=1"))
