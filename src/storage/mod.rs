@@ -1,5 +1,5 @@
-//! Where files live: a folder in the data dir by default (S3-compatible storage comes later
-//! behind the same type), plus signed, expiring URLs for results (seed 6.1).
+//! Where files live: a folder in the data dir by default or an S3-compatible bucket, plus
+//! signed, expiring URLs for results (seed 6.1).
 
 pub mod images;
 pub mod label;
@@ -40,20 +40,32 @@ impl Storage {
     /// Writes atomically (temporary file, then rename), so a crash never leaves half a file;
     /// an S3 PUT is atomic by itself.
     pub async fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.put_all(vec![(key.to_string(), bytes)]).await
+    }
+
+    /// Several objects, as `put` writes them; on local disk in one trip to the blocking pool.
+    pub async fn put_all(&self, objects: Vec<(String, Vec<u8>)>) -> anyhow::Result<()> {
         if let Storage::S3(s3) = self {
-            return s3.put(checked(key)?, bytes).await;
+            for (key, bytes) in objects {
+                s3.put(checked(&key)?, bytes).await?;
+            }
+            return Ok(());
         }
-        let path = self.path(key)?;
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let dir = path.parent().context("no parent folder")?;
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::write(&tmp, &bytes)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("cannot move into {}", path.display()))?;
-            Ok(())
+        let files = objects
+            .into_iter()
+            .map(|(key, bytes)| Ok((self.path(&key)?, bytes)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        tokio::task::spawn_blocking(move || {
+            files.iter().try_for_each(|(path, bytes)| {
+                let dir = path.parent().context("no parent folder")?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::write(&tmp, bytes)
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
+                std::fs::rename(&tmp, path)
+                    .with_context(|| format!("cannot move into {}", path.display()))
+            })
         })
         .await?
     }

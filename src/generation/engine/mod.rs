@@ -423,10 +423,9 @@ impl TaskRun<'_> {
             .map_err(|e| engine_error(e.into()))?
             .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
         let size = bytes.len() as i64;
-        state.storage.put(&key, bytes).await.map_err(engine_error)?;
         state
             .storage
-            .put(&thumb_key, thumb)
+            .put_all(vec![(key.clone(), bytes), (thumb_key.clone(), thumb)])
             .await
             .map_err(engine_error)?;
         let (id, owner_s, key_s, thumb_s, mime_s, uuid) = (
