@@ -90,15 +90,6 @@ struct Args {
     /// Leave the database (SQLite file or PostgreSQL schema) in place and print where it is.
     #[arg(long)]
     keep: bool,
-    /// SQL to run after the fill and before ANALYZE, e.g. proposed indexes: measures them
-    /// without touching the migrations.
-    #[arg(long, value_name = "FILE")]
-    sql_after_fill: Option<std::path::PathBuf>,
-    /// At the end, print the plans of the slow queries and of the proposed alternatives
-    /// (EXPLAIN QUERY PLAN on SQLite, EXPLAIN (ANALYZE, BUFFERS) on PostgreSQL) with their
-    /// times, through the same connection and SQLite build as the app.
-    #[arg(long)]
-    explain: bool,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -170,19 +161,11 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
 
     let mut rows = Vec::new();
     let data = fill(&mut conn, args, &mut rng, &mut rows)?;
-    if let Some(file) = &args.sql_after_fill {
-        let sql = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
-        let started = Instant::now();
-        conn.batch_execute(&sql)
-            .with_context(|| format!("{} failed", file.display()))?;
-        let took = started.elapsed().as_secs_f64();
-        println!("ran {} in {took:.2} s:\n{}", file.display(), sql.trim());
-        rows.push(Row::info(
-            format!("extra SQL after the fill: {}", file.display()),
-            format!("{took:.2} s"),
-        ));
-    }
+    // A new pool, so that the measured calls run with the app's own pragmas, not the fill's.
+    drop(conn);
+    drop(db);
+    let db = Db::connect(&url, 2)?;
+    let mut conn = db.get()?;
 
     let started = Instant::now();
     match args.backend {
@@ -211,10 +194,6 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     lists(&mut conn, &data, args, &mut rng, &mut rows)?;
     keywords(&mut conn, &data, args, &mut rows)?;
     tree(&mut conn, &data, args, &url, &dir, &mut rows)?;
-    if args.explain {
-        explain(&mut conn, args.backend)?;
-        proposed(&mut conn, &data, args, &mut rng, &mut rows)?;
-    }
 
     rows.push(Row::info(
         "export of 1 GB: peak RSS".into(),
@@ -239,8 +218,9 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
 /// What the fill decided, kept to pick realistic users, folders, tags and cursors later.
 struct Data {
     users: usize,
-    /// Live (not deleted) result ids of each user, ascending; index user_id - 1.
-    live: Vec<Vec<i64>>,
+    /// (created_at, id) of each user's live (not deleted) results, ascending; index
+    /// user_id - 1. A keyset for `Filter::after`.
+    live: Vec<Vec<(NaiveDateTime, i64)>>,
     /// Folder ids of each user.
     folders: Vec<Vec<i64>>,
     /// Tags each user has used, as bits into TAGS.
@@ -252,7 +232,7 @@ struct Data {
 }
 
 impl Data {
-    fn live_of(&self, user: i64) -> &[i64] {
+    fn live_of(&self, user: i64) -> &[(NaiveDateTime, i64)] {
         self.live.get(user as usize - 1).map_or(&[], Vec::as_slice)
     }
 
@@ -727,7 +707,7 @@ fn fill(
     // Results, in id order, created_at rising with the id over DAYS days.
     let started = Instant::now();
     let owners = owners(args, rng)?;
-    let mut live: Vec<Vec<i64>> = vec![Vec::new(); args.users];
+    let mut live: Vec<Vec<(NaiveDateTime, i64)>> = vec![Vec::new(); args.users];
     // (id, user, created_at) of the completed live results: what can be filed and tagged.
     let mut finished: Vec<(i64, i64, NaiveDateTime)> = Vec::new();
     let mut keyword_prompts = Vec::new();
@@ -860,8 +840,8 @@ fn fill(
         v_int(out, i64::from(favorite));
         bulk.end_row(conn)?;
         if !deleted {
-            if let Some(ids) = live.get_mut(user as usize - 1) {
-                ids.push(id);
+            if let Some(rows) = live.get_mut(user as usize - 1) {
+                rows.push((created, id));
             }
             if let Some(p) = prompt {
                 match user {
@@ -1033,10 +1013,7 @@ fn fill(
     println!("tags: {n} in {:.1} s", started.elapsed().as_secs_f64());
 
     if args.backend == Backend::Sqlite {
-        conn.batch_execute(
-            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2000; \
-             PRAGMA wal_checkpoint(TRUNCATE);",
-        )?;
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
     }
     let total = fill_started.elapsed();
     println!("fill done in {:.1} s", total.as_secs_f64());
@@ -1140,6 +1117,8 @@ enum Case {
     Unfiled,
     Tag,
     Dates,
+    DatesNext,
+    DatesOldestNext,
     Oldest,
     KindStatusModel,
     NoMatch,
@@ -1162,6 +1141,8 @@ const CASES: &[Case] = &[
     Case::Unfiled,
     Case::Tag,
     Case::Dates,
+    Case::DatesNext,
+    Case::DatesOldestNext,
     Case::Oldest,
     Case::KindStatusModel,
     Case::NoMatch,
@@ -1186,6 +1167,8 @@ impl Case {
             Case::Unfiled => "unfiled",
             Case::Tag => "tag",
             Case::Dates => "date range",
+            Case::DatesNext => "date range, next page",
+            Case::DatesOldestNext => "date range, oldest first, next page",
             Case::Oldest => "oldest first",
             Case::KindStatusModel => "type + status + model",
             Case::NoMatch => "type + model that never match",
@@ -1198,7 +1181,14 @@ impl Case {
         }
     }
 
-    fn filter(self, user: i64, data: &Data, rng: &mut StdRng) -> anyhow::Result<Filter> {
+    /// The filter of one call; the next-page cases read their first page here, off the clock.
+    fn filter(
+        self,
+        conn: &mut DbConn,
+        user: i64,
+        data: &Data,
+        rng: &mut StdRng,
+    ) -> anyhow::Result<Filter> {
         let end = end_of_range()?;
         let mut f = Filter::default();
         let kind = |rng: &mut StdRng| KINDS[rng.gen_range(0..KINDS.len())].to_string();
@@ -1223,9 +1213,10 @@ impl Case {
                 .collect();
             mine.choose(rng).copied().unwrap_or(TAGS[0].0).to_string()
         };
+        // The keyset of a random live row of the user: a page at any depth.
         let deep = |rng: &mut StdRng| {
-            let ids = data.live_of(user);
-            (!ids.is_empty()).then(|| ids[rng.gen_range(0..ids.len())])
+            let rows = data.live_of(user);
+            (!rows.is_empty()).then(|| rows[rng.gen_range(0..rows.len())])
         };
         let model = |f: &mut Filter, rng: &mut StdRng| {
             let all = [T2I_MODELS, I2I_MODELS, T2V_MODELS, I2V_MODELS];
@@ -1247,6 +1238,10 @@ impl Case {
             Case::Unfiled => f.folder = Some(None),
             Case::Tag => f.tag = Some(tag(rng)),
             Case::Dates => dates(&mut f, rng),
+            Case::DatesNext | Case::DatesOldestNext => {
+                f.oldest_first = matches!(self, Case::DatesOldestNext);
+                next_page_of_window(conn, user, &mut f, rng, dates)?;
+            }
             Case::Oldest => f.oldest_first = true,
             Case::KindStatusModel => {
                 // A model that makes this type, as the new-generation form offers them.
@@ -1280,23 +1275,53 @@ impl Case {
                 f.status = Some(status(rng));
                 f.oldest_first = true;
             }
-            Case::Deep => f.after_id = deep(rng),
+            Case::Deep => f.after = deep(rng),
             Case::DeepOldest => {
-                f.after_id = deep(rng);
+                f.after = deep(rng);
                 f.oldest_first = true;
             }
             Case::DeepKindStatus => {
-                f.after_id = deep(rng);
+                f.after = deep(rng);
                 f.kind = Some(kind(rng));
                 f.status = Some("completed".into());
             }
             Case::DeepUnfiled => {
-                f.after_id = deep(rng);
+                f.after = deep(rng);
                 f.folder = Some(None);
             }
         }
         Ok(f)
     }
+}
+
+/// Turns `f` into the second page of a date window as the service asks for it: the keyset
+/// is the (created_at, id) of the first page's last shown row. A window without a second page
+/// is drawn again, up to 20 times. The second page must be the rows that follow the first.
+fn next_page_of_window(
+    conn: &mut DbConn,
+    user: i64,
+    f: &mut Filter,
+    rng: &mut StdRng,
+    dates: impl Fn(&mut Filter, &mut StdRng),
+) -> anyhow::Result<()> {
+    let page = PAGE_SIZE as usize;
+    let mut two_pages = Vec::new();
+    for _ in 0..20 {
+        dates(f, rng);
+        two_pages = store::list(conn, user, f, 2 * PAGE_SIZE + 1)?;
+        if two_pages.len() > page {
+            break;
+        }
+    }
+    let last = two_pages.get(page - 1).or(two_pages.last());
+    f.after = last.map(|g| (g.created_at, g.id));
+    let ids = |rows: &[Generation]| rows.iter().map(|g| g.id).collect::<Vec<_>>();
+    let next = store::list(conn, user, f, LIMIT)?;
+    ensure!(
+        ids(&next) == ids(two_pages.get(page..).unwrap_or_default()),
+        "user {user}: the next page of a date range does not continue the first page"
+    );
+    Ok(())
 }
 
 /// Times of one measured series, in ms, with how many rows the calls returned.
@@ -1306,6 +1331,8 @@ struct Series {
     /// Calls that failed, and the first error: a failing query is a finding, not a crash.
     errors: usize,
     first_error: Option<String>,
+    /// The slowest call of `store::list`: its time and its user and filter, to rerun by hand.
+    slowest: (f64, String),
 }
 
 impl Series {
@@ -1319,6 +1346,7 @@ impl Series {
             rows: 0,
             errors: 0,
             first_error: None,
+            slowest: (0.0, String::new()),
         }
     }
 
@@ -1347,20 +1375,25 @@ impl Series {
     }
 }
 
+/// Times `n` calls of `store::list`; `next` picks the user and filter of each, off the clock.
 fn time_list(
     conn: &mut DbConn,
     n: usize,
-    mut next: impl FnMut() -> anyhow::Result<(i64, Filter)>,
+    mut next: impl FnMut(&mut DbConn) -> anyhow::Result<(i64, Filter)>,
 ) -> anyhow::Result<Series> {
     let mut s = Series::new(Vec::with_capacity(n));
     for _ in 0..n {
         check_stop()?;
-        let (user, filter) = next()?;
+        let (user, filter) = next(conn)?;
         let started = Instant::now();
         match store::list(conn, user, &filter, LIMIT) {
             Ok(page) => {
-                s.ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
                 s.rows += std::hint::black_box(page).len();
+                if ms > s.slowest.0 {
+                    s.slowest = (ms, format!("user {user}, {filter:?}"));
+                }
+                s.ms.push(ms);
             }
             Err(e) => {
                 s.errors += 1;
@@ -1388,18 +1421,18 @@ fn lists(
     );
     // Warm-up, not counted: one pass over every case.
     for case in CASES {
-        time_list(conn, 5, || {
+        time_list(conn, 5, |conn| {
             let user = rng.gen_range(1..=data.users as i64);
-            Ok((user, case.filter(user, data, rng)?))
+            Ok((user, case.filter(conn, user, data, rng)?))
         })?;
     }
     let mut worst: (f64, String) = (0.0, String::new());
     for (who, fixed) in [("random users", None), ("heavy user", Some(HEAVY_USER))] {
         println!("-- {who}");
         for case in CASES {
-            let s = time_list(conn, n, || {
+            let s = time_list(conn, n, |conn| {
                 let user = fixed.unwrap_or_else(|| rng.gen_range(1..=data.users as i64));
-                Ok((user, case.filter(user, data, rng)?))
+                Ok((user, case.filter(conn, user, data, rng)?))
             })?;
             let rows_per_call = s.rows as f64 / s.ms.len().max(1) as f64;
             println!(
@@ -1407,6 +1440,9 @@ fn lists(
                 case.name(),
                 s.describe()
             );
+            if s.slowest.0 > TARGET_LIST_P99_MS {
+                println!("   slowest call, {:.2} ms: {}", s.slowest.0, s.slowest.1);
+            }
             let p99 = s.p99_or_failed();
             if p99 > worst.0 {
                 worst = (p99, format!("{}, {who}", case.name()));
@@ -1446,7 +1482,7 @@ fn keywords(conn: &mut DbConn, data: &Data, args: &Args, out: &mut Vec<Row>) -> 
                 .iter()
                 .filter(|p| p.to_lowercase().contains(&needle))
                 .count();
-            let s = time_list(conn, n, || {
+            let s = time_list(conn, n, |_| {
                 let keyword = Some((*k).to_string());
                 Ok((
                     user,
@@ -1593,333 +1629,6 @@ fn service_tree(url: &str, dir: &tempfile::TempDir, n: usize) -> anyhow::Result<
         }
     }
     Ok((Series::new(ms), roots))
-}
-
-/// Plans and times of the slow queries, written out as diesel sends them (with the values
-/// inline), and of the alternatives proposed in docs/benchmarks.md.
-fn explain(conn: &mut DbConn, backend: Backend) -> anyhow::Result<()> {
-    use diesel::sql_types::{BigInt, Text};
-    #[derive(QueryableByName)]
-    struct SqlitePlan {
-        #[diesel(sql_type = Text)]
-        detail: String,
-    }
-    #[derive(QueryableByName)]
-    struct PgPlan {
-        #[diesel(sql_type = Text)]
-        #[diesel(column_name = "QUERY PLAN")]
-        plan: String,
-    }
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let u = HEAVY_USER;
-    let filed: Vec<i64> = collections::table
-        .filter(collections::user_id.eq(u))
-        .filter(collections::node_type.eq("file"))
-        .select(collections::generation_id.assume_not_null())
-        .load(conn)?;
-    let list = filed
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let not_in = match backend {
-        Backend::Sqlite => format!("id NOT IN ({list})"),
-        Backend::Postgres => format!("id != ALL ('{{{list}}}'::bigint[])"),
-    };
-    let base = format!("SELECT * FROM generations WHERE user_id = {u} AND deleted_at IS NULL");
-    let queries = [
-        (
-            "date range: 14 days from 70 days back",
-            format!(
-                "{base} AND created_at >= '2026-09-15 00:00:00' \
-                 AND created_at < '2026-09-29 00:00:00' ORDER BY id DESC LIMIT {LIMIT}"
-            ),
-        ),
-        (
-            "date range, proposed: ordered by (created_at, id)",
-            format!(
-                "{base} AND created_at >= '2026-09-15 00:00:00' \
-                 AND created_at < '2026-09-29 00:00:00' \
-                 ORDER BY created_at DESC, id DESC LIMIT {LIMIT}"
-            ),
-        ),
-        (
-            "type + model that never match",
-            format!(
-                "{base} AND generation_type = 't2v' AND provider = 'openai' \
-                 AND model = 'gpt-image-1' ORDER BY id DESC LIMIT {LIMIT}"
-            ),
-        ),
-        (
-            "status",
-            format!("{base} AND status = 'failed' ORDER BY id DESC LIMIT {LIMIT}"),
-        ),
-        (
-            "unfiled, 1st query: the ids of the filed results",
-            format!(
-                "SELECT generation_id FROM collections WHERE user_id = {u} \
-                 AND node_type = 'file'"
-            ),
-        ),
-        (
-            "unfiled, 2nd query: the page without those ids",
-            format!("{base} AND {not_in} ORDER BY id DESC LIMIT {LIMIT}"),
-        ),
-        (
-            "unfiled, proposed: one query with NOT EXISTS",
-            format!(
-                "{base} AND NOT EXISTS (SELECT 1 FROM collections c \
-                 WHERE c.generation_id = generations.id) ORDER BY id DESC LIMIT {LIMIT}"
-            ),
-        ),
-        (
-            "keyword without a hit",
-            format!(
-                "{base} AND lower(prompt) LIKE '%no-such-word%' ESCAPE '\\' \
-                 ORDER BY id DESC LIMIT {LIMIT}"
-            ),
-        ),
-        (
-            "store::folders",
-            format!(
-                "SELECT * FROM collections WHERE user_id = {u} AND node_type = 'folder' \
-                 ORDER BY parent_key, name"
-            ),
-        ),
-        (
-            "store::folder_counts",
-            format!(
-                "SELECT parent_key, count(*) FROM collections WHERE user_id = {u} \
-                 AND node_type = 'file' GROUP BY parent_key"
-            ),
-        ),
-    ];
-    println!("\n== plans, user {u} (the heavy user)");
-    for (name, sql) in queries {
-        check_stop()?;
-        let shown = truncate(&sql, 240);
-        println!(
-            "\n-- {name}\n{shown}{}",
-            if shown.len() < sql.len() { " ..." } else { "" }
-        );
-        match backend {
-            Backend::Sqlite => {
-                for r in diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                    .load::<SqlitePlan>(conn)?
-                {
-                    println!("   {}", r.detail);
-                }
-            }
-            Backend::Postgres => {
-                for r in diesel::sql_query(format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
-                    .load::<PgPlan>(conn)?
-                {
-                    println!("   {}", truncate(&r.plan, 200));
-                }
-            }
-        }
-        let count = format!("SELECT count(*) AS n FROM ({sql}) q");
-        let mut ms = Vec::new();
-        let mut n = 0;
-        for _ in 0..20 {
-            let started = Instant::now();
-            n = diesel::sql_query(&count).get_result::<Count>(conn)?.n;
-            ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        println!(
-            "   => {n} rows; p50 {:.2} ms, max {:.2} ms over 20 runs",
-            percentile(&ms, 0.5),
-            percentile(&ms, 1.0)
-        );
-    }
-    Ok(())
-}
-
-fn yes(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "NO"
-    }
-}
-
-/// Times `n` calls of `call`; errors are counted, not fatal.
-fn time_calls<T>(
-    n: usize,
-    mut call: impl FnMut() -> QueryResult<Vec<T>>,
-) -> anyhow::Result<Series> {
-    let mut s = Series::new(Vec::with_capacity(n));
-    for _ in 0..n {
-        check_stop()?;
-        let started = Instant::now();
-        match call() {
-            Ok(rows) => {
-                s.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-                s.rows += std::hint::black_box(rows).len();
-            }
-            Err(e) => {
-                s.errors += 1;
-                s.first_error
-                    .get_or_insert_with(|| truncate(&e.to_string(), 100).to_string());
-            }
-        }
-    }
-    Ok(s)
-}
-
-/// What-if, not the app's code: the two query shapes proposed in docs/benchmarks.md, written
-/// with diesel the way `store::list` would write them (boxed, through `DbConn`), so that they
-/// are known to compile and to work on both backends. Measured on the heavy user.
-fn proposed(
-    conn: &mut DbConn,
-    data: &Data,
-    args: &Args,
-    rng: &mut StdRng,
-    out: &mut Vec<Row>,
-) -> anyhow::Result<()> {
-    let n = args.queries;
-    let user = HEAVY_USER;
-    println!(
-        "\n== what-if, proposed query shapes (not the app's code), user {user}: {n} calls each"
-    );
-
-    // Unfiled: NOT EXISTS on the unique collections.generation_id instead of an id list.
-    // As an SQL fragment: the schema does not let `generations` and `collections` appear
-    // in one query (no allow_tables_to_appear_in_same_query! for collections), so the DSL's
-    // correlated exists() does not compile today.
-    let unfiled = |conn: &mut DbConn, after: Option<i64>| {
-        let mut q = generations::table
-            .filter(generations::user_id.eq(user))
-            .filter(generations::deleted_at.is_null())
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "NOT EXISTS (SELECT 1 FROM collections \
-                 WHERE collections.generation_id = generations.id)",
-            ))
-            .select(Generation::as_select())
-            .limit(LIMIT)
-            .into_boxed();
-        if let Some(id) = after {
-            q = q.filter(generations::id.lt(id));
-        }
-        q.order(generations::id.desc()).load(conn)
-    };
-    // Same rows as the app's query, or the comparison means nothing.
-    let ids_of = |rows: Vec<Generation>| rows.into_iter().map(|g| g.id).collect::<Vec<_>>();
-    let app = store::list(
-        conn,
-        user,
-        &Filter {
-            folder: Some(None),
-            ..Default::default()
-        },
-        LIMIT,
-    );
-    let same_unfiled = match app {
-        Ok(app) => ids_of(app) == ids_of(unfiled(conn, None)?),
-        // SQLite refuses the app's query past 32,766 filed results.
-        Err(_) => false,
-    };
-    let first = time_calls(n, || unfiled(conn, None))?;
-    let ids = data.live_of(user);
-    let deep = time_calls(n, || {
-        let after = (!ids.is_empty()).then(|| ids[rng.gen_range(0..ids.len())]);
-        unfiled(conn, after)
-    })?;
-
-    // Date range: newest first by (created_at, id), the keyset on the same pair, so the
-    // (user_id, created_at, id) index hands out the page in order.
-    let end = end_of_range()?;
-    let by_date = |conn: &mut DbConn,
-                   from: NaiveDateTime,
-                   until: NaiveDateTime,
-                   after: Option<(NaiveDateTime, i64)>| {
-        let mut q = generations::table
-            .filter(generations::user_id.eq(user))
-            .filter(generations::deleted_at.is_null())
-            .filter(generations::created_at.ge(from))
-            .filter(generations::created_at.lt(until))
-            .select(Generation::as_select())
-            .limit(LIMIT)
-            .into_boxed();
-        if let Some((at, id)) = after {
-            q = q.filter(
-                generations::created_at
-                    .le(at)
-                    .and(generations::created_at.lt(at).or(generations::id.lt(id))),
-            );
-        }
-        q.order((generations::created_at.desc(), generations::id.desc()))
-            .load(conn)
-    };
-    let mut windows = Vec::with_capacity(n);
-    for _ in 0..n {
-        let from = end - chrono::Duration::days(rng.gen_range(1..=DAYS));
-        windows.push((from, from + chrono::Duration::days(rng.gen_range(1..=14))));
-    }
-    let mut same_dates = true;
-    for &(from, until) in windows.iter().take(20) {
-        let app = store::list(
-            conn,
-            user,
-            &Filter {
-                from: Some(from),
-                until: Some(until),
-                ..Default::default()
-            },
-            LIMIT,
-        )?;
-        same_dates &= ids_of(app) == ids_of(by_date(conn, from, until, None)?);
-    }
-    println!(
-        "same first page as store::list: unfiled {}, date range {}",
-        yes(same_unfiled),
-        yes(same_dates)
-    );
-    let mut w = windows.iter();
-    let dates = time_calls(n, || match w.next() {
-        Some(&(from, until)) => by_date(conn, from, until, None),
-        None => Ok(Vec::new()),
-    })?;
-    // The second page of each window, from the first page's last row.
-    let mut cursors = Vec::with_capacity(n);
-    for &(from, until) in &windows {
-        let page = by_date(conn, from, until, None)?;
-        cursors.push((from, until, page.last().map(|g| (g.created_at, g.id))));
-    }
-    let mut c = cursors.iter();
-    let dates_next = time_calls(n, || match c.next() {
-        Some(&(from, until, after)) => by_date(conn, from, until, after),
-        None => Ok(Vec::new()),
-    })?;
-
-    out.push(Row::info(
-        "what-if: same first page as store::list (unfiled / date range)".into(),
-        format!("{} / {}", yes(same_unfiled), yes(same_dates)),
-    ));
-    for (what, s) in [
-        ("unfiled, NOT EXISTS", &first),
-        ("unfiled, NOT EXISTS, next page from a random depth", &deep),
-        ("date range, ordered by (created_at, id)", &dates),
-        (
-            "date range, ordered by (created_at, id), 2nd page",
-            &dates_next,
-        ),
-    ] {
-        println!("{what:52} {}", s.describe());
-        out.push(Row::info(
-            format!("what-if: {what}, heavy user"),
-            format!(
-                "{} [{:.0} rows]",
-                s.describe(),
-                s.rows as f64 / s.ms.len().max(1) as f64
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Nearest rank: the smallest value with at least q of all values at or below it.

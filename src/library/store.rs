@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::model::{NewNode, NewShare, Node, Share, FILE, FOLDER};
 use crate::db::schema::{collections, generation_tags, generations, shares};
@@ -113,6 +113,18 @@ pub fn list(
     // (user_id, created_at, id) index hands the page out in order instead of first reading
     // every newer row. created_at rises with id, so the pages are the same as by id.
     let by_date = f.from.is_some() || f.until.is_some();
+    // Rows past the keyset as a row-value comparison: written as `created_at <= ? AND
+    // (created_at < ? OR id < ?)`, SQLite 3.50 sometimes skip-scans every user's rows in the
+    // window and sorts them.
+    let keyset_after = |op: &'static str, t: NaiveDateTime, last: i64| {
+        sql::<Bool>("(generations.created_at, generations.id) ")
+            .sql(op)
+            .sql(" (")
+            .bind::<Timestamp, _>(t)
+            .sql(", ")
+            .bind::<BigInt, _>(last)
+            .sql(")")
+    };
     query = match (by_date, f.oldest_first, f.after) {
         (false, false, None) => query.order(id.desc()),
         (false, true, None) => query.order(id.asc()),
@@ -121,10 +133,10 @@ pub fn list(
         (true, false, None) => query.order((at.desc(), id.desc())),
         (true, true, None) => query.order((at.asc(), id.asc())),
         (true, false, Some((t, last))) => query
-            .filter(at.le(t).and(at.lt(t).or(id.lt(last))))
+            .filter(keyset_after("<", t, last))
             .order((at.desc(), id.desc())),
         (true, true, Some((t, last))) => query
-            .filter(at.ge(t).and(at.gt(t).or(id.gt(last))))
+            .filter(keyset_after(">", t, last))
             .order((at.asc(), id.asc())),
     };
     query.load(conn)

@@ -196,15 +196,23 @@ async fn pages_follow_the_keyset_in_both_orders(app: &TestApp) {
         })
         .await
         .unwrap();
-    for (order, first, last) in [
-        ("newest", "item 44", "item 00"),
-        ("oldest", "item 00", "item 44"),
+    // A date range pages by (created_at, id); these rows share one created_at.
+    for (order, first, last, range) in [
+        ("newest", "item 44", "item 00", ""),
+        ("oldest", "item 00", "item 44", ""),
+        ("newest", "item 44", "item 00", "&from=2000-01-01"),
+        (
+            "oldest",
+            "item 00",
+            "item 44",
+            "&from=2000-01-01&to=2999-12-31",
+        ),
     ] {
-        let one = list(app, &token, &format!("order={order}")).await;
+        let one = list(app, &token, &format!("order={order}{range}")).await;
         assert_eq!(one["results"].as_array().unwrap().len(), 40);
         assert_eq!(prompts_of(&one)[0], first);
         let next = one["next"].as_str().unwrap();
-        let two = list(app, &token, &format!("order={order}&before={next}")).await;
+        let two = list(app, &token, &format!("order={order}{range}&before={next}")).await;
         assert_eq!(two["results"].as_array().unwrap().len(), 5);
         assert_eq!(prompts_of(&two).last().unwrap(), last);
         assert!(two["next"].is_null());
