@@ -15,6 +15,8 @@
 //! Everything listens on and connects to 127.0.0.1; the temp dir and the PostgreSQL schema
 //! are removed at the end, also after an error or Ctrl-C.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +28,6 @@ use anyhow::{bail, Context as _};
 use base64::Engine as _;
 use chrono::{NaiveDateTime, Utc};
 use clap::{Parser, ValueEnum};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use picturedeck::app::AppState;
 use picturedeck::config::{Config, ProviderConfig};
@@ -35,6 +36,8 @@ use picturedeck::generation::model::{Kind, NewGeneration, TaskStatus};
 use picturedeck::generation::store;
 use picturedeck::mail::Mailer;
 use tokio::task::JoinHandle;
+
+use common::{print_header, print_table, PgSchema, Row};
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const PROVIDER: &str = "benchai";
@@ -116,7 +119,18 @@ async fn main() -> anyhow::Result<()> {
     if args.engines == 0 || (args.engines > 1 && args.scenario != Scenario::Throughput) {
         bail!("--engines must be 1, or more for the throughput scenario only");
     }
-    print_header(&args);
+    print_header(
+        "generation engine benchmark",
+        &format!(
+            "backend {:?}, scenario {:?}, engines {}, pool_size {}, poll_interval_ms {}",
+            args.backend,
+            args.scenario,
+            args.engines,
+            args.pool_size
+                .unwrap_or_else(|| Config::default().database.pool_size),
+            args.poll_interval_ms
+        ),
+    );
     let rows = tokio::select! {
         rows = run(&args) => rows?,
         _ = tokio::signal::ctrl_c() => bail!("interrupted"),
@@ -478,7 +492,7 @@ impl Bench {
         let dir = tempfile::tempdir().context("cannot create a temp dir")?;
         let schema = match args.backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(PgSchema::create(&args.pg_url)?),
+            Backend::Postgres => Some(PgSchema::create(&args.pg_url, "bench", false)?),
         };
         let database_url = match &schema {
             Some(s) => s.url(),
@@ -799,52 +813,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-/// A fresh schema on the PostgreSQL server, dropped again when this is dropped.
-struct PgSchema {
-    admin_url: String,
-    name: String,
-}
-
-impl PgSchema {
-    fn create(admin_url: &str) -> anyhow::Result<PgSchema> {
-        let mut conn = PgConnection::establish(admin_url)
-            .with_context(|| format!("PostgreSQL at {admin_url} is unreachable"))?;
-        let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
-            .context("cannot create the benchmark schema")?;
-        Ok(PgSchema {
-            admin_url: admin_url.to_string(),
-            name,
-        })
-    }
-
-    fn url(&self) -> String {
-        let sep = if self.admin_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!(
-            "{}{sep}options=-csearch_path%3D{}",
-            self.admin_url, self.name
-        )
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let dropped = PgConnection::establish(&self.admin_url)
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| {
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-                    .map_err(anyhow::Error::from)
-            });
-        if let Err(e) = dropped {
-            eprintln!("warning: schema {} was not dropped: {e:#}", self.name);
-        }
-    }
-}
-
 // --- the fake vendor ----------------------------------------------------------------------------
 
 #[derive(Default)]
@@ -1096,126 +1064,4 @@ impl Rss {
 /// kB to MB (2^20 bytes).
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
-}
-
-struct Row {
-    metric: String,
-    value: String,
-    target: String,
-    ok: Option<bool>,
-}
-
-impl Row {
-    fn check(metric: String, value: String, target: String, ok: bool) -> Row {
-        Row {
-            metric,
-            value,
-            target,
-            ok: Some(ok),
-        }
-    }
-
-    fn info(metric: String, value: String) -> Row {
-        Row {
-            metric,
-            value,
-            target: "-".into(),
-            ok: None,
-        }
-    }
-}
-
-fn print_header(args: &Args) {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split_once(':')
-                .map(|x| x.1.trim().to_string())
-        })
-        .unwrap_or_default();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let git = |a: &[&str]| {
-        std::process::Command::new("git")
-            .args(a)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "none".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    println!("== PictureDeck generation engine benchmark");
-    println!("date:     {}", Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
-    println!(
-        "host:     Linux {}, {cpus} CPU(s), {cpu}",
-        read("/proc/sys/kernel/osrelease").trim()
-    );
-    println!(
-        "commit:   {commit}{}",
-        if dirty {
-            " (with uncommitted changes)"
-        } else {
-            ""
-        }
-    );
-    println!(
-        "run:      backend {:?}, scenario {:?}, engines {}, pool_size {}, poll_interval_ms {}",
-        args.backend,
-        args.scenario,
-        args.engines,
-        args.pool_size
-            .unwrap_or_else(|| Config::default().database.pool_size),
-        args.poll_interval_ms
-    );
-}
-
-fn print_table(rows: &[Row]) {
-    let cells: Vec<[String; 4]> =
-        std::iter::once(["metric", "value", "target", "ok?"].map(String::from))
-            .chain(rows.iter().map(|r| {
-                let ok = match r.ok {
-                    Some(true) => "yes",
-                    Some(false) => "NO",
-                    None => "-",
-                };
-                [
-                    r.metric.clone(),
-                    r.value.clone(),
-                    r.target.clone(),
-                    ok.to_string(),
-                ]
-            }))
-            .collect();
-    let width = |i: usize| {
-        cells
-            .iter()
-            .map(|c| c[i].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
-    println!("\n== summary (MB = 2^20 bytes)");
-    for (n, c) in cells.iter().enumerate() {
-        println!(
-            "{:w0$} | {:w1$} | {:w2$} | {}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        if n == 0 {
-            println!(
-                "{}-+-{}-+-{}-+----",
-                "-".repeat(widths[0]),
-                "-".repeat(widths[1]),
-                "-".repeat(widths[2]),
-            );
-        }
-    }
 }

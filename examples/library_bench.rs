@@ -17,12 +17,14 @@
 //! when the benchmark itself cannot run. The temp dir and the PostgreSQL schema are removed at
 //! the end, also after an error or Ctrl-C, unless `--keep` asks to leave them for EXPLAIN.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use clap::{Parser, ValueEnum};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -39,6 +41,8 @@ use rand::distributions::{Distribution, WeightedIndex};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+use common::{print_header, print_table, PgSchema, Row};
 
 const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Rows per INSERT statement, and statements per transaction.
@@ -132,7 +136,13 @@ fn main() -> anyhow::Result<()> {
         "--folders must be at least 2 and --queries at least 1"
     );
     watch_ctrl_c();
-    print_header(&args);
+    print_header(
+        "results library benchmark",
+        &format!(
+            "backend {:?}, {} users, {} results, {} folders, {} calls per case, seed {}",
+            args.backend, args.users, args.results, args.folders, args.queries, args.seed
+        ),
+    );
     let rows = run(&args)?;
     print_table(&rows);
     Ok(())
@@ -142,7 +152,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     // Declared first, dropped last: after every connection below is closed.
     let schema = match args.backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(PgSchema::create(&args.pg_url, args.keep)?),
+        Backend::Postgres => Some(PgSchema::create(&args.pg_url, "libbench", args.keep)?),
     };
     let dir = tempfile::tempdir().context("cannot create a temp dir")?;
     let db_path = dir.path().join("library.db");
@@ -1640,181 +1650,4 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
-}
-
-// --- PostgreSQL schema -----------------------------------------------------------------------------
-
-struct PgSchema {
-    admin_url: String,
-    name: String,
-    keep: bool,
-}
-
-impl PgSchema {
-    fn create(admin_url: &str, keep: bool) -> anyhow::Result<PgSchema> {
-        let mut conn = diesel::pg::PgConnection::establish(admin_url)
-            .with_context(|| format!("PostgreSQL at {admin_url} is unreachable"))?;
-        let name = format!("libbench_{}", uuid::Uuid::new_v4().simple());
-        conn.batch_execute(&format!("CREATE SCHEMA {name}"))
-            .context("cannot create the benchmark schema")?;
-        Ok(PgSchema {
-            admin_url: admin_url.to_string(),
-            name,
-            keep,
-        })
-    }
-
-    /// The admin URL with the schema as search_path. `options=` already in the admin URL
-    /// (say `-c auto_explain.log_min_duration=...` to log the plans of slow calls) are kept.
-    fn url(&self) -> String {
-        let path = format!("-csearch_path%3D{}", self.name);
-        if let Some(at) = self.admin_url.find("options=") {
-            let at = at + "options=".len();
-            return format!(
-                "{}{path}%20{}",
-                &self.admin_url[..at],
-                &self.admin_url[at..]
-            );
-        }
-        let sep = if self.admin_url.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        format!("{}{sep}options={path}", self.admin_url)
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if self.keep {
-            return;
-        }
-        let dropped = diesel::pg::PgConnection::establish(&self.admin_url)
-            .map_err(anyhow::Error::from)
-            .and_then(|mut c| {
-                c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
-                    .map_err(anyhow::Error::from)
-            });
-        if let Err(e) = dropped {
-            eprintln!("warning: schema {} was not dropped: {e:#}", self.name);
-        }
-    }
-}
-
-// --- reporting -------------------------------------------------------------------------------------
-
-struct Row {
-    metric: String,
-    value: String,
-    target: String,
-    ok: Option<bool>,
-}
-
-impl Row {
-    fn check(metric: String, value: String, target: String, ok: bool) -> Row {
-        Row {
-            metric,
-            value,
-            target,
-            ok: Some(ok),
-        }
-    }
-
-    fn info(metric: String, value: String) -> Row {
-        Row {
-            metric,
-            value,
-            target: "-".into(),
-            ok: None,
-        }
-    }
-}
-
-fn print_header(args: &Args) {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")?
-                .split_once(':')
-                .map(|x| x.1.trim().to_string())
-        })
-        .unwrap_or_default();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let git = |a: &[&str]| {
-        std::process::Command::new("git")
-            .args(a)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "none".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    println!("== PictureDeck results library benchmark");
-    println!("date:     {}", Utc::now().format("%Y-%m-%d %H:%M:%S UTC"));
-    println!(
-        "host:     Linux {}, {cpus} CPU(s), {cpu}",
-        read("/proc/sys/kernel/osrelease").trim()
-    );
-    println!(
-        "commit:   {commit}{}",
-        if dirty {
-            " (with uncommitted changes)"
-        } else {
-            ""
-        }
-    );
-    println!(
-        "run:      backend {:?}, {} users, {} results, {} folders, {} calls per case, seed {}",
-        args.backend, args.users, args.results, args.folders, args.queries, args.seed
-    );
-}
-
-fn print_table(rows: &[Row]) {
-    let cells: Vec<[String; 4]> =
-        std::iter::once(["metric", "value", "target", "ok?"].map(String::from))
-            .chain(rows.iter().map(|r| {
-                let ok = match r.ok {
-                    Some(true) => "yes",
-                    Some(false) => "NO",
-                    None => "-",
-                };
-                [
-                    r.metric.clone(),
-                    r.value.clone(),
-                    r.target.clone(),
-                    ok.to_string(),
-                ]
-            }))
-            .collect();
-    let width = |i: usize| {
-        cells
-            .iter()
-            .map(|c| c[i].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let widths = [width(0), width(1), width(2)];
-    println!("\n== summary (MB = 2^20 bytes)");
-    for (n, c) in cells.iter().enumerate() {
-        let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w - s.chars().count()));
-        println!(
-            "{} | {} | {} | {}",
-            pad(&c[0], widths[0]),
-            pad(&c[1], widths[1]),
-            pad(&c[2], widths[2]),
-            c[3]
-        );
-        if n == 0 {
-            println!(
-                "{}-+-{}-+-{}-+----",
-                "-".repeat(widths[0]),
-                "-".repeat(widths[1]),
-                "-".repeat(widths[2]),
-            );
-        }
-    }
 }
