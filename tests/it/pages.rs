@@ -30,18 +30,14 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     let (csrf, html) = app.open(&client, "/login").await;
     assert_eq!(csrf.len(), 64);
     assert!(html.contains("id=\"login-submit\"") && html.contains("登录"));
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/login",
-            &[
-                ("username", "tina"),
-                ("password", PASSWORD),
-                ("next", "/profile"),
-            ],
-        )
-        .await;
+    let login_then = |next: &'static str| {
+        let (client, csrf) = (&client, &csrf);
+        async move {
+            let form = [("username", "tina"), ("password", PASSWORD), ("next", next)];
+            app.post_form(client, csrf, "/login", &form).await
+        }
+    };
+    let res = login_then("/profile").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["hx-redirect"], "/profile");
     let session = res
@@ -77,18 +73,7 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     );
 
     // An open redirect through `next` is not possible.
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/login",
-            &[
-                ("username", "tina"),
-                ("password", PASSWORD),
-                ("next", "//evil.example"),
-            ],
-        )
-        .await;
+    let res = login_then("//evil.example").await;
     assert_eq!(res.headers()["hx-redirect"], "/");
 
     let res = app.post_form(&client, &csrf, "/logout", &[]).await;
