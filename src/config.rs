@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks).
+    pub trusted_proxies: Vec<crate::web::proxy::Net>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,6 +314,7 @@ impl Default for ServerConfig {
             tls_key: None,
             body_limit: 256 * 1024,
             workers: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -106,9 +106,17 @@ impl FromRequest for ClientOrigin {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.server.trusted_proxies.as_slice())
+            .unwrap_or_default();
+        let forwarded = req
+            .headers()
+            .get("X-Forwarded-For")
+            .and_then(|v| v.to_str().ok());
         let ip = req
             .peer_addr()
-            .map(|a| a.ip().to_string())
+            .map(|a| super::proxy::client_ip(a.ip(), forwarded, trusted).to_string())
             .unwrap_or_else(|| "unknown".into());
         std::future::ready(Ok(ClientOrigin(Origin { ip })))
     }

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod proxy;
 pub mod render;

@@ -455,3 +455,53 @@ fn environment_overrides_the_file_and_flags_override_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("database.pool_size"));
 }
+
+/// Per-IP limits follow X-Forwarded-For only from a configured proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
+    async fn attempts(app: &TestApp, client_ip: &str) -> reqwest::StatusCode {
+        reqwest::Client::new()
+            .post(app.at("/api/v1/auth/login"))
+            .header("X-Forwarded-For", client_ip)
+            .json(&serde_json::json!({"username": "nobody", "password": "Wrong@1234"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+    for trusted in [true, false] {
+        let app = TestApp::builder(crate::support::Backend::Sqlite)
+            .config(move |config| {
+                config.limits.login_per_ip_per_minute = 3;
+                if trusted {
+                    config.server.trusted_proxies =
+                        vec![
+                            picturedeck::web::proxy::Net::try_from("127.0.0.0/8".to_string())
+                                .unwrap(),
+                        ];
+                }
+            })
+            .start()
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            assert_ne!(
+                attempts(&app, "203.0.113.1").await,
+                StatusCode::TOO_MANY_REQUESTS
+            );
+        }
+        assert_eq!(
+            attempts(&app, "203.0.113.1").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        // Another client behind the proxy has its own allowance; without a trusted proxy the
+        // header is ignored, so a made-up address does not reset the limit.
+        let other = attempts(&app, "203.0.113.2").await;
+        assert_eq!(
+            other == StatusCode::TOO_MANY_REQUESTS,
+            !trusted,
+            "trusted: {trusted}"
+        );
+        app.stop().await;
+    }
+}
