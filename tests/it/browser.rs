@@ -109,8 +109,14 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     // A text-to-video result plays inline.
     b.click("#mode-t2v").await;
     b.fill("#prompt", "海浪拍岸").await;
-    b.script("document.getElementById('duration').value = '2'; return null;")
-        .await;
+    // One short clip at the engine's default size (the picture's 16:9 and count of 2 stay
+    // selected otherwise, which would make two larger videos).
+    b.script(
+        "document.getElementById('duration').value = '2'; \
+         document.getElementById('aspect').value = ''; \
+         document.getElementById('count').value = '1'; return null;",
+    )
+    .await;
     b.click("#generate-submit").await;
     // Unoptimised test builds encode video slowly, more so on a busy CI machine.
     b.find_within(".task-card.status-completed video", 90).await;

@@ -11,6 +11,7 @@ on_both_backends!(
     failed_login_rerenders_the_form_with_an_escaped_value,
     register_page_flow_and_language_switch,
     profile_password_change_keeps_this_browser_signed_in,
+    queued_tasks_show_their_place_in_the_queue,
 );
 
 async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
@@ -271,4 +272,28 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("成功修改邮箱") && html.contains("wendy2@example.com"));
+}
+
+async fn queued_tasks_show_their_place_in_the_queue(app: &TestApp) {
+    app.stop_engine();
+    app.register("queuer").await;
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    app.page_login(&client, &csrf, "queuer").await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            "/generate",
+            &[("type", "t2i"), ("prompt", "排队的<b>猫</b>"), ("n", "3")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert_eq!(html.matches("class=\"task-card").count(), 3);
+    assert!(
+        html.contains("前面还有 1 个") && html.contains("前面还有 2 个"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;猫") && !html.contains("<b>猫"));
 }

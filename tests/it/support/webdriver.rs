@@ -159,14 +159,25 @@ impl Browser {
         .await;
     }
 
+    /// Clicks, retrying while the element is covered or still moving (a click WebDriver
+    /// refuses would otherwise be lost without a word).
     pub async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            Some(json!({})),
-        )
-        .await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let el = self.find(css).await;
+            let answer = self
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/element/{el}/click"),
+                    Some(json!({})),
+                )
+                .await;
+            let Some(error) = answer.get("error") else {
+                return;
+            };
+            assert!(Instant::now() < deadline, "click on {css} failed: {error}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
