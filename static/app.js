@@ -7,8 +7,25 @@
       { code: "204", swap: false },
       { code: "[23]..", swap: true },
       { code: "[4]..", swap: true, error: false },
-      { code: "...", swap: true, error: true }
+      // A server error would put a whole error page into a fragment: keep the page, say so.
+      { code: "...", swap: false, error: true }
     ];
+    var toast = function (text) {
+      var box = document.getElementById("toast");
+      if (!box) {
+        box = document.createElement("div");
+        box.id = "toast";
+        box.className = "toast";
+        box.setAttribute("role", "alert");
+        document.body.appendChild(box);
+      }
+      box.textContent = text;
+      box.hidden = false;
+      clearTimeout(box.timer);
+      box.timer = setTimeout(function () { box.hidden = true; }, 6000);
+    };
+    document.body.addEventListener("htmx:responseError", function () { toast(document.body.dataset.requestFailed); });
+    document.body.addEventListener("htmx:sendError", function () { toast(document.body.dataset.offline); });
   }
   var until = {}; // button id -> timestamp (ms) when its countdown ends
   function tick() {

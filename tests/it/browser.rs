@@ -138,6 +138,11 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     }
     b.screenshot(&shots.join("video.png")).await;
 
+    // A request that never reaches the server says so instead of doing nothing.
+    b.script("htmx.trigger(document.body, 'htmx:sendError', {}); return null;")
+        .await;
+    b.wait_for_text("#toast", "无法连接服务器").await;
+
     // A bad request shows its message in the form, not a raw error.
     b.click("#mode-i2i").await;
     b.fill("#prompt", "油画").await;
