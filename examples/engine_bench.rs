@@ -37,9 +37,8 @@ use picturedeck::generation::store;
 use picturedeck::mail::Mailer;
 use tokio::task::JoinHandle;
 
-use common::{print_header, print_table, PgSchema, Row};
+use common::{print_header, print_table, Backend, PgSchema, Row, PG_ADMIN_URL};
 
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const PROVIDER: &str = "benchai";
 const MODEL: &str = "gpt-image-1";
 const PARAMETERS: &str = r#"{"seed":1,"size":"64x64"}"#;
@@ -58,12 +57,6 @@ const TARGET_OVERHEAD_P99_MS: f64 = 25.0;
 const TARGET_LATENCY_FACTOR: f64 = 1.15;
 const TARGET_PEAK_RSS_MB: f64 = 150.0;
 const TARGET_QUEUE_RSS_RATIO: f64 = 1.20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {

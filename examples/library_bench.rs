@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _};
 use chrono::{NaiveDate, NaiveDateTime};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use picturedeck::app::AppState;
@@ -42,9 +42,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use common::{print_header, print_table, PgSchema, Row};
+use common::{print_header, print_table, Backend, PgSchema, Row, PG_ADMIN_URL};
 
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Rows per INSERT statement, and statements per transaction.
 const ROWS_PER_INSERT: usize = 1000;
 const INSERTS_PER_TX: usize = 50;
@@ -63,12 +62,6 @@ const MAX_DEPTH: usize = 6;
 const TARGET_LIST_P99_MS: f64 = 15.0;
 const TARGET_KEYWORD_P99_MS: f64 = 100.0;
 const TARGET_TREE_MS: f64 = 20.0;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks the results library's queries on a million results")]

@@ -3,8 +3,18 @@
 
 use anyhow::Context as _;
 use chrono::Utc;
+use clap::ValueEnum;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+
+/// The local server the benchmarks use unless `--pg-url` names another.
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// A fresh schema on the PostgreSQL server, dropped again when this is dropped (unless kept
 /// for EXPLAIN by hand).
