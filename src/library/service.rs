@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{Generation, Kind};
 use crate::generation::service::view;
+use crate::generation::store::with_user_lock;
 use crate::i18n::Lang;
 use crate::users::model::User;
 
@@ -304,7 +305,7 @@ pub async fn move_results(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            with_user_lock(conn, user_id, |conn| {
                 let target = match folder {
                     Some(uuid) => Some(
                         store::folder_by_uuid(conn, user_id, &uuid)?
@@ -367,7 +368,7 @@ pub async fn create_folder(
     );
     let node = state
         .db
-        .run(move |conn| {
+        .run(move |conn| with_user_lock(conn, user_id, |conn| {
             let parent_id = match parent {
                 Some(uuid) => Some(
                     store::folder_by_uuid(conn, user_id, &uuid)?
@@ -399,7 +400,7 @@ pub async fn create_folder(
                     e.into()
                 }
             })
-        })
+        }))
         .await?;
     let parent = match node.parent_id {
         Some(_) => folder_uuid_of(state, user, node.parent_id).await?,
@@ -441,7 +442,9 @@ pub async fn change_folder(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            // The user's lock: on PostgreSQL two concurrent moves (A into B, B into A) would
+            // each pass the cycle check on what they read and together make a cycle.
+            with_user_lock(conn, user_id, |conn| {
                 let folders = store::folders(conn, user_id)?;
                 let node = folders
                     .iter()
@@ -498,9 +501,11 @@ pub async fn delete_folder(state: &AppState, user: &User, id: &str) -> AppResult
     state
         .db
         .run(move |conn| {
-            let node =
-                store::folder_by_uuid(conn, user_id, &uuid)?.ok_or_else(AppError::not_found)?;
-            Ok(store::delete_folder(conn, node.id)?)
+            with_user_lock(conn, user_id, |conn| {
+                let node = store::folder_by_uuid(conn, user_id, &uuid)?
+                    .ok_or_else(AppError::not_found)?;
+                Ok(store::delete_folder(conn, node.id)?)
+            })
         })
         .await
 }
