@@ -396,7 +396,9 @@ pub async fn upload(state: &AppState, user: &User, bytes: Vec<u8>) -> AppResult<
     })?;
     let (clean, mime, w, h) = run_blocking(move || {
         let img = media::contained("upload", || images::decode_upright(&bytes, format)).map_err(
-            |_| AppError::client(StatusCode::BAD_REQUEST, 400, "err.upload.broken").on_field("file"),
+            |_| {
+                AppError::client(StatusCode::BAD_REQUEST, 400, "err.upload.broken").on_field("file")
+            },
         )?;
         let (clean, mime) = match format {
             ImageFormat::Jpeg => (images::encode_jpeg(&img), "image/jpeg"),

@@ -458,7 +458,9 @@ pub struct ImportSlot<'a> {
 impl ImportSlots {
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, u32>> {
         // A panic elsewhere cannot leave the counts half-written: each change is one statement.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A slot for `user_id`, or 429 while `max` imports of theirs are running.
@@ -537,7 +539,12 @@ pub async fn import(state: &AppState, user: &User, path: PathBuf) -> AppResult<I
 }
 
 /// Stores one checked file with its thumbnail and adds it to the library as the manifest says.
-async fn store_one(state: &AppState, user_id: i64, item: ManifestItem, c: Checked) -> AppResult<()> {
+async fn store_one(
+    state: &AppState,
+    user_id: i64,
+    item: ManifestItem,
+    c: Checked,
+) -> AppResult<()> {
     let uuid = uuid::Uuid::new_v4().to_string();
     let shard = &uuid[..2];
     let key = format!("results/{shard}/{uuid}.{}", ext(c.mime));
@@ -552,7 +559,10 @@ async fn store_one(state: &AppState, user_id: i64, item: ManifestItem, c: Checke
     let size = c.bytes.len() as i64;
     state
         .storage
-        .put_all(vec![(key.clone(), c.bytes), (thumb_key.clone(), c.preview.thumb)])
+        .put_all(vec![
+            (key.clone(), c.bytes),
+            (thumb_key.clone(), c.preview.thumb),
+        ])
         .await
         .map_err(|e| AppError::internal(e, "store import"))?;
     let params: Params = serde_json::from_value(item.params.clone()).unwrap_or_default();

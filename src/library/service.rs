@@ -368,39 +368,41 @@ pub async fn create_folder(
     );
     let node = state
         .db
-        .run(move |conn| with_user_lock(conn, user_id, |conn| {
-            let parent_id = match parent {
-                Some(uuid) => Some(
-                    store::folder_by_uuid(conn, user_id, &uuid)?
-                        .ok_or_else(AppError::not_found)?
-                        .id,
-                ),
-                None => None,
-            };
-            if store::sibling_named(conn, user_id, parent_id, &name)?.is_some() {
-                return Err(name_taken());
-            }
-            let now = Utc::now().naive_utc();
-            let uuid = uuid::Uuid::new_v4().to_string();
-            let row = NewNode {
-                uuid: &uuid,
-                user_id,
-                parent_id,
-                parent_key: parent_id.unwrap_or(0),
-                name: &name,
-                node_type: FOLDER,
-                generation_id: None,
-                created_at: now,
-                updated_at: now,
-            };
-            store::insert_node(conn, &row).map_err(|e| {
-                if is_unique_violation(&e) {
-                    name_taken()
-                } else {
-                    e.into()
+        .run(move |conn| {
+            with_user_lock(conn, user_id, |conn| {
+                let parent_id = match parent {
+                    Some(uuid) => Some(
+                        store::folder_by_uuid(conn, user_id, &uuid)?
+                            .ok_or_else(AppError::not_found)?
+                            .id,
+                    ),
+                    None => None,
+                };
+                if store::sibling_named(conn, user_id, parent_id, &name)?.is_some() {
+                    return Err(name_taken());
                 }
+                let now = Utc::now().naive_utc();
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let row = NewNode {
+                    uuid: &uuid,
+                    user_id,
+                    parent_id,
+                    parent_key: parent_id.unwrap_or(0),
+                    name: &name,
+                    node_type: FOLDER,
+                    generation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store::insert_node(conn, &row).map_err(|e| {
+                    if is_unique_violation(&e) {
+                        name_taken()
+                    } else {
+                        e.into()
+                    }
+                })
             })
-        }))
+        })
         .await?;
     let parent = match node.parent_id {
         Some(_) => folder_uuid_of(state, user, node.parent_id).await?,
@@ -502,8 +504,8 @@ pub async fn delete_folder(state: &AppState, user: &User, id: &str) -> AppResult
         .db
         .run(move |conn| {
             with_user_lock(conn, user_id, |conn| {
-                let node = store::folder_by_uuid(conn, user_id, &uuid)?
-                    .ok_or_else(AppError::not_found)?;
+                let node =
+                    store::folder_by_uuid(conn, user_id, &uuid)?.ok_or_else(AppError::not_found)?;
                 Ok(store::delete_folder(conn, node.id)?)
             })
         })

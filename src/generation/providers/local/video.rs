@@ -479,14 +479,20 @@ fn check_tables(track: &mp4::Mp4Track, file_len: u64) -> Result<()> {
         );
         stbl.stsz.sample_sizes.iter().map(|&s| u64::from(s)).sum()
     };
-    ensure!(total_size <= file_len, "the samples are larger than the file");
+    ensure!(
+        total_size <= file_len,
+        "the samples are larger than the file"
+    );
     let timed: u64 = stbl
         .stts
         .entries
         .iter()
         .map(|e| u64::from(e.sample_count))
         .sum();
-    ensure!(timed >= u64::from(samples), "stts does not time every sample");
+    ensure!(
+        timed >= u64::from(samples),
+        "stts does not time every sample"
+    );
     // The crate adds up start times in u64 without checking.
     stbl.stts
         .entries
