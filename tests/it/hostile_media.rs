@@ -478,29 +478,8 @@ async fn app_with_vendor(backend: crate::support::Backend, base: String) -> Test
 }
 
 async fn finished(app: &TestApp, token: &str, prompt: &str) -> Value {
-    let (status, answer) = app
-        .post(
-            "/api/v1/generation",
-            Some(token),
-            json!({"type": "t2v", "prompt": prompt, "model": "wan/wan-t2v"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let id = answer["data"]["task_id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, body) = app
-            .get(&format!("/api/v1/generation/{id}"), Some(token))
-            .await;
-        if matches!(
-            body["data"]["status"].as_str(),
-            Some("completed" | "failed")
-        ) {
-            return body["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "task never finished: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let task = json!({"type": "t2v", "prompt": prompt, "model": "wan/wan-t2v"});
+    crate::providers::run_task(app, token, task).await
 }
 
 on_both_backends!(a_hostile_vendor_fails_its_tasks_not_the_server);
