@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
+mod cluster;
 mod crawler;
 mod generation;
 mod hostile_media;
