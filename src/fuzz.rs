@@ -53,8 +53,11 @@ pub fn multipart_upload(data: &[u8]) {
     }
 }
 
+/// One fuzz target: takes any bytes, must not panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name of its folder under fuzz/fuzz_targets and tests/fixtures/fuzz.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("zip_import", zip_import),
     ("mp4_poster", mp4_poster),
     ("image_decode", image_decode),
