@@ -21,7 +21,7 @@ impl Drop for S3Server {
     }
 }
 
-/// moto's S3 server on a free loopback port, if installed; under CI=true it must be.
+/// moto's S3 server on a free loopback port, if installed; under CI it must be.
 async fn s3_server() -> Option<S3Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -35,11 +35,13 @@ async fn s3_server() -> Option<S3Server> {
         .spawn()
     {
         Ok(child) => child,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("moto_server is required under CI=true: {e}")
+        Err(e) if crate::support::under_ci() => {
+            panic!("moto_server is required under CI: {e}")
         }
         Err(e) => {
-            eprintln!("SKIPPED: moto_server not available ({e}); S3 tests skip (pip install 'moto[server]')");
+            crate::support::skipped(&format!(
+                "moto_server not available ({e}); pip install 'moto[server]'"
+            ));
             return None;
         }
     };
