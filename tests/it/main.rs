@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
+mod claims;
 mod generation;
 mod library;
 mod mail;

@@ -84,7 +84,9 @@ fn postgres_available() -> bool {
             panic!("PostgreSQL at {PG_ADMIN_URL} is required under CI: {e}")
         }
         Err(e) => {
-            skipped(&format!("PostgreSQL at {PG_ADMIN_URL} is unreachable ({e})"));
+            skipped(&format!(
+                "PostgreSQL at {PG_ADMIN_URL} is unreachable ({e})"
+            ));
             false
         }
     }

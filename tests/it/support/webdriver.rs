@@ -175,9 +175,37 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
-            assert!(Instant::now() < deadline, "click on {css} failed: {error}");
+            // Scrolled to the top edge, an element can sit under the sticky top bar; a person
+            // would scroll it into the middle first.
+            if error == "element click intercepted" {
+                self.call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "arguments[0].scrollIntoView({block: 'center'}); return null;",
+                        "args": [{ ELEMENT: el }],
+                    })),
+                )
+                .await;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "click on {css} failed: {error}: {}",
+                answer["message"]
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Picks `value` in the `<select>` at `css` as a person does, by clicking its option, so
+    /// the page's input and change handlers run.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value=\"{value}\"]"))
+            .await;
+        let chosen = self
+            .script(&format!("return document.querySelector({:?}).value;", css))
+            .await;
+        assert_eq!(chosen, json!(value), "{css} did not take {value:?}");
     }
 
     pub async fn text(&self, css: &str) -> String {
