@@ -251,13 +251,13 @@ mod tests {
         service: "s3",
     };
 
-    #[test]
-    fn get_vanilla_of_the_sigv4_test_suite() {
-        let signed = sign_v4(
+    /// The test suite's vanilla request: no query, no body, only `Host` and `X-Amz-Date`.
+    fn vanilla(method: &str) -> Signed {
+        sign_v4(
             &SUITE,
             "20150830T123600Z",
             &Unsigned {
-                method: "GET",
+                method,
                 path: "/",
                 headers: &[
                     ("Host", "example.amazonaws.com"),
@@ -265,7 +265,12 @@ mod tests {
                 ],
                 payload_hash: EMPTY,
             },
-        );
+        )
+    }
+
+    #[test]
+    fn get_vanilla_of_the_sigv4_test_suite() {
+        let signed = vanilla("GET");
         assert_eq!(
             signed.canonical_request,
             format!(
@@ -287,21 +292,8 @@ mod tests {
 
     #[test]
     fn post_vanilla_of_the_sigv4_test_suite() {
-        let signed = sign_v4(
-            &SUITE,
-            "20150830T123600Z",
-            &Unsigned {
-                method: "POST",
-                path: "/",
-                headers: &[
-                    ("Host", "example.amazonaws.com"),
-                    ("X-Amz-Date", "20150830T123600Z"),
-                ],
-                payload_hash: EMPTY,
-            },
-        );
         assert_eq!(
-            signed.signature,
+            vanilla("POST").signature,
             "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
         );
     }

@@ -411,45 +411,45 @@ async fn the_vendor_key_comes_from_the_variable_api_key_env_names() {
     let app = Running::start(&args, dir.path(), &[("PD_TEST_VENDOR_KEY", key)]);
     let base = app.url.trim_end_matches('/').to_string();
     let http = reqwest::Client::new();
-    let register = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"username": "keyed", "email": "keyed@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), StatusCode::CREATED);
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "keyed", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>| {
+        let mut req = http.request(method, format!("{base}{path}"));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let post = reqwest::Method::POST;
+    let registered = call(
+        post.clone(),
+        "/api/v1/auth/register",
+        None,
+        Some(json!({"username": "keyed", "email": "keyed@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(registered["data"]["username"], "keyed", "{registered}");
+    let login = call(
+        post.clone(),
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "keyed", "password": PASSWORD})),
+    )
+    .await;
     let token = login["data"]["token"].as_str().unwrap().to_string();
-    let submitted: Value = http
-        .post(format!("{base}/api/v1/generation"))
-        .bearer_auth(&token)
-        .json(&json!({"type": "t2i", "prompt": "a key", "model": "openai/gpt-image-1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let submitted = call(
+        post,
+        "/api/v1/generation",
+        Some(&token),
+        Some(json!({"type": "t2i", "prompt": "a key", "model": "openai/gpt-image-1"})),
+    )
+    .await;
     let id = submitted["data"]["task_id"].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let task: Value = http
-            .get(format!("{base}/api/v1/generation/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/api/v1/generation/{id}");
+        let task = call(reqwest::Method::GET, &path, Some(&token), None).await;
         if task["data"]["status"] == "completed" {
             break;
         }
