@@ -16,16 +16,16 @@ pub struct Browser {
     http: reqwest::Client,
 }
 
-/// The chromedriver binary, if installed; under CI=true its absence fails the test.
+/// The chromedriver binary, if installed; under CI its absence fails the test.
 pub fn chromedriver() -> Option<String> {
     let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if std::path::Path::new(&path).exists() {
         return Some(path);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if super::under_ci() {
         panic!("chromedriver not found at {path}; .ci/run installs chromium-driver");
     }
-    eprintln!("SKIPPED: chromedriver not found at {path}; browser tests skip");
+    super::skipped(&format!("chromedriver not found at {path}"));
     None
 }
 
