@@ -175,6 +175,19 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
+            // WebDriver does not scroll an element that is already in the viewport, even when
+            // it sits under the sticky top bar; a person would scroll it into the middle.
+            if error == "element click intercepted" {
+                self.call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "arguments[0].scrollIntoView({block: 'center'}); return null;",
+                        "args": [{ ELEMENT: el }],
+                    })),
+                )
+                .await;
+            }
             assert!(
                 Instant::now() < deadline,
                 "click on {css} failed: {error}: {}",
