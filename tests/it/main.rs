@@ -10,6 +10,7 @@ mod admin;
 mod browser;
 mod crawler;
 mod generation;
+mod hostile_media;
 mod library;
 mod mail;
 mod pages;
