@@ -11,6 +11,7 @@ mod browser;
 mod claims;
 mod crawler;
 mod generation;
+mod hostile_media;
 mod library;
 mod mail;
 mod pages;
