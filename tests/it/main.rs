@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod admin;
 mod browser;
+mod claims;
 mod cluster;
 mod crawler;
 mod generation;
