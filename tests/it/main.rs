@@ -11,6 +11,7 @@ mod browser;
 mod crawler;
 mod generation;
 mod library;
+mod library_pages;
 mod mail;
 mod pages;
 mod platform;
