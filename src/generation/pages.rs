@@ -2,7 +2,7 @@
 //! left; the recent results with live status on the right (htmx polling while any task runs).
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, Form, Path, Query};
+use actix_web::web::{self, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -233,10 +233,10 @@ async fn retry(
 async fn upload(
     state: Data<AppState>,
     user: PageUser,
-    body: Bytes,
+    file: crate::web::upload::UploadedFile,
 ) -> AppResult<Reply<service::Uploaded>> {
     Ok(Reply::ok(
         "msg.uploaded",
-        service::upload(&state, &user.0, body.to_vec()).await?,
+        service::upload(&state, &user.0, file.0).await?,
     ))
 }
