@@ -15,9 +15,18 @@ on_both_backends!(every_link_of_every_page_answers_in_every_task_state);
 /// Requests per crawl; the seeded library needs about a third of it.
 const BOUND: usize = 600;
 
-/// What the crawl seeded: the pages to start from besides the menu.
+/// What was seeded, by id.
 pub struct Seeded {
+    /// Share links: pages to start from besides the menu.
     pub starts: Vec<String>,
+    /// Completed: 雪山日落 (favourite, in 旅行), 竖幅的鹿 (9:16, tagged), 要删除的画 (deleted),
+    /// 海浪拍岸 (a video, in 旅行/京都).
+    pub done: Vec<String>,
+    /// 排队的猫 (queued, in 旅行), 正在画的马 (processing), 失败的城 (failed, in 旅行/京都),
+    /// 取消的海 (canceled, made with 16:9).
+    pub waiting: Vec<String>,
+    /// 旅行 and 京都 inside it.
+    pub folders: [String; 2],
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
@@ -49,8 +58,13 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     app.wait_completed(&token, &done).await;
     app.stop_engine();
     let mut waiting = Vec::new();
-    for prompt in ["排队的猫", "正在画的马", "失败的城", "取消的海"] {
-        let body = json!({"type": "t2i", "prompt": prompt, "params": {"size": "64x64"}});
+    for (prompt, params) in [
+        ("排队的猫", json!({"size": "64x64"})),
+        ("正在画的马", json!({"size": "64x64"})),
+        ("失败的城", json!({"size": "64x64"})),
+        ("取消的海", json!({"aspect": "16:9", "resolution": "480p"})),
+    ] {
+        let body = json!({"type": "t2i", "prompt": prompt, "params": params});
         let task = post(app, &token, "/api/v1/generation", body).await;
         waiting.push(task["task_id"].as_str().unwrap().to_string());
     }
@@ -107,8 +121,8 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     .await;
     let inner = inner["id"].as_str().unwrap().to_string();
     let moves = [
-        (vec![done[0].clone(), waiting[0].clone()], &outer),
-        (vec![done[3].clone(), waiting[2].clone()], &inner),
+        (vec![done[0].clone(), waiting[0].clone()], outer.clone()),
+        (vec![done[3].clone(), waiting[2].clone()], inner.clone()),
     ];
     for (ids, folder) in moves {
         let body = json!({"ids": ids, "folder": folder});
@@ -123,7 +137,12 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     let locked = json!({"result": done[1], "password": "open sesame"});
     let share = post(app, &token, "/api/v1/library/shares", locked).await;
     starts.push(share["url"].as_str().unwrap().to_string());
-    Seeded { starts }
+    Seeded {
+        starts,
+        done,
+        waiting,
+        folders: [outer, inner],
+    }
 }
 
 /// Turns the escaped attribute values Tera writes back into URLs.
