@@ -93,6 +93,19 @@ async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime,
         .unwrap()
 }
 
+/// Uploads the sample PNG as a reference; returns its file id.
+async fn upload_sample(app: &TestApp, token: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/upload"))
+        .bearer_auth(token)
+        .body(crate::support::fakes::sample_png())
+        .send()
+        .await
+        .unwrap();
+    let up: Value = res.json().await.unwrap();
+    up["data"]["file_id"].as_str().unwrap().to_string()
+}
+
 fn t2i() -> Value {
     json!({"type": "t2i", "prompt": "a lighthouse in fog", "model": "openai/gpt-image-1", "params": {"size": "1536x1024"}})
 }
@@ -152,15 +165,7 @@ async fn openai_image_edit_sends_the_reference_as_multipart() {
     let fake = FakeVendor::openai().await;
     let app = app_with_openai(&fake).await;
     let token = app.user("editor").await;
-    let res = reqwest::Client::new()
-        .post(app.at("/api/v1/upload"))
-        .bearer_auth(&token)
-        .body(crate::support::fakes::sample_png())
-        .send()
-        .await
-        .unwrap();
-    let up: Value = res.json().await.unwrap();
-    let file_id = up["data"]["file_id"].as_str().unwrap();
+    let file_id = upload_sample(&app, &token).await;
     let task = run_task(&app, &token, json!({"type": "i2i", "prompt": "make it an oil painting", "images": [file_id], "model": "openai/gpt-image-1"})).await;
     assert_eq!(task["status"], "completed", "{task}");
     let seen = &fake.seen()[0];
@@ -453,15 +458,7 @@ async fn wan_keyframes_to_video_sends_first_and_last_frame() {
     let token = app.user("wan_video").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let res = reqwest::Client::new()
-            .post(app.at("/api/v1/upload"))
-            .bearer_auth(&token)
-            .body(crate::support::fakes::sample_png())
-            .send()
-            .await
-            .unwrap();
-        let up: Value = res.json().await.unwrap();
-        ids.push(up["data"]["file_id"].as_str().unwrap().to_string());
+        ids.push(upload_sample(&app, &token).await);
     }
     let task = run_task(
         &app,
@@ -498,15 +495,7 @@ async fn wan_text_to_video_image_edit_and_one_picture_to_video() {
     let fake = FakeVendor::dashscope().await;
     let app = app_with_wan(&fake, Backend::Sqlite).await.unwrap();
     let token = app.user("wan_more").await;
-    let res = reqwest::Client::new()
-        .post(app.at("/api/v1/upload"))
-        .bearer_auth(&token)
-        .body(crate::support::fakes::sample_png())
-        .send()
-        .await
-        .unwrap();
-    let up: Value = res.json().await.unwrap();
-    let file_id = up["data"]["file_id"].as_str().unwrap().to_string();
+    let file_id = upload_sample(&app, &token).await;
     let sent = |i: usize| {
         let submit = &fake.submits()[i];
         (
