@@ -1,6 +1,7 @@
 //! Every page answers (issue 9): a library with tasks in every state, then, as a user and as an
-//! administrator, every link, `src` and htmx `hx-get` of every page reached is followed
-//! (same origin, GET only, bounded) and none may answer with a server error or a dead link.
+//! administrator, every link, `src` and htmx `hx-get` of every page reached is followed, and
+//! every choice of a GET form's menus (the filters) is sent (same origin, GET only, bounded);
+//! none may answer with a server error or a dead link.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -180,6 +181,48 @@ pub fn links(html: &str) -> Vec<(String, bool)> {
             }
         }
     }
+    out.extend(form_choices(html));
+    out
+}
+
+/// The value of `name="…"` in a tag's text.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    Some(unescape(&tag[start..start + tag[start..].find('"')?]))
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every choice of every menu in a form htmx sends with GET (the library's filters): one
+/// request per option, as picking it would send.
+fn form_choices(html: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for form in html.split("<form").skip(1) {
+        let form = form.split("</form>").next().unwrap_or_default();
+        let tag = &form[..form.find('>').unwrap_or(form.len())];
+        let Some(action) = attr(tag, "hx-get").filter(|a| a.starts_with('/')) else {
+            continue;
+        };
+        for select in form.split("<select").skip(1) {
+            let select = select.split("</select>").next().unwrap_or_default();
+            let Some(name) = attr(&select[..select.find('>').unwrap_or(0)], "name") else {
+                continue;
+            };
+            for option in select.split("<option").skip(1) {
+                if let Some(value) = attr(option, "value").filter(|v| !v.is_empty()) {
+                    out.push((format!("{action}?{name}={}", encode(&value)), true));
+                }
+            }
+        }
+    }
     out
 }
 
@@ -243,6 +286,21 @@ async fn every_link_of_every_page_answers_in_every_task_state(app: &TestApp) {
         assert!(failures.is_empty(), "as {name}:\n{}", failures.join("\n"));
         assert!(fetched > least, "as {name}, only {fetched} links");
     }
+}
+
+#[test]
+fn every_choice_of_a_get_form_is_a_link() {
+    let html = r##"<form class="filters" hx-get="/library/results" hx-target="#results">
+        <select name="status"><option value="">all</option><option value="queued">q</option></select>
+        <select name="tag"><option value="风景" selected>#风景</option></select></form>
+        <form hx-post="/library/move"><select name="folder"><option value="x">x</option></select></form>"##;
+    assert_eq!(
+        form_choices(html),
+        [
+            ("/library/results?status=queued".to_string(), true),
+            ("/library/results?tag=%E9%A3%8E%E6%99%AF".to_string(), true)
+        ]
+    );
 }
 
 #[test]
