@@ -48,7 +48,7 @@
 })();
 
 // Times: <time class="reltime" datetime="…Z"> reads "3 分钟前" / "3 minutes ago" for the last week
-// and the local date and time after that; the exact local time is in its tooltip.
+// and the local date and time otherwise; the exact local time is in its tooltip.
 (function () {
   "use strict";
   var lang = document.documentElement.lang || "zh-CN";
@@ -56,6 +56,8 @@
   var steps = [["second", 60], ["minute", 60], ["hour", 24], ["day", 7]];
   function relative(then) {
     var diff = (then - Date.now()) / 1000;
+    // A time to come (a link's expiry) reads better as a date: "有效至 12/08 14:00".
+    if (diff > 60) return null;
     for (var i = 0; i < steps.length; i++) {
       if (Math.abs(diff) < steps[i][1]) {
         return steps[i][0] === "second" ? rtf.format(0, "second") : rtf.format(Math.round(diff), steps[i][0]);

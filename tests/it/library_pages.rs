@@ -39,6 +39,8 @@ async fn the_library_reads_well_at_both_sizes_with_tasks_in_every_state() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     let seeded: Seeded = seed_every_state(&app, "gallery").await;
+    app.sql("UPDATE generations SET created_at = datetime('now', '-3 minutes') WHERE prompt = '雪山日落'")
+        .await;
     let dir = screenshot_dir();
     let b = signed_in(&app, &driver, "gallery").await;
     for (size, width, height) in WINDOWS {
@@ -156,6 +158,7 @@ async fn the_library_reads_well_at_both_sizes_with_tasks_in_every_state() {
         b.goto(&app.at(&format!("/library/{}", seeded.done[0])))
             .await;
         b.find("#detail-prompt").await;
+        b.wait_for_text(".facts time.reltime", "3分钟前").await;
         b.press(LEFT).await;
         b.wait_for_url(&seeded.done[1]).await;
         b.press(RIGHT).await;
@@ -208,6 +211,12 @@ async fn the_library_reads_well_at_both_sizes_with_tasks_in_every_state() {
         assert_eq!(under, Value::Bool(true), "{size}: the toast takes clicks");
         b.screenshot(&shot(&dir, size, "toast")).await;
     }
+    // In English too.
+    let detail = format!("/library/{}", seeded.done[0]);
+    b.goto(&app.at(&format!("/lang/en?next={detail}"))).await;
+    b.wait_for_text(".facts time.reltime", "3 minutes ago")
+        .await;
+    b.screenshot(&shot(&dir, "390x844", "detail-en")).await;
     b.quit().await;
     app.stop().await;
 }
@@ -242,7 +251,9 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
             .await;
         assert_eq!(prompt, "竖幅的鹿");
 
-        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing.
+        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing. In the wide
+        // window only: on a phone the studio's sticky form still lies over the task list
+        // (issue 9.9, the studio's part).
         if i == 0 {
             let tasks = b.count(".task-card").await;
             b.click(&format!(
