@@ -162,6 +162,10 @@ pub struct LimitsConfig {
     pub login_failures_per_account: u32,
     /// Verification-code checks per client IP per minute.
     pub code_checks_per_ip_per_minute: u32,
+    /// Registrations per client IP (IPv6: per /64) per hour.
+    pub registrations_per_ip_per_hour: u32,
+    /// Password hashes waiting for a CPU (one runs per core); past this, 429 + Retry-After.
+    pub password_hash_queue: usize,
     /// Largest reference image upload in bytes.
     pub upload_bytes: usize,
 }
@@ -368,6 +372,8 @@ impl Default for LimitsConfig {
             login_per_ip_per_minute: 30,
             login_failures_per_account: 10,
             code_checks_per_ip_per_minute: 20,
+            registrations_per_ip_per_hour: 20,
+            password_hash_queue: 64,
             upload_bytes: 20 * 1024 * 1024,
         }
     }

@@ -44,5 +44,19 @@
     tick();
   });
   document.addEventListener("htmx:afterSettle", tick);
+  // Behaviour that templates would otherwise write inline (the Content-Security-Policy
+  // allows no inline script): data-then-go, share links that select themselves, copy buttons.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var f = e.detail.elt;
+    if (f && f.dataset && f.dataset.thenGo && e.detail.successful) location.href = f.dataset.thenGo;
+  });
+  document.addEventListener("click", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("input.share-url")) t.select();
+    if (t.matches && t.matches("button[data-copy]")) {
+      if (navigator.clipboard) navigator.clipboard.writeText(t.dataset.copy);
+      if (t.dataset.copied) t.textContent = t.dataset.copied;
+    }
+  });
   setInterval(tick, 1000);
 })();

@@ -43,7 +43,7 @@ pub async fn request_log(
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %loggable_path(req.path()));
     let started = Instant::now();
     async move {
         let mut res = next.call(req).await?;
@@ -60,6 +60,31 @@ pub async fn request_log(
     }
     .instrument(span)
     .await
+}
+
+/// Longest path written to the log; a hostile client must not fill the disk through it.
+const MAX_LOGGED_PATH: usize = 200;
+
+/// The path as the log shows it: share tokens are secrets (whoever reads the log could open
+/// the share), and anything past `MAX_LOGGED_PATH` is cut.
+pub fn loggable_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/s/") {
+        let tail = rest.split_once('/').map_or("", |(_, t)| t);
+        let mut shown = String::from("/s/***");
+        if !tail.is_empty() {
+            shown.push('/');
+            shown.push_str(tail);
+        }
+        return cut(&shown);
+    }
+    cut(path)
+}
+
+fn cut(path: &str) -> String {
+    match path.char_indices().nth(MAX_LOGGED_PATH) {
+        Some((at, _)) => format!("{}…({} bytes)", &path[..at], path.len()),
+        None => path.to_string(),
+    }
 }
 
 fn is_api(req: &HttpRequest) -> bool {
@@ -203,7 +228,12 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
     if wants_json(req) {
-        let data = p.field.map(|f| serde_json::json!({ "field": f }));
+        // Retry-After is also in the body, for clients that only read the envelope.
+        let data = match (p.field, p.retry_after) {
+            (Some(f), _) => Some(serde_json::json!({ "field": f })),
+            (None, Some(secs)) => Some(serde_json::json!({ "retry_after": secs })),
+            (None, None) => None,
+        };
         return builder.json(Envelope {
             code: p.code,
             message,
@@ -264,4 +294,22 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
             .insert_header(("HX-Reswap", "innerHTML"));
     }
     builder.content_type("text/html; charset=utf-8").body(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn logged_paths_hide_share_tokens_and_stay_short() {
+        assert_eq!(loggable_path("/s/abcDEF123"), "/s/***");
+        assert_eq!(loggable_path("/library/x"), "/library/x");
+        let long = format!("/{}", "a".repeat(100_000));
+        let shown = loggable_path(&long);
+        assert!(
+            shown.len() < 300 && shown.ends_with("(100001 bytes)"),
+            "{shown}"
+        );
+        assert!(!loggable_path(&format!("/s/{}", "t".repeat(5000))).contains("ttt"));
+    }
 }

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod generation;
+mod hostile_auth;
 mod library;
 mod mail;
 mod pages;
