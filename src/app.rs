@@ -37,6 +37,7 @@ pub struct AppState {
     pub providers: Registry,
     /// Wakes the generation engine when a task is queued.
     pub wake: Notify,
+    pub imports: crate::library::archive::ImportSlots,
 }
 
 impl AppState {
@@ -56,6 +57,7 @@ impl AppState {
             storage: storage_from(&config, &data_dir)?,
             providers: Registry::from_config(&config.providers)?,
             wake: Notify::new(),
+            imports: Default::default(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),

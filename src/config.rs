@@ -168,6 +168,10 @@ pub struct LimitsConfig {
     pub password_hash_queue: usize,
     /// Largest reference image upload in bytes.
     pub upload_bytes: usize,
+    /// Largest library import in bytes: the archive, and the files it names added up.
+    pub import_bytes: u64,
+    /// Imports one user may run at once (each holds a temporary copy of its archive).
+    pub imports_per_user: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -375,6 +379,8 @@ impl Default for LimitsConfig {
             registrations_per_ip_per_hour: 20,
             password_hash_queue: 64,
             upload_bytes: 20 * 1024 * 1024,
+            import_bytes: 4 * 1024 * 1024 * 1024,
+            imports_per_user: 1,
         }
     }
 }

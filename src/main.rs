@@ -176,6 +176,10 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
     };
     let tls = config.server.tls_cert.is_some();
     let state = tokio::task::spawn_blocking(move || AppState::new(config, None)).await??;
+    let cleared = picturedeck::library::archive::clear_temp(&state.config.data_dir());
+    if cleared > 0 {
+        tracing::info!(cleared, "removed temporary files of interrupted imports");
+    }
     let listener = app::bind(addr, desktop)?;
     let local = listener.local_addr()?;
     let scheme = if tls { "https" } else { "http" };

@@ -39,7 +39,7 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
         .unwrap()
 }
 
-async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
+pub async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let id = answer["data"]["task_id"].as_str().unwrap().to_string();

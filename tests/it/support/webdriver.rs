@@ -1,6 +1,7 @@
 //! Just enough of the W3C WebDriver protocol to drive Debian's headless Chromium through
 //! chromedriver: open pages, type, click, read text, take screenshots.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,10 @@ impl Browser {
             .local_addr()
             .expect("addr")
             .port();
+        // Its own process group, so that Drop can end chromedriver and every Chromium it started
+        // even when a failing test never reaches `quit`.
         let driver = Command::new(driver_path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -175,7 +179,11 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
-            assert!(Instant::now() < deadline, "click on {css} failed: {error}");
+            assert!(
+                Instant::now() < deadline,
+                "click on {css} failed: {error}: {}",
+                answer["message"]
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -307,10 +315,17 @@ impl Browser {
         std::fs::write(path, bytes).expect("write screenshot");
     }
 
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = self.http.delete(url).send().await;
-        let _ = self.driver.kill();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.wait();
     }
 }
