@@ -194,6 +194,7 @@ pub fn server(
             .app_data(web::PayloadConfig::default().limit(limit))
             .wrap(from_fn(middleware::csrf))
             .wrap(from_fn(middleware::render_errors))
+            .wrap(from_fn(middleware::security_headers))
             .wrap(from_fn(middleware::request_log))
             .wrap(Compress::default())
             .configure(|cfg| routes(cfg, &app_config))

@@ -107,7 +107,8 @@ pub struct AuthConfig {
     pub token_ttl_hours: i64,
     /// Daily generation quota of a new user.
     pub default_daily_quota: i32,
-    /// Mark cookies `Secure` (set it when the instance is reached over HTTPS).
+    /// Mark cookies `Secure` (set it when a TLS proxy in front serves HTTPS; with
+    /// server.tls_cert they are always `Secure`).
     pub secure_cookies: bool,
 }
 
@@ -536,6 +537,11 @@ impl Config {
     }
 
     /// The data dir: configured, or the OS's per-user data folder.
+    /// Whether cookies carry `Secure`: asked for, or this server speaks TLS itself.
+    pub fn secure_cookies(&self) -> bool {
+        self.auth.secure_cookies || self.server.tls_cert.is_some()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
             return dir.clone();

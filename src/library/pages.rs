@@ -476,7 +476,7 @@ async fn unlock_share(
             let cookie = Cookie::build(SHARE_COOKIE, proof)
                 .path(format!("/s/{}", token.as_str()))
                 .http_only(true)
-                .secure(state.config.auth.secure_cookies)
+                .secure(state.config.secure_cookies())
                 .same_site(SameSite::Lax)
                 .finish();
             let mut res = redirect(&format!("/s/{}", token.as_str()));

@@ -134,7 +134,7 @@ pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
-        .secure(state.config.auth.secure_cookies)
+        .secure(state.config.secure_cookies())
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::seconds(ttl))
         .finish()

@@ -13,7 +13,6 @@ on_both_backends!(
     next_parameters_never_leave_the_site,
     logout_ends_the_token_and_the_profile_lists_sessions,
     a_flood_of_taken_names_costs_no_hash_and_logins_stay_fast,
-    registrations_are_limited_per_address_with_retry_after_in_the_envelope,
     a_limiter_flood_neither_grows_memory_nor_unlocks_a_locked_account,
     unicode_names_are_one_account_in_any_case_or_form,
     accounts_made_before_the_name_key_are_filled_and_collisions_reported,
@@ -95,6 +94,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
         )
         .await;
     let page_token = session_cookie(&res).expect("session cookie");
+    let (csrf, _) = app.open(&client, "/profile").await;
     let api = reqwest::Client::new()
         .post(app.at("/api/v1/auth/login"))
         .header("User-Agent", "PhoneApp/2.0")
@@ -170,7 +170,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     // One session signed out from the profile page: that one ends, this one goes on.
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "sessy").await;
+    let csrf = app.page_login(&client, &csrf, "sessy").await;
     let (_, other) = app.login_with("sessy", PASSWORD).await;
     let other = other["data"]["token"].as_str().unwrap().to_string();
     let sid = app.state.tokens.verify(&other).unwrap().sid;
@@ -241,23 +241,33 @@ async fn a_flood_of_taken_names_costs_no_hash_and_logins_stay_fast(app: &TestApp
     healthy(app).await;
 }
 
-async fn registrations_are_limited_per_address_with_retry_after_in_the_envelope(app: &TestApp) {
-    let limit = app.state.config.limits.registrations_per_ip_per_hour;
-    let mut last = (StatusCode::OK, Value::Null);
-    for i in 0..=limit {
-        last = app
-            .post(
-                "/api/v1/auth/register",
-                None,
-                json!({"username": format!("r{i}x"), "email": email(&format!("r{i}x")), "password": PASSWORD}),
-            )
-            .await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_are_limited_per_address_with_retry_after_in_the_envelope() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = TestApp::builder(backend)
+            .config(|c| c.limits.registrations_per_ip_per_hour = 3)
+            .start()
+            .await
+        else {
+            continue;
+        };
+        let mut last = (StatusCode::OK, Value::Null);
+        for i in 0..=3 {
+            last = app
+                .post(
+                    "/api/v1/auth/register",
+                    None,
+                    json!({"username": format!("r{i}x"), "email": email(&format!("r{i}x")), "password": PASSWORD}),
+                )
+                .await;
+        }
+        assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{}", last.1);
+        assert_eq!(last.1["code"], 429);
+        let wait = last.1["data"]["retry_after"].as_u64().unwrap();
+        assert!((3000..=3600).contains(&wait), "{wait}");
+        healthy(&app).await;
+        app.stop().await;
     }
-    assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{}", last.1);
-    assert_eq!(last.1["code"], 429);
-    let wait = last.1["data"]["retry_after"].as_u64().unwrap();
-    assert!((1..=3600).contains(&wait));
-    healthy(app).await;
 }
 
 async fn a_limiter_flood_neither_grows_memory_nor_unlocks_a_locked_account(app: &TestApp) {
@@ -608,4 +618,174 @@ async fn outbox_mails_are_private() {
     let mode = std::fs::metadata(&mail).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     app.stop().await;
+}
+
+on_both_backends!(every_answer_carries_the_security_headers);
+
+async fn every_answer_carries_the_security_headers(app: &TestApp) {
+    for path in [
+        "/login",
+        "/api/v1/user/me",
+        "/static/app.js",
+        "/no-such-page",
+    ] {
+        let res = reqwest::get(app.at(path)).await.unwrap();
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"));
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS without TLS"
+        );
+    }
+    let res = reqwest::get(app.at(&format!("/s/{}", "A".repeat(32))))
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
+    // No page carries an inline script or handler the policy would block.
+    let client = page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    app.register("viewer").await;
+    app.page_login(&client, &csrf, "viewer").await;
+    for path in [
+        "/",
+        "/library",
+        "/profile",
+        "/profile?tab=sessions",
+        "/api/docs",
+    ] {
+        let html = client
+            .get(app.at(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for script in html.split("<script").skip(1) {
+            assert!(
+                script.trim_start().starts_with("src="),
+                "{path}: inline <script{script:.80}"
+            );
+        }
+        for handler in [" onclick=", " onload=", " onsubmit=", " onchange=", "hx-on"] {
+            assert!(!html.contains(handler), "{path} has {handler}");
+        }
+    }
+}
+
+/// With its own certificate the server speaks HTTP/2 (ALPN), sends HSTS and marks its
+/// cookies Secure without a separate switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_brings_http2_hsts_and_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::platform::self_signed_certificate(dir.path());
+    let (c, k) = (cert.clone(), key.clone());
+    let app = TestApp::builder(Backend::Sqlite)
+        .config(move |config| {
+            config.server.tls_cert = Some(c);
+            config.server.tls_key = Some(k);
+        })
+        .start()
+        .await
+        .unwrap();
+    let https = app.url.replace("http://", "https://");
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let res = client.get(format!("{https}/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .starts_with("max-age="));
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("Secure"), "{cookie}");
+
+    let addr = app.url.trim_start_matches("http://").to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("openssl")
+            .args(["s_client", "-connect", &addr, "-alpn", "h2,http/1.1"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("ALPN protocol: h2"), "{said}");
+    app.stop().await;
+}
+
+on_both_backends!(a_csrf_token_is_bound_to_the_signed_in_account);
+
+async fn a_csrf_token_is_bound_to_the_signed_in_account(app: &TestApp) {
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain.get(app.at("/login")).send().await.unwrap();
+    let nonce = res
+        .cookies()
+        .find(|c| c.name() == "pd_csrf")
+        .unwrap()
+        .value()
+        .to_string();
+    let session_of = |name: &'static str| async move {
+        let (_, body) = app.login_with(name, PASSWORD).await;
+        body["data"]["token"].as_str().unwrap().to_string()
+    };
+    app.register("mallory").await;
+    app.register("victim").await;
+    let (mallory, victim) = (session_of("mallory").await, session_of("victim").await);
+    let page_token = |session: String| {
+        let (plain, url, nonce) = (plain.clone(), app.at("/profile"), nonce.clone());
+        async move {
+            let html = plain
+                .get(url)
+                .header("Cookie", format!("pd_csrf={nonce}; pd_session={session}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            crate::support::csrf_of(&html)
+        }
+    };
+    let mallorys = page_token(mallory).await;
+    let victims = page_token(victim.clone()).await;
+    assert_ne!(mallorys, victims, "one nonce, two accounts, two tokens");
+    // Mallory planted her nonce in the victim's browser: her own token still fails there.
+    let post = |token: String| {
+        let (plain, url) = (plain.clone(), app.at("/profile/sessions/revoke-all"));
+        let cookie = format!("pd_csrf={nonce}; pd_session={victim}");
+        async move {
+            plain
+                .post(url)
+                .header("Cookie", cookie)
+                .header("X-CSRF-Token", token)
+                .header("HX-Request", "true")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post(mallorys).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(nonce.clone()).await,
+        StatusCode::FORBIDDEN,
+        "the bare cookie is no token"
+    );
+    assert_eq!(post(victims).await, StatusCode::OK);
 }
