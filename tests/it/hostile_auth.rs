@@ -235,7 +235,8 @@ async fn a_flood_of_taken_names_costs_no_hash_and_logins_stay_fast(app: &TestApp
     }
     // Only the login was hashed; not one of the 200 registrations of a taken name.
     assert_eq!(app.state.passwords.runs() - before.0, 1);
-    assert!(login_took < Duration::from_secs(2), "{login_took:?}");
+    // Seconds, not the tens of seconds 200 queued hashes would take (loose: CI is shared).
+    assert!(login_took < Duration::from_secs(5), "{login_took:?}");
     let grown = rss_mib().saturating_sub(before.1);
     assert!(grown < 200, "RSS grew {grown} MiB");
     healthy(app).await;
