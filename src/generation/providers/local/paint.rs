@@ -13,6 +13,23 @@ type Col = [f32; 3];
 
 /// A procedural picture for `prompt`: the same prompt, seed and size give the same pixels.
 pub fn paint(prompt: &str, seed: u64, width: u32, height: u32) -> image::RgbImage {
+    paint_reporting(prompt, seed, width, height, &|_| {})
+}
+
+/// The words of `prompt` the painter draws, and those it cannot.
+pub fn understand(prompt: &str) -> crate::generation::model::ResultNotes {
+    let _ = prompt;
+    Default::default()
+}
+
+/// [`paint`], telling `progress` the share done as it goes (the last part row by row).
+pub fn paint_reporting(
+    prompt: &str,
+    seed: u64,
+    width: u32,
+    height: u32,
+    progress: &dyn Fn(f32),
+) -> image::RgbImage {
     let w = width.clamp(1, MAX_SIDE) as usize;
     let h = height.clamp(1, MAX_SIDE) as usize;
     let text = prompt.trim().to_lowercase();
@@ -28,7 +45,8 @@ pub fn paint(prompt: &str, seed: u64, width: u32, height: u32) -> image::RgbImag
     } else {
         landscape(&mut c, &scene, &pal, &mut comp, &mut rng);
     }
-    c.finish(rng.next_u32())
+    progress(0.7);
+    c.finish(rng.next_u32(), &|rows| progress(0.7 + 0.3 * rows))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1996,11 +2014,15 @@ impl Canvas {
     }
 
     /// Vignette, film grain (which also dithers away banding in the gradients) and 8 bits.
-    fn finish(self, seed: u32) -> RgbImage {
+    fn finish(self, seed: u32, rows_done: &dyn Fn(f32)) -> RgbImage {
         let (w, h) = (self.w, self.h);
         let mut img = RgbImage::new(w as u32, h as u32);
+        let every = (h / 16).max(1);
         for (i, out) in img.pixels_mut().enumerate() {
             let (x, y) = (i % w, i / w);
+            if x == 0 && y % every == 0 {
+                rows_done(y as f32 / h as f32);
+            }
             let dx = (x as f32 + 0.5) / w as f32 - 0.5;
             let dy = (y as f32 + 0.5) / h as f32 - 0.5;
             let v = 1.0 - 0.35 * (dx * dx + dy * dy);
