@@ -153,6 +153,17 @@ pub struct Params {
     pub images: Vec<String>,
 }
 
+impl Params {
+    /// A stored task's parameters as a new request: a stored task holds the size its aspect
+    /// ratio or resolution was turned into, and a request may name only one of the two.
+    pub fn into_request(mut self) -> Params {
+        if self.aspect.is_some() || self.resolution.is_some() {
+            self.size = None;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = generations)]
 pub struct Generation {

@@ -3,7 +3,7 @@
 //! Server-Sent Events stream per page that sends only the cards that changed.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, Form, Path};
+use actix_web::web::{self, Bytes, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -48,13 +48,35 @@ async fn tasks_context(
     Ok(ctx)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct IndexQuery {
+    /// A task whose recipe fills the form (复用参数).
+    reuse: Option<String>,
+    /// With `reuse`: the same recipe on another model (换个模型再生成).
+    other_model: Option<String>,
+}
+
 async fn index(
     req: HttpRequest,
     state: Data<AppState>,
     user: PageUser,
     lang: Lang,
+    q: Query<IndexQuery>,
 ) -> AppResult<HttpResponse> {
     let mut ctx = tasks_context(&req, &state, &user.0, lang).await?;
+    if let Some(id) = q.reuse.as_deref().filter(|id| !id.is_empty()) {
+        let other = q.other_model.as_deref().is_some_and(|v| v == "1");
+        match service::recipe(&state, &user.0, id, other).await {
+            Ok(recipe) => ctx.insert(
+                "reuse",
+                &serde_json::to_string(&recipe).map_err(|e| AppError::internal(e, "recipe"))?,
+            ),
+            // A deleted or foreign task leaves the form empty, as a fresh visit would.
+            Err(AppError::Client { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     ctx.insert("nav", "generate");
     ctx.insert("models", &service::models(&state));
     render(

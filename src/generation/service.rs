@@ -530,7 +530,7 @@ pub async fn retry(
             "err.gen.not_retryable",
         ));
     }
-    let mut params = task.params();
+    let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
     let again = NewTask {
         kind: task.generation_type.clone(),
@@ -540,6 +540,50 @@ pub async fn retry(
         params: Some(params),
     };
     submit(state, user, again, lang).await
+}
+
+/// What the form needs to make a task again (复用参数), as `static/generate.js` reads it.
+#[derive(Debug, serde::Serialize)]
+pub struct Recipe {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub prompt: String,
+    pub params: Params,
+    /// `provider/model`: the task's own, or with `other_model` the next model of its kind.
+    pub model: String,
+}
+
+/// The recipe of one of the user's tasks; `other_model` picks the next model that makes the
+/// same kind (换个模型再生成), or keeps the task's own when it is the only one.
+pub async fn recipe(
+    state: &AppState,
+    user: &User,
+    task_id: &str,
+    other_model: bool,
+) -> AppResult<Recipe> {
+    let task = owned(state, user, task_id).await?;
+    let own = format!("{}/{}", task.provider, task.model);
+    let model = if other_model {
+        let able: Vec<String> = models(state)
+            .into_iter()
+            .filter(|m| m.kinds.contains(&task.kind()))
+            .map(|m| m.id)
+            .collect();
+        let at = able.iter().position(|m| *m == own);
+        let next = at.map_or(0, |i| i + 1) % able.len().max(1);
+        able.get(next).cloned().unwrap_or(own)
+    } else {
+        own
+    };
+    let mut params = task.params().into_request();
+    // References are uploads the form shows as thumbnails; they are added again by hand.
+    params.images.clear();
+    Ok(Recipe {
+        kind: task.generation_type.clone(),
+        prompt: task.prompt.clone().unwrap_or_default(),
+        params,
+        model,
+    })
 }
 
 pub fn models(state: &AppState) -> Vec<ModelInfo> {

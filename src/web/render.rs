@@ -67,10 +67,36 @@ pub fn render(
 ) -> AppResult<HttpResponse> {
     let html = tera
         .render(template, ctx)
-        .map_err(|e| AppError::internal(e, "template"))?;
+        .map_err(|e| template_error(template, e))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html))
+}
+
+/// Logs which template failed and on which variable (Tera nests the cause, e.g. "Variable
+/// `r.mime` not found ... while rendering 'library/_page.html'", under "Failed to render").
+fn template_error(template: &str, e: tera::Error) -> AppError {
+    let chain = error_chain(&e);
+    let variable = missing_variable(&chain).unwrap_or_default();
+    tracing::error!(template, variable, cause = %chain, "template render failed");
+    AppError::internal(e, "template")
+}
+
+fn error_chain(e: &tera::Error) -> String {
+    let mut chain = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        chain.push_str(": ");
+        chain.push_str(&c.to_string());
+        cause = c.source();
+    }
+    chain
+}
+
+/// The name between backticks in Tera's "Variable `x.y` not found" message.
+fn missing_variable(chain: &str) -> Option<&str> {
+    let rest = &chain[chain.find("Variable `")? + "Variable `".len()..];
+    Some(&rest[..rest.find('`')?])
 }
 
 /// A page of the logged-in shell with `nav` marking the active menu entry.
@@ -148,6 +174,15 @@ mod tests {
     fn all_templates_parse() {
         let tera = load_templates().unwrap();
         assert!(tera.get_template_names().any(|n| n == "users/login.html"));
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_render_error() {
+        let mut tera = Tera::default();
+        tera.add_raw_template("x.html", "{{ r.mime }}").unwrap();
+        let err = tera.render("x.html", &Context::new()).unwrap_err();
+        assert_eq!(missing_variable(&error_chain(&err)), Some("r.mime"));
+        assert_eq!(missing_variable("Failed to render"), None);
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! unique names, no cycles, deleting returns results to unfiled), delete freeing files,
 //! favourites and tags, and ownership on every endpoint — on SQLite and PostgreSQL.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -34,19 +32,7 @@ async fn make(app: &TestApp, token: &str, prompts: &[&str]) -> Vec<String> {
         assert_eq!(status, StatusCode::OK, "{body}");
         ids.push(body["data"]["task_id"].as_str().unwrap().to_string());
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for id in &ids {
-        loop {
-            let (_, body) = app
-                .get(&format!("/api/v1/generation/{id}"), Some(token))
-                .await;
-            if body["data"]["status"] == "completed" {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{body}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    app.wait_completed(token, &ids).await;
     ids
 }
 
@@ -1012,4 +998,54 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
         (Some(0), Some(1))
     );
     second.stop().await;
+}
+
+on_both_backends!(the_library_page_opens_while_tasks_are_queued_canceled_or_failed);
+
+/// Issue 9.1: 生成记录 answered 500 whenever a task had no result yet (`r.mime` missing).
+async fn the_library_page_opens_while_tasks_are_queued_canceled_or_failed(app: &TestApp) {
+    app.stop_engine();
+    let token = app.user("waiter").await;
+    let mut ids = Vec::new();
+    for prompt in ["排队中的山", "取消的海", "失败的城"] {
+        let (status, body) = app
+            .post(
+                "/api/v1/generation",
+                Some(&token),
+                json!({"type": "t2i", "prompt": prompt, "params": {"size": "64x64"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(body["data"]["task_id"].as_str().unwrap().to_string());
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/generation/{}/cancel", ids[1]),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.sql("UPDATE generations SET status = 'failed', error_code = 'err.gen.params' WHERE prompt = '失败的城'")
+        .await;
+
+    let browser = page_client();
+    let (csrf, _) = app.open(&browser, "/login").await;
+    app.page_login(&browser, &csrf, "waiter").await;
+    for path in [
+        "/library".to_string(),
+        "/library?view=timeline".to_string(),
+        "/library/results?status=queued".to_string(),
+        format!("/library/{}", ids[0]),
+        format!("/library/{}", ids[1]),
+        format!("/library/{}", ids[2]),
+    ] {
+        let res = browser.get(app.at(&path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("排队中的山") || path.contains("/library/"),
+            "{path}"
+        );
+    }
 }

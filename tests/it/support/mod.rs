@@ -223,6 +223,23 @@ impl TestApp {
         body["data"]["token"].as_str().expect("token").to_string()
     }
 
+    /// Waits (up to 2 minutes, video included) until every task in `ids` is completed.
+    pub async fn wait_completed(&self, token: &str, ids: &[String]) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        for id in ids {
+            loop {
+                let (_, body) = self
+                    .get(&format!("/api/v1/generation/{id}"), Some(token))
+                    .await;
+                if body["data"]["status"] == "completed" {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "{body}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+
     pub fn mails(&self) -> Vec<OutgoingMail> {
         self.mails
             .as_ref()

@@ -175,7 +175,11 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
-            assert!(Instant::now() < deadline, "click on {css} failed: {error}");
+            assert!(
+                Instant::now() < deadline,
+                "click on {css} failed: {error}: {}",
+                answer["message"]
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
