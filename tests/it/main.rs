@@ -11,6 +11,7 @@ mod browser;
 mod crawler;
 mod generation;
 mod library;
+mod live;
 mod mail;
 mod pages;
 mod platform;
