@@ -72,7 +72,11 @@ impl Live {
 
     /// Pages open now, over all users.
     pub fn listeners(&self) -> usize {
-        self.lock().users.values().map(|tx| tx.receiver_count()).sum()
+        self.lock()
+            .users
+            .values()
+            .map(|tx| tx.receiver_count())
+            .sum()
     }
 
     /// Joins `user_id`'s channel; starts this instance's change poll if it was not running.

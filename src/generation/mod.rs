@@ -8,5 +8,5 @@ pub mod model;
 pub mod pages;
 pub mod providers;
 pub mod service;
-pub mod stream;
 pub mod store;
+pub mod stream;

@@ -47,7 +47,11 @@ pub fn changed_since(
         .filter(generations::updated_at.gt(since))
         .order(generations::updated_at)
         .limit(1000)
-        .select((generations::user_id, generations::uuid, generations::updated_at))
+        .select((
+            generations::user_id,
+            generations::uuid,
+            generations::updated_at,
+        ))
         .load(conn)
 }
 

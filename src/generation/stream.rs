@@ -40,8 +40,7 @@ pub fn cards(
     lang: Lang,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
     let sub = Live::subscribe(&state, user.id);
-    let keepalive =
-        tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
+    let keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     let conn = Conn {
         state,
         user_id: user.id,

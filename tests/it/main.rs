@@ -18,3 +18,4 @@ mod platform;
 mod providers;
 mod remake;
 mod storage;
+mod studio;

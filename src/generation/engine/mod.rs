@@ -504,10 +504,8 @@ async fn follow_progress(
     owner: &str,
     report: Report,
 ) -> std::convert::Infallible {
-    let mut ticks = tokio::time::interval_at(
-        tokio::time::Instant::now() + PROGRESS_EVERY,
-        PROGRESS_EVERY,
-    );
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut written = 0;
     loop {
         ticks.tick().await;

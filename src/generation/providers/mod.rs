@@ -52,7 +52,9 @@ impl Report {
     /// `done` in 0..=1; progress only moves forward and stays below 100 until the task is stored.
     pub fn progress(&self, done: f32) {
         let percent = (done.clamp(0.0, 1.0) * 100.0) as i32;
-        self.0.progress.fetch_max(percent.min(99), Ordering::Relaxed);
+        self.0
+            .progress
+            .fetch_max(percent.min(99), Ordering::Relaxed);
     }
 
     pub fn percent(&self) -> i32 {

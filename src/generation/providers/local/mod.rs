@@ -112,8 +112,8 @@ fn run(job: &Job) -> ProviderResult<Output> {
             video::pan_zoom(&still, w, h, seconds, seed, &|done| {
                 report.progress(0.2 + done * 0.8)
             })
-                .map(mp4)
-                .map_err(failed)
+            .map(mp4)
+            .map_err(failed)
         }
         Kind::I2v => {
             let first = decode(job, 0)?;
@@ -139,8 +139,8 @@ fn run(job: &Job) -> ProviderResult<Output> {
             video::keyframes(&first, &last, w, h, seconds, seed, &|done| {
                 report.progress(done)
             })
-                .map(mp4)
-                .map_err(failed)
+            .map(mp4)
+            .map_err(failed)
         }
     }
 }

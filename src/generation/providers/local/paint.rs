@@ -64,7 +64,9 @@ pub fn understand(prompt: &str) -> ResultNotes {
     }
     for piece in rest.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
         let piece = strip_small_words(piece);
-        for word in piece.split(' ').filter(|w| !w.is_empty()) {
+        // Numbers ("雪山 2", "4k") are no subject to draw.
+        let drawable = |w: &&str| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit());
+        for word in piece.split(' ').filter(drawable) {
             let word = word.to_string();
             if !notes.unknown.contains(&word) {
                 notes.unknown.push(word);
@@ -76,17 +78,58 @@ pub fn understand(prompt: &str) -> ResultNotes {
 
 /// Words that need no drawing: articles, measure words, "beautiful" and the like.
 const SMALL_WORDS: &[&str] = &[
-    "a", "an", "the", "of", "in", "on", "at", "with", "and", "by", "under", "over", "near", "to",
-    "from", "is", "are", "very", "beautiful", "cute", "big", "small", "little", "style", "high",
-    "quality", "detailed", "4k", "8k", "hd", "photo", "picture", "image", "scene", "view", "its",
-    "her", "his", "their", "some", "one", "two", "three", "cool", "fast", "sports",
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "at",
+    "with",
+    "and",
+    "by",
+    "under",
+    "over",
+    "near",
+    "to",
+    "from",
+    "is",
+    "are",
+    "very",
+    "beautiful",
+    "cute",
+    "big",
+    "small",
+    "little",
+    "style",
+    "high",
+    "quality",
+    "detailed",
+    "4k",
+    "8k",
+    "hd",
+    "photo",
+    "picture",
+    "image",
+    "scene",
+    "view",
+    "its",
+    "her",
+    "his",
+    "their",
+    "some",
+    "one",
+    "two",
+    "three",
+    "cool",
+    "fast",
+    "sports",
 ];
 const SMALL_ZH: &[&str] = &[
     "非常", "美丽", "漂亮", "可爱", "唯美", "高清", "画面", "风格", "一只", "一个", "一位", "一条",
     "一匹", "一辆", "一艘", "一架", "一座", "一栋", "一碗", "一盘", "一群", "的", "了", "在", "和",
     "与", "着", "很", "是", "有", "上", "下", "里", "中", "之", "只", "个", "位", "条", "匹", "辆",
-    "艘", "架", "座", "栋", "一", "两", "几", "超", "大", "小", "旁", "边", "前", "后", "正",
-    "天",
+    "艘", "架", "座", "栋", "一", "两", "几", "超", "大", "小", "旁", "边", "前", "后", "正", "天",
 ];
 
 /// `piece` with small words dropped: English by word, Chinese by substring; what is left is
@@ -109,8 +152,25 @@ fn strip_small_words(piece: &str) -> String {
 /// Every word that changes the picture.
 fn vocabulary() -> impl Iterator<Item = &'static str> {
     let scene: [&[&str]; 19] = [
-        SUNSET, WATER, MOUNTAIN, FOREST, NIGHT, SNOW, CITY, FLOWER, DESERT, CLOUD, RAIN, ABSTRACT,
-        NEON, SUN, INK, AUTUMN, FIREWORKS, SUBJECT_EXTRA, COMPOUNDS,
+        SUNSET,
+        WATER,
+        MOUNTAIN,
+        FOREST,
+        NIGHT,
+        SNOW,
+        CITY,
+        FLOWER,
+        DESERT,
+        CLOUD,
+        RAIN,
+        ABSTRACT,
+        NEON,
+        SUN,
+        INK,
+        AUTUMN,
+        FIREWORKS,
+        SUBJECT_EXTRA,
+        COMPOUNDS,
     ];
     scene
         .into_iter()
@@ -148,7 +208,9 @@ pub fn paint_reporting(
             subjects::fireworks(&mut c, &pal.accents, h as f32 * 0.12, hy * 0.6, &mut rng);
         }
         if let Some(subject) = scene.subject {
-            draw_subject(&mut c, &scene, &pal, &text, subject, hy, &mut comp, &mut rng);
+            draw_subject(
+                &mut c, &scene, &pal, &text, subject, hy, &mut comp, &mut rng,
+            );
         }
         if scene.ink {
             ink_wash(&mut c);
@@ -327,7 +389,9 @@ impl Scene {
     fn parse(full: &str) -> Scene {
         let subject = SUBJECT_WORDS
             .iter()
-            .filter_map(|(words, subject)| find_word(&blank(full, &["马路"]), words).map(|p| (p, *subject)))
+            .filter_map(|(words, subject)| {
+                find_word(&blank(full, &["马路"]), words).map(|p| (p, *subject))
+            })
             .min_by_key(|(pos, _)| *pos)
             .map(|(_, subject)| subject);
         let text = &blank(full, COMPOUNDS);
@@ -579,7 +643,11 @@ impl Palette {
             p.ambient *= 0.75;
         }
         if sc.autumn {
-            p.foliage = mix(hsl(20.0, 0.78, 0.42), p.foliage, 1.0 - p.ambient.min(1.0) * 0.9);
+            p.foliage = mix(
+                hsl(20.0, 0.78, 0.42),
+                p.foliage,
+                1.0 - p.ambient.min(1.0) * 0.9,
+            );
             p.grass = mix(hsl(38.0, 0.6, 0.42), p.grass, 0.2);
             p.near = mix(p.near, hsl(15.0, 0.5, 0.25), 0.6);
             p.accents = vec![
@@ -779,16 +847,31 @@ fn draw_subject(
     let x = w * (0.5 + comp.range(-0.1, 0.1));
     let flip = rng.chance(0.5);
     let at = if subject.flies() {
-        Place { x, y: h * 0.38, scale: w.min(h) * 0.26, flip }
+        Place {
+            x,
+            y: h * 0.38,
+            scale: w.min(h) * 0.26,
+            flip,
+        }
     } else if subject.floats() {
         let y = hy + (h - hy) * if subject == Subject::Fish { 0.45 } else { 0.4 };
-        Place { x, y, scale: (w * 0.3).min(h * 0.24), flip }
+        Place {
+            x,
+            y,
+            scale: (w * 0.3).min(h * 0.24),
+            flip,
+        }
     } else {
         if subject == Subject::Food && !sc.any_scenery() {
             table(c, h * 0.7);
         }
         let scale = (h * 0.36).min(w * 0.28);
-        Place { x, y: h * 0.93, scale, flip }
+        Place {
+            x,
+            y: h * 0.93,
+            scale,
+            flip,
+        }
     };
     subjects::draw(c, subject, main, pal.ambient, &at, rng);
 }
@@ -2724,7 +2807,10 @@ mod tests {
         assert!(s.city && s.night && !s.abstract_art);
         let s = Scene::parse("a quiet forest lake");
         assert!(s.forest && s.water);
-        assert!(!Scene::parse("a cat on a chair").is_abstract(), "a cat is drawn");
+        assert!(
+            !Scene::parse("a cat on a chair").is_abstract(),
+            "a cat is drawn"
+        );
         assert!(Scene::parse("a chair").is_abstract());
         assert!(Scene::parse("抽象").is_abstract());
     }
@@ -2746,7 +2832,11 @@ mod tests {
         assert_eq!(subject("一只猫"), Some(Subject::Cat));
         assert_eq!(subject("草地上的柴犬"), Some(Subject::Dog));
         assert_eq!(subject("奔跑的马"), Some(Subject::Horse));
-        assert_eq!(subject("马路上的汽车"), Some(Subject::Car), "马路 is a road");
+        assert_eq!(
+            subject("马路上的汽车"),
+            Some(Subject::Car),
+            "马路 is a road"
+        );
         assert_eq!(subject("汉服女孩"), Some(Subject::Girl));
         assert_eq!(subject("Red sports car"), Some(Subject::Car));
         assert_eq!(subject("湖上的小船"), Some(Subject::Boat));
@@ -2817,7 +2907,12 @@ mod tests {
                 .sum::<f64>()
                 / f64::from(img.width() * img.height())
         };
-        assert!(chroma(&ink) < chroma(&plain) * 0.5, "{} vs {}", chroma(&ink), chroma(&plain));
+        assert!(
+            chroma(&ink) < chroma(&plain) * 0.5,
+            "{} vs {}",
+            chroma(&ink),
+            chroma(&plain)
+        );
         // Autumn: warmer (more red than green) than the same hills in summer.
         let autumn = paint("秋天 山", 2, 128, 96);
         let [r, g, _] = mean_rgb(&autumn);
@@ -2849,8 +2944,15 @@ mod tests {
         assert!(notes.understood.contains(&"雪".to_string()));
         assert!(notes.understood.contains(&"日落".to_string()));
         assert_eq!(notes.unknown, vec!["面倒影"]);
+        assert!(
+            understand("雪山 7").unknown.is_empty(),
+            "numbers are not words"
+        );
         let notes = understand("烟花");
-        assert_eq!((notes.understood, notes.unknown.len()), (vec!["烟花".to_string()], 0));
+        assert_eq!(
+            (notes.understood, notes.unknown.len()),
+            (vec!["烟花".to_string()], 0)
+        );
     }
 
     #[test]
@@ -2859,7 +2961,31 @@ mod tests {
         let dir = std::env::var("PAINT_SAMPLES").unwrap_or_else(|_| "/tmp/paint".into());
         std::fs::create_dir_all(&dir).unwrap();
         let mut sheet = RgbImage::new(5 * 258, 4 * 194);
-        for (i, p) in ["猫", "柴犬", "马", "鸟", "鱼", "汉服女孩", "人", "red sports car", "船", "飞机", "蛋糕", "城堡", "宝塔", "房子", "水墨 山水", "秋天", "烟花", "秋天的柴犬", "烟花下的城堡", "水墨 马"].iter().enumerate() {
+        for (i, p) in [
+            "猫",
+            "柴犬",
+            "马",
+            "鸟",
+            "鱼",
+            "汉服女孩",
+            "人",
+            "red sports car",
+            "船",
+            "飞机",
+            "蛋糕",
+            "城堡",
+            "宝塔",
+            "房子",
+            "水墨 山水",
+            "秋天",
+            "烟花",
+            "秋天的柴犬",
+            "烟花下的城堡",
+            "水墨 马",
+        ]
+        .iter()
+        .enumerate()
+        {
             let img = paint(p, 3, 256, 192);
             let (x, y) = ((i % 5) as i64 * 258, (i / 5) as i64 * 194);
             image::imageops::overlay(&mut sheet, &img, x, y);

@@ -191,8 +191,7 @@ pub fn pan_zoom(
         render(&source, view, &mut frame);
         frame
     };
-    encode_rendered(width, height, count, frame, encoded)
-        .context("encoding the pan-and-zoom clip")
+    encode_rendered(width, height, count, frame, encoded).context("encoding the pan-and-zoom clip")
 }
 
 /// Moves from `first` to `last` keyframe: smooth interpolation (eased cross-dissolve plus a gentle

@@ -31,42 +31,94 @@ pub(super) const SUBJECT_WORDS: &[(&[&str], Subject)] = &[
     ),
     (&["马", "骏马", "horse", "pony"], Subject::Horse),
     (
-        &["鸟", "鹰", "燕", "鸽", "鹤", "bird", "eagle", "swallow", "dove", "crane", "seagull"],
+        &[
+            "鸟", "鹰", "燕", "鸽", "鹤", "bird", "eagle", "swallow", "dove", "crane", "seagull",
+        ],
         Subject::Bird,
     ),
     (&["鱼", "锦鲤", "fish", "koi", "goldfish"], Subject::Fish),
     (
-        &["女孩", "少女", "姑娘", "女生", "公主", "女人", "汉服", "girl", "woman", "lady", "princess"],
+        &[
+            "女孩", "少女", "姑娘", "女生", "公主", "女人", "汉服", "girl", "woman", "lady",
+            "princess",
+        ],
         Subject::Girl,
     ),
     (
-        &["男孩", "男人", "少年", "人物", "人", "boy", "man", "person", "people", "child", "kid"],
+        &[
+            "男孩", "男人", "少年", "人物", "人", "boy", "man", "person", "people", "child", "kid",
+        ],
         Subject::Person,
     ),
     (
-        &["跑车", "汽车", "赛车", "车", "sports car", "car", "automobile", "vehicle"],
+        &[
+            "跑车",
+            "汽车",
+            "赛车",
+            "车",
+            "sports car",
+            "car",
+            "automobile",
+            "vehicle",
+        ],
         Subject::Car,
     ),
-    (&["船", "帆船", "小舟", "舟", "boat", "ship", "sail", "yacht"], Subject::Boat),
-    (&["飞机", "客机", "plane", "airplane", "aircraft", "jet"], Subject::Plane),
+    (
+        &["船", "帆船", "小舟", "舟", "boat", "ship", "sail", "yacht"],
+        Subject::Boat,
+    ),
+    (
+        &["飞机", "客机", "plane", "airplane", "aircraft", "jet"],
+        Subject::Plane,
+    ),
     (
         &[
-            "美食", "食物", "蛋糕", "面条", "拉面", "饺子", "水果", "苹果", "披萨", "汉堡", "早餐",
-            "food", "cake", "noodle", "ramen", "fruit", "apple", "pizza", "burger", "breakfast",
-            "dessert", "dumpling",
+            "美食",
+            "食物",
+            "蛋糕",
+            "面条",
+            "拉面",
+            "饺子",
+            "水果",
+            "苹果",
+            "披萨",
+            "汉堡",
+            "早餐",
+            "food",
+            "cake",
+            "noodle",
+            "ramen",
+            "fruit",
+            "apple",
+            "pizza",
+            "burger",
+            "breakfast",
+            "dessert",
+            "dumpling",
         ],
         Subject::Food,
     ),
+    (&["城堡", "castle", "fortress"], Subject::Castle),
     (
-        &["城堡", "castle", "fortress"],
-        Subject::Castle,
-    ),
-    (
-        &["宝塔", "寺", "庙", "宫殿", "古建筑", "塔", "pagoda", "temple", "palace", "shrine"],
+        &[
+            "宝塔",
+            "寺",
+            "庙",
+            "宫殿",
+            "古建筑",
+            "塔",
+            "pagoda",
+            "temple",
+            "palace",
+            "shrine",
+        ],
         Subject::Pagoda,
     ),
     (
-        &["房子", "小屋", "房屋", "别墅", "屋", "house", "cottage", "cabin", "home", "hut", "villa"],
+        &[
+            "房子", "小屋", "房屋", "别墅", "屋", "house", "cottage", "cabin", "home", "hut",
+            "villa",
+        ],
         Subject::House,
     ),
 ];
@@ -147,9 +199,12 @@ impl Prim {
         match *self {
             Prim::Circle(cx, cy, r) => (cx - r, cy - r, cx + r, cy + r),
             Prim::Ellipse(cx, cy, a, b) => (cx - a, cy - b, cx + a, cy + b),
-            Prim::Capsule(ax, ay, bx, by, r) => {
-                (ax.min(bx) - r, ay.min(by) - r, ax.max(bx) + r, ay.max(by) + r)
-            }
+            Prim::Capsule(ax, ay, bx, by, r) => (
+                ax.min(bx) - r,
+                ay.min(by) - r,
+                ax.max(bx) + r,
+                ay.max(by) + r,
+            ),
             Prim::Rect(cx, cy, hw, hh, _) => (cx - hw, cy - hh, cx + hw, cy + hh),
             Prim::Tri(p) => (
                 p[0].0.min(p[1].0).min(p[2].0),
@@ -232,14 +287,24 @@ pub(super) fn draw(
 fn shape(c: &mut Canvas, p: &Prim, col: Col, alpha: f32, grow: f32, at: &Place) {
     let (x0, y0, x1, y1) = p.bounds();
     let s = at.scale;
-    let to_px = |fx: f32| if at.flip { at.x - fx * s } else { at.x + fx * s };
+    let to_px = |fx: f32| {
+        if at.flip {
+            at.x - fx * s
+        } else {
+            at.x + fx * s
+        }
+    };
     let (px0, px1) = {
         let (a, b) = (to_px(x0 - grow), to_px(x1 + grow));
         (a.min(b) - 1.0, a.max(b) + 1.0)
     };
     let (py0, py1) = (at.y - (y1 + grow) * s - 1.0, at.y - (y0 - grow) * s + 1.0);
     stamp(c, px0, py0, px1, py1, false, |px, py| {
-        let fx = if at.flip { (at.x - px) / s } else { (px - at.x) / s };
+        let fx = if at.flip {
+            (at.x - px) / s
+        } else {
+            (px - at.x) / s
+        };
         let fy = (at.y - py) / s;
         let d = (p.dist(fx, fy) - grow) * s;
         (col, (0.5 - d).clamp(0.0, 1.0) * alpha)
@@ -258,7 +323,14 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
     match subject {
         Subject::Cat => {
             let fur = main.unwrap_or_else(|| {
-                pick(rng, &[hsl(28.0, 0.75, 0.55), hsl(220.0, 0.06, 0.55), hsl(30.0, 0.15, 0.2)])
+                pick(
+                    rng,
+                    &[
+                        hsl(28.0, 0.75, 0.55),
+                        hsl(220.0, 0.06, 0.55),
+                        hsl(30.0, 0.15, 0.2),
+                    ],
+                )
             });
             let light = mix(fur, white, 0.45);
             f.part(Capsule(0.32, 0.2, 0.75, 0.75, 0.07), fur); // tail
@@ -274,10 +346,16 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             f.detail(Ellipse(0.12, 1.16, 0.065, 0.08), eye);
             f.detail(Ellipse(-0.12, 1.16, 0.02, 0.065), dark);
             f.detail(Ellipse(0.12, 1.16, 0.02, 0.065), dark);
-            f.detail(Tri([(-0.04, 1.04), (0.04, 1.04), (0.0, 0.99)]), hsl(350.0, 0.6, 0.7));
+            f.detail(
+                Tri([(-0.04, 1.04), (0.04, 1.04), (0.0, 0.99)]),
+                hsl(350.0, 0.6, 0.7),
+            );
             for dy in [-0.02, 0.04] {
                 f.detail(Capsule(0.1, 1.0 + dy, 0.38, 1.03 + dy * 2.0, 0.006), white);
-                f.detail(Capsule(-0.1, 1.0 + dy, -0.38, 1.03 + dy * 2.0, 0.006), white);
+                f.detail(
+                    Capsule(-0.1, 1.0 + dy, -0.38, 1.03 + dy * 2.0, 0.006),
+                    white,
+                );
             }
         }
         Subject::Dog => {
@@ -300,7 +378,14 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
         }
         Subject::Horse => {
             let coat = main.unwrap_or_else(|| {
-                pick(rng, &[hsl(25.0, 0.55, 0.32), hsl(30.0, 0.2, 0.85), hsl(20.0, 0.3, 0.15)])
+                pick(
+                    rng,
+                    &[
+                        hsl(25.0, 0.55, 0.32),
+                        hsl(30.0, 0.2, 0.85),
+                        hsl(20.0, 0.3, 0.15),
+                    ],
+                )
             });
             let mane = mul(coat, 0.45);
             f.part(Capsule(-0.72, 1.25, -0.9, 0.65, 0.07), mane); // tail
@@ -317,19 +402,36 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
         }
         Subject::Bird => {
             let body = main.unwrap_or_else(|| {
-                pick(rng, &[hsl(205.0, 0.6, 0.45), hsl(10.0, 0.6, 0.5), hsl(50.0, 0.8, 0.55)])
+                pick(
+                    rng,
+                    &[
+                        hsl(205.0, 0.6, 0.45),
+                        hsl(10.0, 0.6, 0.5),
+                        hsl(50.0, 0.8, 0.55),
+                    ],
+                )
             });
             let wing = mul(body, 0.7);
             f.part(Tri([(-0.45, 0.0), (-0.85, 0.15), (-0.85, -0.15)]), wing); // tail
             f.part(Ellipse(0.0, 0.0, 0.5, 0.24), body);
             f.part(Circle(0.45, 0.14, 0.2), body);
-            f.part(Tri([(0.62, 0.2), (0.62, 0.08), (0.85, 0.12)]), hsl(40.0, 0.9, 0.55)); // beak
+            f.part(
+                Tri([(0.62, 0.2), (0.62, 0.08), (0.85, 0.12)]),
+                hsl(40.0, 0.9, 0.55),
+            ); // beak
             f.part(Tri([(-0.2, 0.1), (0.25, 0.12), (-0.1, 0.85)]), wing); // raised wing
             f.detail(Circle(0.5, 0.2, 0.04), dark);
         }
         Subject::Fish => {
             let scales = main.unwrap_or_else(|| {
-                pick(rng, &[hsl(20.0, 0.9, 0.55), hsl(45.0, 0.9, 0.55), hsl(200.0, 0.5, 0.5)])
+                pick(
+                    rng,
+                    &[
+                        hsl(20.0, 0.9, 0.55),
+                        hsl(45.0, 0.9, 0.55),
+                        hsl(200.0, 0.5, 0.5),
+                    ],
+                )
             });
             let fin = mix(scales, white, 0.3);
             f.part(Tri([(-0.55, 0.0), (-1.0, 0.35), (-1.0, -0.35)]), fin); // tail
@@ -346,9 +448,23 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             let hair = hsl(20.0, 0.3, 0.1);
             let cloth = main.unwrap_or_else(|| {
                 if girl {
-                    pick(rng, &[hsl(350.0, 0.65, 0.5), hsl(190.0, 0.4, 0.6), hsl(330.0, 0.4, 0.75)])
+                    pick(
+                        rng,
+                        &[
+                            hsl(350.0, 0.65, 0.5),
+                            hsl(190.0, 0.4, 0.6),
+                            hsl(330.0, 0.4, 0.75),
+                        ],
+                    )
                 } else {
-                    pick(rng, &[hsl(215.0, 0.45, 0.4), hsl(140.0, 0.3, 0.35), hsl(25.0, 0.5, 0.45)])
+                    pick(
+                        rng,
+                        &[
+                            hsl(215.0, 0.45, 0.4),
+                            hsl(140.0, 0.3, 0.35),
+                            hsl(25.0, 0.5, 0.45),
+                        ],
+                    )
                 }
             });
             let trim = mix(cloth, white, 0.6);
@@ -375,7 +491,8 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             f.part(Ellipse(0.0, 1.8, 0.19, 0.1), hair); // hair on top
             if girl {
                 f.part(Circle(0.0, 1.95, 0.09), hair); // bun
-                f.detail(Capsule(-0.12, 1.96, 0.14, 2.0, 0.012), hsl(45.0, 0.8, 0.55)); // hairpin
+                f.detail(Capsule(-0.12, 1.96, 0.14, 2.0, 0.012), hsl(45.0, 0.8, 0.55));
+                // hairpin
             }
             f.detail(Circle(-0.06, 1.69, 0.02), dark);
             f.detail(Circle(0.06, 1.69, 0.02), dark);
@@ -402,7 +519,10 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             let hull = main.unwrap_or(hsl(15.0, 0.5, 0.35));
             f.part(Capsule(0.0, 0.1, 0.0, 1.75, 0.025), hsl(30.0, 0.4, 0.25)); // mast
             f.part(Tri([(0.05, 1.7), (0.05, 0.35), (0.75, 0.35)]), white); // sail
-            f.part(Tri([(-0.05, 1.5), (-0.05, 0.4), (-0.6, 0.4)]), mix(white, hull, 0.15));
+            f.part(
+                Tri([(-0.05, 1.5), (-0.05, 0.4), (-0.6, 0.4)]),
+                mix(white, hull, 0.15),
+            );
             f.part(Tri([(-1.0, 0.3), (1.0, 0.3), (0.7, -0.05)]), hull); // hull
             f.part(Tri([(-1.0, 0.3), (-0.7, -0.05), (0.7, -0.05)]), hull);
             f.detail(Capsule(-0.9, 0.22, 0.9, 0.22, 0.02), white);
@@ -410,7 +530,10 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
         Subject::Plane => {
             let body = main.unwrap_or([0.93, 0.94, 0.96]);
             let accent = hsl(212.0, 0.7, 0.45);
-            f.part(Tri([(-0.1, 0.0), (0.25, 0.0), (-0.35, -0.75)]), mul(body, 0.85)); // far wing
+            f.part(
+                Tri([(-0.1, 0.0), (0.25, 0.0), (-0.35, -0.75)]),
+                mul(body, 0.85),
+            ); // far wing
             f.part(Tri([(-0.85, 0.05), (-1.0, 0.05), (-1.05, 0.45)]), accent); // fin
             f.part(Capsule(-0.95, 0.08, 0.95, 0.0, 0.12), body); // fuselage
             f.part(Tri([(-0.1, 0.0), (0.25, 0.0), (-0.3, 0.7)]), body); // near wing
@@ -422,7 +545,14 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
         Subject::Food => {
             let plate = [0.96, 0.95, 0.93];
             let food = main.unwrap_or_else(|| {
-                pick(rng, &[hsl(35.0, 0.7, 0.6), hsl(10.0, 0.7, 0.55), hsl(345.0, 0.6, 0.75)])
+                pick(
+                    rng,
+                    &[
+                        hsl(35.0, 0.7, 0.6),
+                        hsl(10.0, 0.7, 0.55),
+                        hsl(345.0, 0.6, 0.75),
+                    ],
+                )
             });
             f.part(Ellipse(0.0, 0.08, 1.0, 0.16), plate);
             // A layered cake with cream and a cherry: the most drawable "food".
@@ -453,7 +583,10 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             for (i, w) in [0.55f32, 0.45, 0.35].iter().enumerate() {
                 let y = 0.16 + i as f32 * 0.55;
                 f.part(Rect(0.0, y + 0.2, *w, 0.2, 0.0), wall);
-                f.part(Tri([(-w - 0.3, y + 0.45), (w + 0.3, y + 0.45), (0.0, y + 0.7)]), roof);
+                f.part(
+                    Tri([(-w - 0.3, y + 0.45), (w + 0.3, y + 0.45), (0.0, y + 0.7)]),
+                    roof,
+                );
                 f.detail(Rect(0.0, y + 0.2, w * 0.35, 0.14, 0.0), hsl(45.0, 0.8, 0.6));
             }
             f.part(Capsule(0.0, 1.8, 0.0, 2.15, 0.03), hsl(45.0, 0.8, 0.5)); // spire
@@ -469,7 +602,8 @@ fn figure(subject: Subject, main: Option<Col>, rng: &mut Rng) -> Figure {
             f.part(Rect(0.0, 1.2, 0.2, 0.3, 0.0), stone);
             f.part(Tri([(-0.26, 1.5), (0.26, 1.5), (0.0, 2.1)]), roof);
             for i in 0..5 {
-                f.part(Rect(-0.52 + i as f32 * 0.26, 1.05, 0.07, 0.07, 0.0), stone); // crenels
+                f.part(Rect(-0.52 + i as f32 * 0.26, 1.05, 0.07, 0.07, 0.0), stone);
+                // crenels
             }
             f.detail(Ellipse(0.0, 0.25, 0.18, 0.25), hsl(25.0, 0.4, 0.2)); // gate
             f.detail(Rect(0.0, 1.2, 0.06, 0.1, 0.0), hsl(48.0, 0.8, 0.65));
@@ -501,12 +635,23 @@ pub(super) fn fireworks(c: &mut Canvas, accents: &[Col], top: f32, bottom: f32, 
             // Sparks along each ray, brighter at the tip, drooping a little.
             for k in 1..=6 {
                 let t = k as f32 / 6.0;
-                let (x, y) = (cx + a.cos() * len * t, cy + a.sin() * len * t + s * 0.01 * t * t);
+                let (x, y) = (
+                    cx + a.cos() * len * t,
+                    cy + a.sin() * len * t + s * 0.01 * t * t,
+                );
                 let sr = (s * 0.004 * (0.6 + t)).max(0.7);
-                stamp(c, x - sr * 3.0, y - sr * 3.0, x + sr * 3.0, y + sr * 3.0, true, |px, py| {
-                    let d = ((px - x).powi(2) + (py - y).powi(2)).sqrt() / sr;
-                    (col, (1.0 - d / 3.0).max(0.0).powi(2) * 0.6 * t)
-                });
+                stamp(
+                    c,
+                    x - sr * 3.0,
+                    y - sr * 3.0,
+                    x + sr * 3.0,
+                    y + sr * 3.0,
+                    true,
+                    |px, py| {
+                        let d = ((px - x).powi(2) + (py - y).powi(2)).sqrt() / sr;
+                        (col, (1.0 - d / 3.0).max(0.0).powi(2) * 0.6 * t)
+                    },
+                );
             }
         }
         stamp(c, cx - r, cy - r, cx + r, cy + r, true, |px, py| {
