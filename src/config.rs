@@ -164,6 +164,10 @@ pub struct LimitsConfig {
     pub code_checks_per_ip_per_minute: u32,
     /// Largest reference image upload in bytes.
     pub upload_bytes: usize,
+    /// Largest library import in bytes: the archive, and the files it names added up.
+    pub import_bytes: u64,
+    /// Imports one user may run at once (each holds a temporary copy of its archive).
+    pub imports_per_user: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -374,6 +378,8 @@ impl Default for LimitsConfig {
             login_failures_per_account: 10,
             code_checks_per_ip_per_minute: 20,
             upload_bytes: 20 * 1024 * 1024,
+            import_bytes: 4 * 1024 * 1024 * 1024,
+            imports_per_user: 1,
         }
     }
 }

@@ -3,7 +3,7 @@
 use actix_files::NamedFile;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Json, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::Lang;
 use crate::storage::Storage;
 use crate::web::auth::ApiUser;
+use crate::web::upload::UploadedFile;
 
 pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
     cfg.route("/api/v1/generation", web::post().to(submit))
@@ -111,11 +112,15 @@ async fn models(state: Data<AppState>) -> AppResult<Reply<Vec<ModelInfo>>> {
     Ok(Reply::ok("msg.ok", service::models(&state)))
 }
 
-/// Seed 5.3 ⑧: the body is the image itself.
-async fn upload(state: Data<AppState>, user: ApiUser, body: Bytes) -> AppResult<Reply<Uploaded>> {
+/// Seed 5.3 ⑧: the body is the image itself (or a form with a `file` field).
+async fn upload(
+    state: Data<AppState>,
+    user: ApiUser,
+    file: UploadedFile,
+) -> AppResult<Reply<Uploaded>> {
     Ok(Reply::ok(
         "msg.uploaded",
-        service::upload(&state, &user.0, body.to_vec()).await?,
+        service::upload(&state, &user.0, file.0).await?,
     ))
 }
 

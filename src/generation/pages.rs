@@ -3,7 +3,7 @@
 //! Server-Sent Events stream per page that sends only the cards that changed.
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Bytes, Data, Form, Path, Query};
+use actix_web::web::{self, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -268,10 +268,10 @@ async fn events(state: Data<AppState>, user: PageUser, lang: Lang) -> HttpRespon
 async fn upload(
     state: Data<AppState>,
     user: PageUser,
-    body: Bytes,
+    file: crate::web::upload::UploadedFile,
 ) -> AppResult<Reply<service::Uploaded>> {
     Ok(Reply::ok(
         "msg.uploaded",
-        service::upload(&state, &user.0, body.to_vec()).await?,
+        service::upload(&state, &user.0, file.0).await?,
     ))
 }

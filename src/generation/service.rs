@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::db::run_blocking;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang};
-use crate::storage::{self, images, sha256_hex};
+use crate::storage::{self, images, media, sha256_hex};
 use crate::users::model::{rfc3339, User};
 
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -609,9 +609,11 @@ pub async fn upload(state: &AppState, user: &User, bytes: Vec<u8>) -> AppResult<
         AppError::client(StatusCode::UNSUPPORTED_MEDIA_TYPE, 400, "err.upload.format")
     })?;
     let (clean, mime, w, h) = run_blocking(move || {
-        let img = images::decode_upright(&bytes, format).map_err(|_| {
-            AppError::client(StatusCode::BAD_REQUEST, 400, "err.upload.broken").on_field("file")
-        })?;
+        let img = media::contained("upload", || images::decode_upright(&bytes, format)).map_err(
+            |_| {
+                AppError::client(StatusCode::BAD_REQUEST, 400, "err.upload.broken").on_field("file")
+            },
+        )?;
         let (clean, mime) = match format {
             ImageFormat::Jpeg => (images::encode_jpeg(&img), "image/jpeg"),
             _ => (images::encode_png(&img.to_rgb8()), "image/png"),

@@ -43,11 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::delete().to(revoke_share),
         )
         .route("/api/v1/library/export", web::get().to(export))
-        .service(
-            web::resource("/api/v1/library/import")
-                .app_data(web::PayloadConfig::new(IMPORT_LIMIT))
-                .route(web::post().to(import)),
-        );
+        .route("/api/v1/library/import", web::post().to(import));
 }
 
 #[derive(Deserialize, Default)]
@@ -226,9 +222,6 @@ async fn revoke_share(
     Ok(Reply::message("msg.share_revoked"))
 }
 
-/// Largest archive an import accepts.
-pub const IMPORT_LIMIT: usize = 4 * 1024 * 1024 * 1024;
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ExportQuery {
@@ -273,29 +266,29 @@ async fn export(
     export_response(state, &user.0, q.into_inner()).await
 }
 
-/// Writes the request body to a temporary file in the data dir, chunk by chunk.
-pub async fn save_body(state: &AppState, mut body: web::Payload) -> AppResult<std::path::PathBuf> {
+/// Writes the request body to a temporary file in the data dir, chunk by chunk. The file
+/// deletes itself when the returned path drops, also when the client goes away mid-upload.
+pub async fn save_body(state: &AppState, mut body: web::Payload) -> AppResult<tempfile::TempPath> {
     use futures_util::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
-    let dir = state.config.data_dir().join("tmp");
+    let dir = archive::temp_dir(&state.config.data_dir());
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| AppError::internal(e, "tmp dir"))?;
-    let path = dir.join(format!("import-{}.zip", uuid::Uuid::new_v4().simple()));
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| AppError::internal(e, "tmp file"))?;
-    let mut size = 0usize;
+    let (file, path) = tempfile::Builder::new()
+        .prefix("import-")
+        .suffix(".zip")
+        .tempfile_in(&dir)
+        .map_err(|e| AppError::internal(e, "tmp file"))?
+        .into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let limit = state.config.limits.import_bytes;
+    let mut size = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|_| AppError::bad_request("err.bad_request"))?;
-        size += chunk.len();
-        if size > IMPORT_LIMIT {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(AppError::client(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                413,
-                "err.too_large",
-            ));
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(archive::too_large());
         }
         file.write_all(&chunk)
             .await
@@ -307,16 +300,18 @@ pub async fn save_body(state: &AppState, mut body: web::Payload) -> AppResult<st
     Ok(path)
 }
 
-/// Imports the archive in the body, then removes the temporary copy whatever happened.
+/// Imports the archive in the body; its temporary copy goes whatever happens.
 pub async fn import_body(
     state: &AppState,
     user: &crate::users::model::User,
     body: web::Payload,
 ) -> AppResult<archive::Imported> {
+    // Before a byte of the body is stored.
+    let _slot = state
+        .imports
+        .take(user.id, state.config.limits.imports_per_user)?;
     let path = save_body(state, body).await?;
-    let result = archive::import(state, user, path.clone()).await;
-    let _ = tokio::fs::remove_file(&path).await;
-    result
+    archive::import(state, user, path.to_path_buf()).await
 }
 
 async fn import(

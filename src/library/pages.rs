@@ -34,11 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         // Before /library/{id}, which would take "export" for an id.
         .route("/library/export", web::get().to(export))
-        .service(
-            web::resource("/library/import")
-                .app_data(web::PayloadConfig::new(super::api::IMPORT_LIMIT))
-                .route(web::post().to(import)),
-        )
+        .route("/library/import", web::post().to(import))
         .route("/library/{id}", web::get().to(detail))
         .route("/library/{id}/favorite", web::post().to(favorite))
         .route("/library/{id}/tags", web::post().to(tags))

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{Generation, Kind};
 use crate::generation::service::view;
+use crate::generation::store::with_user_lock;
 use crate::i18n::Lang;
 use crate::users::model::User;
 
@@ -304,7 +305,7 @@ pub async fn move_results(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            with_user_lock(conn, user_id, |conn| {
                 let target = match folder {
                     Some(uuid) => Some(
                         store::folder_by_uuid(conn, user_id, &uuid)?
@@ -368,36 +369,38 @@ pub async fn create_folder(
     let node = state
         .db
         .run(move |conn| {
-            let parent_id = match parent {
-                Some(uuid) => Some(
-                    store::folder_by_uuid(conn, user_id, &uuid)?
-                        .ok_or_else(AppError::not_found)?
-                        .id,
-                ),
-                None => None,
-            };
-            if store::sibling_named(conn, user_id, parent_id, &name)?.is_some() {
-                return Err(name_taken());
-            }
-            let now = Utc::now().naive_utc();
-            let uuid = uuid::Uuid::new_v4().to_string();
-            let row = NewNode {
-                uuid: &uuid,
-                user_id,
-                parent_id,
-                parent_key: parent_id.unwrap_or(0),
-                name: &name,
-                node_type: FOLDER,
-                generation_id: None,
-                created_at: now,
-                updated_at: now,
-            };
-            store::insert_node(conn, &row).map_err(|e| {
-                if is_unique_violation(&e) {
-                    name_taken()
-                } else {
-                    e.into()
+            with_user_lock(conn, user_id, |conn| {
+                let parent_id = match parent {
+                    Some(uuid) => Some(
+                        store::folder_by_uuid(conn, user_id, &uuid)?
+                            .ok_or_else(AppError::not_found)?
+                            .id,
+                    ),
+                    None => None,
+                };
+                if store::sibling_named(conn, user_id, parent_id, &name)?.is_some() {
+                    return Err(name_taken());
                 }
+                let now = Utc::now().naive_utc();
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let row = NewNode {
+                    uuid: &uuid,
+                    user_id,
+                    parent_id,
+                    parent_key: parent_id.unwrap_or(0),
+                    name: &name,
+                    node_type: FOLDER,
+                    generation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store::insert_node(conn, &row).map_err(|e| {
+                    if is_unique_violation(&e) {
+                        name_taken()
+                    } else {
+                        e.into()
+                    }
+                })
             })
         })
         .await?;
@@ -441,7 +444,9 @@ pub async fn change_folder(
     state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            // The user's lock: on PostgreSQL two concurrent moves (A into B, B into A) would
+            // each pass the cycle check on what they read and together make a cycle.
+            with_user_lock(conn, user_id, |conn| {
                 let folders = store::folders(conn, user_id)?;
                 let node = folders
                     .iter()
@@ -498,9 +503,11 @@ pub async fn delete_folder(state: &AppState, user: &User, id: &str) -> AppResult
     state
         .db
         .run(move |conn| {
-            let node =
-                store::folder_by_uuid(conn, user_id, &uuid)?.ok_or_else(AppError::not_found)?;
-            Ok(store::delete_folder(conn, node.id)?)
+            with_user_lock(conn, user_id, |conn| {
+                let node =
+                    store::folder_by_uuid(conn, user_id, &uuid)?.ok_or_else(AppError::not_found)?;
+                Ok(store::delete_folder(conn, node.id)?)
+            })
         })
         .await
 }

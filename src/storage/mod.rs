@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod label;
+pub mod media;
 pub mod s3;
 pub mod stamp;
 

@@ -7,3 +7,4 @@ pub mod middleware;
 pub mod openapi;
 pub mod proxy;
 pub mod render;
+pub mod upload;

@@ -39,7 +39,7 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
         .unwrap()
 }
 
-async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
+pub async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let id = answer["data"]["task_id"].as_str().unwrap().to_string();
@@ -72,6 +72,25 @@ async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
         .into_iter()
         .map(|(op, outcome)| format!("{op}:{outcome}"))
         .collect()
+}
+
+/// When each provider call of a task was recorded (at its end) and how long it took, in order.
+async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
+    let id = task_id.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use picturedeck::db::schema::api_calls;
+            let g = picturedeck::generation::store::find_by_uuid(conn, &id)?.unwrap();
+            Ok(api_calls::table
+                .filter(api_calls::generation_id.eq(g.id))
+                .order(api_calls::id)
+                .select((api_calls::created_at, api_calls::latency_ms))
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
 }
 
 fn t2i() -> Value {
@@ -167,14 +186,22 @@ async fn rate_limits_outages_and_timeouts_are_retried() {
         Answer::Status { status: 503, body: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(), retry_after: None },
         Answer::Slow(Duration::from_millis(1500)),
     ]);
-    let started = Instant::now();
     let task = run_task(&app, &token, t2i()).await;
     assert_eq!(task["status"], "completed", "{task}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After was honoured"
-    );
     assert_eq!(task["attempts"], 4);
+    // The second call starts 1 s (Retry-After) after the 429 was recorded, not after the 50 ms
+    // backoff; a row is written when its call ends, so the call's own latency is taken off.
+    let rows = call_times(&app, task["task_id"].as_str().unwrap()).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..1900).contains(&waited),
+        "Retry-After: 1 was honoured, waited {waited} ms: {rows:?}"
+    );
+    let backoff = (rows[2].0 - rows[1].0).num_milliseconds() - rows[2].1;
+    assert!(
+        backoff < 900,
+        "without Retry-After the short backoff applies, waited {backoff} ms"
+    );
     assert_eq!(
         outcomes(&app, task["task_id"].as_str().unwrap()).await,
         [

@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::storage::label::{label_jpeg, label_png, Label};
-use crate::storage::{images, sha256_hex};
+use crate::storage::{images, media, sha256_hex};
 
 /// Runs until the future is dropped (or its task aborted), which also aborts in-flight work;
 /// their leases then expire and another engine picks them up.
@@ -177,7 +177,7 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
 
 /// The image with the visible "AI生成" label drawn in, re-encoded in its own format.
 fn stamped(bytes: &[u8], mime: &str) -> anyhow::Result<Vec<u8>> {
-    let mut img = image::load_from_memory(bytes)?.to_rgb8();
+    let mut img = media::still(bytes, mime)?.to_rgb8();
     crate::storage::stamp::stamp(&mut img);
     match mime {
         "image/jpeg" => images::encode_jpeg(&image::DynamicImage::ImageRgb8(img)),
@@ -414,8 +414,9 @@ impl TaskRun<'_> {
             mime.clone(),
         );
         let visible = state.config.engine.visible_label;
+        // Vendor bytes are untrusted: a decoder that panics fails this task, not the engine.
         let (bytes, sha, thumb, w, h) =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            media::contained_blocking("result", move || -> anyhow::Result<_> {
                 let label = Label {
                     producer: &producer,
                     produce_id: &produce_id,
@@ -432,19 +433,11 @@ impl TaskRun<'_> {
                     "image/jpeg" => label_jpeg(&bytes, &label)?,
                     _ => bytes,
                 };
-                let frame = if is_video {
-                    image::DynamicImage::ImageRgb8(super::providers::local::video::poster_frame(
-                        &bytes,
-                    )?)
-                } else {
-                    image::load_from_memory(&bytes)?
-                };
-                let thumb = images::thumbnail(&frame)?;
+                let preview = media::preview(&bytes, &kind)?;
                 let sha = sha256_hex(&bytes);
-                Ok((bytes, sha, thumb, frame.width(), frame.height()))
+                Ok((bytes, sha, preview.thumb, preview.width, preview.height))
             })
             .await
-            .map_err(|e| engine_error(e.into()))?
             .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
         let size = bytes.len() as i64;
         state

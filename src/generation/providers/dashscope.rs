@@ -9,13 +9,13 @@ use futures_util::FutureExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::http::{classify, transport_error};
+use super::http::{classify, json_capped, read_capped, transport_error};
 use super::{Job, Output, Polled, Provider, ProviderError, ProviderResult, Submitted};
 use crate::generation::model::Kind;
 
 pub const DEFAULT_BASE: &str = "https://dashscope.aliyuncs.com";
 /// Results larger than this are refused rather than held in memory.
-const MAX_RESULT_BYTES: u64 = 512 * 1024 * 1024;
+const MAX_RESULT_BYTES: usize = 512 * 1024 * 1024;
 
 pub struct DashScope {
     pub http: reqwest::Client,
@@ -127,35 +127,15 @@ impl DashScope {
 
     async fn download(&self, url: &str) -> ProviderResult<Output> {
         let res = self.http.get(url).send().await.map_err(transport_error)?;
-        let res = classify(res).await?;
-        if res.content_length().is_some_and(|n| n > MAX_RESULT_BYTES) {
-            return Err(ProviderError::permanent(
-                "gen_err.bad_output",
-                "the result is too large",
-            ));
-        }
-        let bytes = res.bytes().await.map_err(transport_error)?.to_vec();
-        let mime = if bytes.get(4..8) == Some(b"ftyp") {
-            "video/mp4"
-        } else {
-            crate::storage::images::sniff(&bytes)
-                .map(|(_, m)| m)
-                .ok_or_else(|| {
-                    ProviderError::permanent(
-                        "gen_err.bad_output",
-                        "the result is neither image nor MP4",
-                    )
-                })?
-        };
+        let bytes = read_capped(classify(res).await?, MAX_RESULT_BYTES).await?;
+        let mime = crate::storage::media::sniff(&bytes).ok_or_else(|| {
+            ProviderError::permanent("gen_err.bad_output", "the result is neither image nor MP4")
+        })?;
         Ok(Output {
             bytes,
             mime: mime.to_string(),
         })
     }
-}
-
-fn unreadable(e: reqwest::Error) -> ProviderError {
-    ProviderError::permanent("gen_err.bad_output", format!("unreadable answer: {e}"))
 }
 
 impl Provider for DashScope {
@@ -171,7 +151,7 @@ impl Provider for DashScope {
                 .send()
                 .await
                 .map_err(transport_error)?;
-            let answer: TaskAnswer = classify(res).await?.json().await.map_err(unreadable)?;
+            let answer: TaskAnswer = json_capped(classify(res).await?).await?;
             let task_id = answer
                 .output
                 .and_then(|o| o.task_id)
@@ -197,7 +177,7 @@ impl Provider for DashScope {
                 .send()
                 .await
                 .map_err(transport_error)?;
-            let answer: TaskAnswer = classify(res).await?.json().await.map_err(unreadable)?;
+            let answer: TaskAnswer = json_capped(classify(res).await?).await?;
             let output = answer
                 .output
                 .ok_or_else(|| ProviderError::permanent("gen_err.bad_output", "no output"))?;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::ProviderError;
+use super::{ProviderError, ProviderResult};
 
 /// Network trouble and timeouts are worth another try.
 pub fn transport_error(e: reqwest::Error) -> ProviderError {
@@ -42,8 +42,8 @@ pub async fn classify(res: reqwest::Response) -> Result<reqwest::Response, Provi
     let code = Some(status.as_u16());
     let wait = retry_after(&res);
     // Vendor bodies are capped: a hostile or broken server cannot fill our memory or logs.
-    let body = res.text().await.unwrap_or_default();
-    let body: String = body.chars().take(500).collect();
+    let body = read_capped(res, MAX_ERROR_BODY).await.unwrap_or_default();
+    let body: String = String::from_utf8_lossy(&body).chars().take(500).collect();
     if status.as_u16() == 429 || status.is_server_error() {
         return Err(ProviderError::Transient {
             detail: format!("HTTP {status}: {body}"),
@@ -68,6 +68,38 @@ pub async fn classify(res: reqwest::Response) -> Result<reqwest::Response, Provi
         code: reason,
         detail: format!("HTTP {status}: {body}"),
         http_status: code,
+    })
+}
+
+/// Bytes of an error answer we read; the message is in the first few hundred.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+/// A JSON answer (task status, or an image as base64) larger than this is not one.
+pub const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
+
+/// The body, read as it arrives and refused once it passes `cap` bytes, whatever the
+/// Content-Length says or whether there is one.
+pub async fn read_capped(mut res: reqwest::Response, cap: usize) -> ProviderResult<Vec<u8>> {
+    let too_large = || ProviderError::permanent("gen_err.bad_output", "the answer is too large");
+    if res.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(res.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = res.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A JSON answer, read with `read_capped`.
+pub async fn json_capped<T: serde::de::DeserializeOwned>(
+    res: reqwest::Response,
+) -> ProviderResult<T> {
+    let body = read_capped(res, MAX_JSON_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ProviderError::permanent("gen_err.bad_output", format!("unreadable answer: {e}"))
     })
 }
 

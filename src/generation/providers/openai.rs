@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 
-use super::http::{classify, transport_error};
+use super::http::{classify, json_capped, transport_error};
 use super::{Job, Output, Polled, Provider, ProviderError, ProviderResult, Submitted};
 use crate::generation::model::Kind;
 
@@ -97,10 +97,7 @@ impl OpenAi {
     }
 
     async fn image_from(&self, res: reqwest::Response) -> ProviderResult<Output> {
-        let res = classify(res).await?;
-        let body: ImagesResponse = res.json().await.map_err(|e| {
-            ProviderError::permanent("gen_err.bad_output", format!("unreadable answer: {e}"))
-        })?;
+        let body: ImagesResponse = json_capped(classify(res).await?).await?;
         let b64 = body
             .data
             .into_iter()

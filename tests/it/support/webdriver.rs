@@ -1,6 +1,7 @@
 //! Just enough of the W3C WebDriver protocol to drive Debian's headless Chromium through
 //! chromedriver: open pages, type, click, read text, take screenshots.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,16 +17,16 @@ pub struct Browser {
     http: reqwest::Client,
 }
 
-/// The chromedriver binary, if installed; under CI=true its absence fails the test.
+/// The chromedriver binary, if installed; under CI its absence fails the test.
 pub fn chromedriver() -> Option<String> {
     let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if std::path::Path::new(&path).exists() {
         return Some(path);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if super::under_ci() {
         panic!("chromedriver not found at {path}; .ci/run installs chromium-driver");
     }
-    eprintln!("SKIPPED: chromedriver not found at {path}; browser tests skip");
+    super::skipped(&format!("chromedriver not found at {path}"));
     None
 }
 
@@ -36,7 +37,10 @@ impl Browser {
             .local_addr()
             .expect("addr")
             .port();
+        // Its own process group, so that Drop can end chromedriver and every Chromium it started
+        // even when a failing test never reaches `quit`.
         let driver = Command::new(driver_path)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -241,6 +245,19 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
+            // WebDriver does not scroll an element that is already in the viewport, even when
+            // it sits under the sticky top bar; a person would scroll it into the middle.
+            if error == "element click intercepted" {
+                self.call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "arguments[0].scrollIntoView({block: 'center'}); return null;",
+                        "args": [{ ELEMENT: el }],
+                    })),
+                )
+                .await;
+            }
             assert!(
                 Instant::now() < deadline,
                 "click on {css} failed: {error}: {}",
@@ -248,6 +265,17 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Picks `value` in the `<select>` at `css` as a person does, by clicking its option, so
+    /// the page's input and change handlers run.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value=\"{value}\"]"))
+            .await;
+        let chosen = self
+            .script(&format!("return document.querySelector({css:?}).value;"))
+            .await;
+        assert_eq!(chosen, json!(value), "{css} did not take {value:?}");
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -377,10 +405,17 @@ impl Browser {
         std::fs::write(path, bytes).expect("write screenshot");
     }
 
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = self.http.delete(url).send().await;
-        let _ = self.driver.kill();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.wait();
     }
 }

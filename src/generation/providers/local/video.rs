@@ -470,6 +470,68 @@ fn shift_chunk_offsets(container: &mut [u8], shift: u64) -> Result<()> {
     Ok(())
 }
 
+/// Samples read from the start of a track before giving up on a picture.
+const MAX_SAMPLES_TRIED: u32 = 600;
+
+/// Refuses sample tables the `mp4` crate would trip over (it divides by `samples_per_chunk`,
+/// unwraps the `stts` lookup, allocates a sample's claimed size, and adds sizes in `u32`):
+/// every table present and consistent, and every sample inside the file.
+fn check_tables(track: &mp4::Mp4Track, file_len: u64) -> Result<()> {
+    ensure!(track.trafs.is_empty(), "fragmented MP4 is not supported");
+    let stbl = &track.trak.mdia.minf.stbl;
+    let samples = stbl.stsz.sample_count;
+    ensure!(samples > 0, "the track has no samples");
+    let total_size = if stbl.stsz.sample_size > 0 {
+        u64::from(stbl.stsz.sample_size) * u64::from(samples)
+    } else {
+        ensure!(
+            stbl.stsz.sample_sizes.len() == samples as usize,
+            "stsz lists {} sizes for {samples} samples",
+            stbl.stsz.sample_sizes.len()
+        );
+        stbl.stsz.sample_sizes.iter().map(|&s| u64::from(s)).sum()
+    };
+    ensure!(
+        total_size <= file_len,
+        "the samples are larger than the file"
+    );
+    let timed: u64 = stbl
+        .stts
+        .entries
+        .iter()
+        .map(|e| u64::from(e.sample_count))
+        .sum();
+    ensure!(
+        timed >= u64::from(samples),
+        "stts does not time every sample"
+    );
+    // The crate adds up start times in u64 without checking.
+    stbl.stts
+        .entries
+        .iter()
+        .try_fold(0u64, |at, e| {
+            at.checked_add(u64::from(e.sample_count) * u64::from(e.sample_delta))
+        })
+        .context("stts durations overflow")?;
+    let chunks = match (&stbl.stco, &stbl.co64) {
+        (Some(stco), _) => stco.entries.len(),
+        (None, Some(co64)) => co64.entries.len(),
+        (None, None) => bail!("no chunk offsets (stco/co64)"),
+    };
+    ensure!(chunks > 0, "no chunk offsets");
+    ensure!(!stbl.stsc.entries.is_empty(), "empty stsc");
+    let mut previous = 0u32;
+    for entry in &stbl.stsc.entries {
+        ensure!(entry.samples_per_chunk > 0, "stsc has a chunk of 0 samples");
+        ensure!(
+            entry.first_chunk > previous && entry.first_chunk as usize <= chunks,
+            "stsc chunk numbers out of order or range"
+        );
+        previous = entry.first_chunk;
+    }
+    Ok(())
+}
+
 /// Decodes up to `limit` frames from the start of an MP4's H.264 track.
 fn decode_frames(mp4_bytes: &[u8], limit: usize) -> Result<Vec<RgbImage>> {
     let mut reader = Mp4Reader::read_header(Cursor::new(mp4_bytes), mp4_bytes.len() as u64)
@@ -499,6 +561,7 @@ fn decode_frames(mp4_bytes: &[u8], limit: usize) -> Result<Vec<RgbImage>> {
             params.extend_from_slice(&[0, 0, 0, 1]);
             params.extend_from_slice(&nal.bytes);
         }
+        check_tables(track, mp4_bytes.len() as u64)?;
         (
             track.track_id(),
             track.sample_count(),
@@ -512,7 +575,8 @@ fn decode_frames(mp4_bytes: &[u8], limit: usize) -> Result<Vec<RgbImage>> {
         .context("starting the decoder")?;
     let mut frames = Vec::new();
     let mut packet = Vec::new();
-    for sample_id in 1..=sample_count {
+    // A stream that yields no picture in its first samples has no poster worth waiting for.
+    for sample_id in 1..=sample_count.min(MAX_SAMPLES_TRIED) {
         if frames.len() >= limit {
             break;
         }
@@ -1014,6 +1078,34 @@ mod tests {
         assert!(encode_mp4(64, 48, std::iter::empty()).is_err());
         assert!(encode_mp4(64, 48, [RgbImage::new(64, 48), RgbImage::new(48, 64)]).is_err());
         assert!(poster_frame(b"not an mp4").is_err());
+    }
+
+    /// `bytes` with the big-endian u32 at `offset` past the first `fourcc` box type set to `value`.
+    fn patched(bytes: &[u8], fourcc: &[u8; 4], offset: usize, value: u32) -> Vec<u8> {
+        let at = bytes.windows(4).position(|w| w == fourcc).unwrap() + offset;
+        let mut out = bytes.to_vec();
+        out[at..at + 4].copy_from_slice(&value.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn hostile_sample_tables_are_errors_not_panics() {
+        let still = RgbImage::from_pixel(64, 48, image::Rgb([200, 40, 40]));
+        let good = pan_zoom(&still, 32, 32, 1, 3).unwrap();
+        assert!(poster_frame(&good).is_ok());
+        // The type (4 bytes), version+flags (4), the entry count or stsz's sample size (4),
+        // then the entries; a stsc entry is first_chunk, samples_per_chunk, description.
+        let cases = [
+            ("stsc samples_per_chunk = 0", patched(&good, b"stsc", 16, 0)),
+            ("stsc first_chunk = 0", patched(&good, b"stsc", 12, 0)),
+            ("stsc without entries", patched(&good, b"stsc", 8, 0)),
+            ("stts without entries", patched(&good, b"stts", 8, 0)),
+            ("stsz size of 4 GiB", patched(&good, b"stsz", 8, u32::MAX)),
+            ("stco without entries", patched(&good, b"stco", 8, 0)),
+        ];
+        for (what, bytes) in cases {
+            assert!(poster_frame(&bytes).is_err(), "{what}");
+        }
     }
 
     #[test]
