@@ -1091,7 +1091,7 @@ mod tests {
     #[test]
     fn hostile_sample_tables_are_errors_not_panics() {
         let still = RgbImage::from_pixel(64, 48, image::Rgb([200, 40, 40]));
-        let good = pan_zoom(&still, 32, 32, 1, 3).unwrap();
+        let good = pan_zoom(&still, 32, 32, 1, 3, &|_| {}).unwrap();
         assert!(poster_frame(&good).is_ok());
         // The type (4 bytes), version+flags (4), the entry count or stsz's sample size (4),
         // then the entries; a stsc entry is first_chunk, samples_per_chunk, description.
