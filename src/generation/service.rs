@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::db::run_blocking;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang};
-use crate::storage::{self, images, media, sha256_hex};
+use crate::storage::{self, images, media, names, sha256_hex};
 use crate::users::model::{rfc3339, User};
 
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -661,18 +661,27 @@ pub async fn upload(state: &AppState, user: &User, bytes: Vec<u8>) -> AppResult<
 }
 
 /// The object behind a signed URL: (storage key, content type), if the signature holds.
+/// A stored file a signed link may fetch.
+pub struct SignedFile {
+    pub key: String,
+    pub mime: String,
+    /// What a download of a result is called (`PictureDeck_<prompt>_<date>.png`).
+    pub name: Option<String>,
+}
+
 pub async fn signed_file(
     state: &AppState,
     kind: &str,
     uuid: &str,
     expires: i64,
     sig: &str,
-) -> AppResult<(String, String)> {
+) -> AppResult<SignedFile> {
     let path = format!("/api/v1/files/{kind}/{uuid}");
     if !storage::verify(&state.secret, &path, expires, sig, Utc::now().timestamp()) {
         return Err(AppError::forbidden("err.link_expired"));
     }
     let uuid_s = uuid.to_string();
+    let mut name = None;
     let (key, mime) = match kind {
         "result" | "thumb" => {
             let task = state
@@ -684,6 +693,12 @@ pub async fn signed_file(
             if kind == "thumb" {
                 (task.thumb_path, Some("image/webp".to_string()))
             } else {
+                let mime = task.result_mime.as_deref().unwrap_or_default();
+                name = Some(names::download_name(
+                    task.prompt.as_deref(),
+                    task.created_at,
+                    mime,
+                ));
                 (task.physical_path, task.result_mime)
             }
         }
@@ -698,10 +713,11 @@ pub async fn signed_file(
         _ => return Err(AppError::not_found()),
     };
     let key = key.ok_or_else(AppError::not_found)?;
-    Ok((
+    Ok(SignedFile {
         key,
-        mime.unwrap_or_else(|| "application/octet-stream".into()),
-    ))
+        mime: mime.unwrap_or_else(|| "application/octet-stream".into()),
+        name,
+    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,13 @@
 //! A real headless Chromium registers, logs in and changes the password through the pages.
 
-use crate::support::webdriver::{chromedriver, Browser};
+use crate::support::webdriver::{chromedriver, screenshot_dir, Browser};
 use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registers_logs_in_and_changes_the_password_in_chromium() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
 
     b.goto(&app.at("/register")).await;
@@ -62,8 +61,7 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.register("artist").await;
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
     b.goto(&app.at("/login")).await;
     b.fill("#username", "artist").await;
@@ -184,8 +182,7 @@ async fn a_person_organises_results_in_the_library() {
             .await;
         assert_eq!(status, reqwest::StatusCode::OK);
     }
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
     b.goto(&app.at("/login")).await;
     b.fill("#username", "curator").await;

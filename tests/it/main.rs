@@ -13,6 +13,7 @@ mod crawler;
 mod generation;
 mod hostile_media;
 mod library;
+mod library_pages;
 mod live;
 mod mail;
 mod pages;

@@ -30,7 +30,61 @@ pub fn chromedriver() -> Option<String> {
     None
 }
 
+/// Where page tests leave their screenshots for people to look at: `$CI_ARTIFACTS/screenshots`
+/// when CI collects artifacts, else `screenshots/` in the build's target folder.
+pub fn screenshot_dir() -> std::path::PathBuf {
+    let dir = match std::env::var_os("CI_ARTIFACTS") {
+        Some(root) => std::path::PathBuf::from(root).join("screenshots"),
+        None => match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(target) => std::path::PathBuf::from(target).join("screenshots"),
+            None => std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots"),
+        },
+    };
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    eprintln!("screenshots: {}", dir.display());
+    dir
+}
+
+/// The two windows every page is looked at in: a laptop and a phone.
+pub const WINDOWS: [(&str, u32, u32); 2] = [("1440x900", 1440, 900), ("390x844", 390, 844)];
+
 impl Browser {
+    /// Makes the page's viewport `width`×`height` (a phone is 390×844): the window is set, then
+    /// grown by whatever the browser keeps for itself.
+    pub async fn window(&self, width: u32, height: u32) {
+        let (mut w, mut h) = (width as i64, height as i64);
+        for _ in 0..2 {
+            self.call(
+                reqwest::Method::POST,
+                "/window/rect",
+                Some(json!({ "width": w, "height": h })),
+            )
+            .await;
+            let inner = self
+                .script("return [window.innerWidth, window.innerHeight];")
+                .await;
+            let (iw, ih) = (
+                inner[0].as_i64().unwrap_or(0),
+                inner[1].as_i64().unwrap_or(0),
+            );
+            if iw == width as i64 && ih == height as i64 {
+                return;
+            }
+            w += width as i64 - iw;
+            h += height as i64 - ih;
+        }
+    }
+
+    /// Presses and releases one key as a person does (WebDriver key codes: "\u{E012}" is ←,
+    /// "\u{E014}" is →).
+    pub async fn press(&self, key: &str) {
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+        ]}]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions))
+            .await;
+    }
+
     pub async fn start(driver_path: &str) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("port")
