@@ -2,27 +2,15 @@
 //! 开始生成 is always within reach (and Ctrl+Enter submits), one submission of four is one card
 //! of four pictures that keep their shape, cards say the model and filter, tasks made elsewhere
 //! appear live with real progress, a card under the pointer is not swapped away, and on a
-//! phone the new task is in view after submitting. Screenshots go to the folder printed first.
+//! phone the new task is in view after submitting. Screenshots go to `screenshot_dir()`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::webdriver::{chromedriver, Browser};
+use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
 use crate::support::{Backend, TestApp, PASSWORD};
-
-/// Where screenshots are kept: `$CI_ARTIFACTS/screenshots` in CI, else next to the build.
-pub fn screenshot_dir(area: &str) -> PathBuf {
-    let root = std::env::var_os("CI_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
-    let dir = root.join("screenshots").join(area);
-    std::fs::create_dir_all(&dir).unwrap();
-    println!("screenshots of {area}: {}", dir.display());
-    dir
-}
 
 async fn make(app: &TestApp, token: &str, body: Value) -> Value {
     let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
@@ -58,7 +46,7 @@ async fn status_of(app: &TestApp, token: &str, id: &str) -> String {
 async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
-    let shots = screenshot_dir("studio");
+    let shots = screenshot_dir();
     let token = app.user("painter").await;
     let label = app.state.providers.models()[0].label.clone();
 
@@ -113,8 +101,8 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
     b.click("#login-submit").await;
     b.wait_for_text("#welcome", "painter").await;
 
-    for (width, height, size) in [(1440, 900, "desktop"), (390, 844, "phone")] {
-        b.viewport(width, height).await;
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
         b.goto(&app.at("/")).await;
         b.find("#tasks .task-card").await;
         let inner = b.script("return [innerWidth, innerHeight];").await;
@@ -133,7 +121,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
             json!([true, true, 0]),
             "{size}: the button is out of reach"
         );
-        b.screenshot(&shots.join(format!("{size}-1-form.png")))
+        b.screenshot(&shots.join(format!("studio-{size}-1-form.png")))
             .await;
 
         // The four pictures of one submit are one card, each opening on its own.
@@ -182,7 +170,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
         assert!(said[0].as_str().unwrap().contains(&label), "{size}: {said}");
         assert!(said[1].as_str().unwrap().contains("水彩"), "{size}: {said}");
         assert!(said[2].as_str().unwrap().contains("雪"), "{size}: {said}");
-        b.screenshot(&shots.join(format!("{size}-2-gallery.png")))
+        b.screenshot(&shots.join(format!("studio-{size}-2-gallery.png")))
             .await;
 
         // A task made through the API appears by itself, with its progress moving.
@@ -206,7 +194,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        b.screenshot(&shots.join(format!("{size}-3-progress.png")))
+        b.screenshot(&shots.join(format!("studio-{size}-3-progress.png")))
             .await;
 
         // The card under the pointer is not swapped while the pointer stays on it.
@@ -278,7 +266,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
         }
         b.find_within(&format!("#{fresh}[data-status=completed]"), 60)
             .await;
-        b.screenshot(&shots.join(format!("{size}-4-submitted.png")))
+        b.screenshot(&shots.join(format!("studio-{size}-4-submitted.png")))
             .await;
     }
     b.quit().await;

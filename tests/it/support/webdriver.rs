@@ -217,28 +217,6 @@ impl Browser {
         .await;
     }
 
-    /// Sets the size of the page's viewport (the window's less what the browser itself takes).
-    pub async fn viewport(&self, width: u64, height: u64) {
-        let mut rect = (width, height);
-        for _ in 0..2 {
-            self.call(
-                reqwest::Method::POST,
-                "/window/rect",
-                Some(json!({ "width": rect.0, "height": rect.1 })),
-            )
-            .await;
-            let inner = self.script("return [innerWidth, innerHeight];").await;
-            let (w, h) = (
-                inner[0].as_u64().unwrap_or(0),
-                inner[1].as_u64().unwrap_or(0),
-            );
-            rect = (
-                rect.0 + width - w.min(width),
-                rect.1 + height - h.min(height),
-            );
-        }
-    }
-
     /// Types into an element without clearing it first; WebDriver key codes ("\u{E009}" is
     /// Control, "\u{E007}" Enter) work as on a keyboard.
     pub async fn keys(&self, css: &str, text: &str) {
