@@ -25,11 +25,11 @@
       copy.textContent = copy.dataset.copied;
     });
   }
-  // ← → move between results, unless someone is typing.
+  // ← → move between results, unless someone is typing or seeking in the video.
   document.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey || e.defaultPrevented) return;
     var tag = (e.target.tagName || "").toLowerCase();
-    if (tag === "input" || tag === "textarea" || tag === "select" || e.target.isContentEditable) return;
+    if (["input", "textarea", "select", "video", "audio"].indexOf(tag) >= 0 || e.target.isContentEditable) return;
     var link = e.key === "ArrowLeft" ? document.getElementById("prev-result")
       : e.key === "ArrowRight" ? document.getElementById("next-result") : null;
     if (link) { e.preventDefault(); location.href = link.href; }

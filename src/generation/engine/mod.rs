@@ -181,11 +181,6 @@ fn stamped(bytes: &[u8], mime: &str) -> anyhow::Result<Vec<u8>> {
     crate::storage::stamp::stamp(&mut img);
     match mime {
         "image/jpeg" => images::encode_jpeg(&image::DynamicImage::ImageRgb8(img)),
-        "image/webp" => {
-            let mut out = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut out, image::ImageFormat::WebP)?;
-            Ok(out.into_inner())
-        }
         _ => images::encode_png(&img),
     }
 }
@@ -383,10 +378,17 @@ impl TaskRun<'_> {
         let (state, owner, task) = (self.state, self.owner, self.task);
         let engine_error =
             |e: anyhow::Error| ProviderError::permanent("gen_err.storage", format!("{e:#}"));
-        let ext = match output.mime.as_str() {
+        // WebP has no place we write the implicit AIGC label into, so a WebP result is kept
+        // as a PNG (alpha included): every stored image carries the label.
+        let from_webp = output.mime == "image/webp";
+        let stored_mime = if from_webp {
+            "image/png"
+        } else {
+            output.mime.as_str()
+        };
+        let ext = match stored_mime {
             "image/png" => "png",
             "image/jpeg" => "jpg",
-            "image/webp" => "webp",
             "video/mp4" => "mp4",
             other => {
                 return Err(ProviderError::permanent(
@@ -398,7 +400,8 @@ impl TaskRun<'_> {
         let shard = &task.uuid[..2];
         let key = format!("results/{shard}/{}.{ext}", task.uuid);
         let thumb_key = format!("thumbs/{shard}/{}.webp", task.uuid);
-        let Output { bytes, mime } = output;
+        let mime = stored_mime.to_string();
+        let Output { bytes, .. } = output;
         let is_video = mime == "video/mp4";
         let mut params = task.params();
         params.images.clear();
@@ -421,6 +424,14 @@ impl TaskRun<'_> {
                     producer: &producer,
                     produce_id: &produce_id,
                     reuse: &reuse,
+                };
+                let bytes = if from_webp {
+                    let mut png = std::io::Cursor::new(Vec::new());
+                    media::still(&bytes, "image/webp")?
+                        .write_to(&mut png, image::ImageFormat::Png)?;
+                    png.into_inner()
+                } else {
+                    bytes
                 };
                 let bytes = if visible && !is_video {
                     stamped(&bytes, &kind)?
