@@ -37,6 +37,8 @@ pub struct AppState {
     pub providers: Registry,
     /// Wakes the generation engine when a task is queued.
     pub wake: Notify,
+    /// Task changes for the pages' live streams.
+    pub live: crate::generation::live::Live,
     pub imports: crate::library::archive::ImportSlots,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
             storage: storage_from(&config, &data_dir)?,
             providers: Registry::from_config(&config.providers)?,
             wake: Notify::new(),
+            live: Default::default(),
             imports: Default::default(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
@@ -124,7 +127,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::admin::pages::configure(cfg);
 }
 
-async fn no_route() -> Result<actix_web::HttpResponse, AppError> {
+/// A path the app serves, asked with another method, is 405: each route carries its method as
+/// a guard, so actix sends any method mismatch here rather than to a resource's own 405.
+async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
+    if req.resource_map().has_resource(req.path()) {
+        return Err(AppError::from_status(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        ));
+    }
     Err(AppError::not_found())
 }
 

@@ -214,8 +214,28 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
     server.await.context("server stopped with an error")
 }
 
-/// Opens the default browser where there is a display; elsewhere quietly does nothing.
+/// Opens the browser `BROWSER` names (the convention of xdg-open and Python), else the default
+/// browser where there is a display; elsewhere quietly does nothing.
 fn open_browser(url: &str) {
+    if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        match std::process::Command::new(&browser)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            // Reaped beside the server, so it never lingers as a zombie.
+            Ok(mut child) => {
+                std::thread::spawn(move || child.wait());
+            }
+            Err(e) => tracing::warn!(
+                "could not run BROWSER={} ({e}); open {url} yourself",
+                browser.to_string_lossy()
+            ),
+        }
+        return;
+    }
     let has_display = if cfg!(any(windows, target_os = "macos")) {
         true
     } else {

@@ -44,19 +44,38 @@
     tick();
   });
   document.addEventListener("htmx:afterSettle", tick);
-  // Behaviour that templates would otherwise write inline (the Content-Security-Policy
-  // allows no inline script): data-then-go, share links that select themselves, copy buttons.
-  document.addEventListener("htmx:afterRequest", function (e) {
-    var f = e.detail.elt;
-    if (f && f.dataset && f.dataset.thenGo && e.detail.successful) location.href = f.dataset.thenGo;
-  });
-  document.addEventListener("click", function (e) {
-    var t = e.target;
-    if (t.matches && t.matches("input.share-url")) t.select();
-    if (t.matches && t.matches("button[data-copy]")) {
-      if (navigator.clipboard) navigator.clipboard.writeText(t.dataset.copy);
-      if (t.dataset.copied) t.textContent = t.dataset.copied;
-    }
-  });
   setInterval(tick, 1000);
+})();
+
+// Times: <time class="reltime" datetime="…Z"> reads "3 分钟前" / "3 minutes ago" for the last week
+// and the local date and time otherwise; the exact local time is in its tooltip.
+(function () {
+  "use strict";
+  var lang = document.documentElement.lang || "zh-CN";
+  var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+  var steps = [["second", 60], ["minute", 60], ["hour", 24], ["day", 7]];
+  function relative(then) {
+    var diff = (then - Date.now()) / 1000;
+    // A time to come (a link's expiry) reads better as a date: "有效至 12/08 14:00".
+    if (diff > 60) return null;
+    for (var i = 0; i < steps.length; i++) {
+      if (Math.abs(diff) < steps[i][1]) {
+        return steps[i][0] === "second" ? rtf.format(0, "second") : rtf.format(Math.round(diff), steps[i][0]);
+      }
+      diff /= steps[i][1];
+    }
+    return null;
+  }
+  function render(root) {
+    (root || document).querySelectorAll("time.reltime[datetime]").forEach(function (el) {
+      var then = new Date(el.getAttribute("datetime"));
+      if (isNaN(then)) return;
+      var local = then.toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+      el.title = local;
+      el.textContent = (rtf && relative(then.getTime())) || local;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { render(); });
+  document.addEventListener("htmx:afterSettle", function (e) { render(e.target); });
+  setInterval(render, 60000);
 })();

@@ -1,9 +1,68 @@
-// 生成记录: selection for bulk actions, and drag and drop of results onto folders.
+// 生成记录 and its detail page: selection for bulk actions, drag and drop of results onto
+// folders, the phone's filter panel, collapsible folders, and keys on the detail page.
 (function () {
   "use strict";
+  var csrf = (JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"]) || "";
+
+  // A notice (?deleted=3) is said once: a reload or a shared link does not repeat it.
+  if (/[?&](deleted|folder_deleted)=/.test(location.search)) {
+    var kept = location.search.slice(1).split("&").filter(function (p) {
+      return p && !/^(deleted|folder_deleted)=/.test(p);
+    }).join("&");
+    history.replaceState(history.state, "", location.pathname + (kept ? "?" + kept : "") + location.hash);
+  }
+
+  // The share link selects itself, ready to copy.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.classList && e.target.classList.contains("share-url")) e.target.select();
+  });
+
+  // ---- detail page ----
+  var copy = document.getElementById("copy-prompt");
+  if (copy) {
+    copy.addEventListener("click", function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(copy.dataset.copy);
+      copy.textContent = copy.dataset.copied;
+    });
+  }
+  // ← → move between results, unless someone is typing or seeking in the video.
+  document.addEventListener("keydown", function (e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey || e.defaultPrevented) return;
+    var tag = (e.target.tagName || "").toLowerCase();
+    if (["input", "textarea", "select", "video", "audio"].indexOf(tag) >= 0 || e.target.isContentEditable) return;
+    var link = e.key === "ArrowLeft" ? document.getElementById("prev-result")
+      : e.key === "ArrowRight" ? document.getElementById("next-result") : null;
+    if (link) { e.preventDefault(); location.href = link.href; }
+  });
+
+  // ---- the list ----
   var ids = document.getElementById("bulk-ids");
   if (!ids) return;
-  var csrf = (JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"]) || "";
+
+  // On a phone the folders and the filters beyond search wait behind one button.
+  var library = document.getElementById("library");
+  var toggle = document.getElementById("panels-toggle");
+  toggle.addEventListener("click", function () {
+    var open = library.classList.toggle("panels-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  // Folders remember being folded, per browser.
+  var folded = {};
+  try { folded = JSON.parse(localStorage.getItem("pd.folded") || "{}"); } catch (e) { folded = {}; }
+  document.querySelectorAll("details[data-folder-node]").forEach(function (d) {
+    if (folded[d.dataset.folderNode]) d.open = false;
+    d.addEventListener("toggle", function () {
+      if (d.open) delete folded[d.dataset.folderNode]; else folded[d.dataset.folderNode] = 1;
+      try { localStorage.setItem("pd.folded", JSON.stringify(folded)); } catch (e) { /* private mode */ }
+    });
+  });
+
+  // After a bulk delete, come back to the list as it is filtered now.
+  document.body.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.path === "/library/delete") e.detail.parameters.next = location.pathname + location.search;
+  });
+
   function picked() {
     return Array.prototype.map.call(document.querySelectorAll(".pick-box:checked"), function (b) { return b.value; });
   }
@@ -13,6 +72,7 @@
     document.getElementById("selected-count").textContent = list.length;
     document.getElementById("bulk-move").disabled = !list.length;
     document.getElementById("bulk-delete").disabled = !list.length;
+    document.getElementById("bulk-bar").classList.toggle("active", list.length > 0);
     var exp = document.getElementById("bulk-export");
     exp.href = list.length ? "/library/export?ids=" + encodeURIComponent(list.join(",")) : "#";
     exp.setAttribute("aria-disabled", list.length ? "false" : "true");

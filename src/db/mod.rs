@@ -163,6 +163,19 @@ impl Db {
         .await
     }
 
+    /// Whether the database answers `SELECT 1` within `wait`. A readiness probe must say no
+    /// quickly when the server is gone, not wait out the pool's connection timeout and fail.
+    pub async fn answers(&self, wait: Duration) -> bool {
+        let pool = self.pool.clone();
+        run_blocking(move || {
+            Ok(pool
+                .get_timeout(wait)
+                .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok()))
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     /// Synchronous access for the CLI and start-up, where no executor is running.
     pub fn get(&self) -> anyhow::Result<PooledConn> {
         self.pool.get().context("no database connection")

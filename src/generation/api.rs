@@ -13,7 +13,7 @@ use super::service::{self, NewTask, TaskPage, Uploaded};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::Lang;
-use crate::storage::Storage;
+use crate::storage::{names, Storage};
 use crate::web::auth::ApiUser;
 use crate::web::upload::UploadedFile;
 
@@ -141,7 +141,8 @@ async fn file(
     q: Query<Signed>,
 ) -> AppResult<HttpResponse> {
     let (kind, uuid) = path.into_inner();
-    let (key, mime) = service::signed_file(&state, &kind, &uuid, q.exp, &q.sig).await?;
+    let service::SignedFile { key, mime, name } =
+        service::signed_file(&state, &kind, &uuid, q.exp, &q.sig).await?;
     let ttl = state.config.engine.result_url_ttl.max(0) as u32;
     let cache = CacheControl(vec![CacheDirective::Private, CacheDirective::MaxAge(ttl)]);
     let mut res = match &state.storage {
@@ -185,6 +186,15 @@ async fn file(
             res.streaming(upstream.bytes_stream())
         }
     };
+    if let Some(name) = name {
+        // Inline, so the result still opens in a tab; a `download` link saves it under this name.
+        res.headers_mut().insert(
+            header::CONTENT_DISPOSITION,
+            names::content_disposition("inline", &name)
+                .parse()
+                .map_err(|e| AppError::internal(e, "header"))?,
+        );
+    }
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         cache

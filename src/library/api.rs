@@ -246,14 +246,14 @@ pub async fn export_response(
         .collect();
     let items = archive::plan(&state, user, ids, q.folder.filter(|f| !f.is_empty())).await?;
     let name = format!(
-        "picturedeck-{}.zip",
-        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+        "PictureDeck_{}.zip",
+        chrono::Utc::now().format("%Y%m%d-%H%M")
     );
     Ok(actix_web::HttpResponse::Ok()
         .content_type("application/zip")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{name}\""),
+            crate::storage::names::content_disposition("attachment", &name),
         ))
         .streaming(archive::stream(state.into_inner(), items)))
 }

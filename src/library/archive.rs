@@ -19,6 +19,7 @@ use super::store;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{Generation, Kind, NewGeneration, Params};
+use crate::storage::names::{download_name, extension};
 use crate::storage::{media, sha256_hex};
 use crate::users::model::{rfc3339, User};
 
@@ -71,15 +72,6 @@ pub struct ManifestItem {
 pub struct ExportItem {
     key: String,
     manifest: ManifestItem,
-}
-
-fn ext(mime: &str) -> &'static str {
-    match mime {
-        "image/jpeg" => "jpg",
-        "image/webp" => "webp",
-        "video/mp4" => "mp4",
-        _ => "png",
-    }
 }
 
 /// The user's completed results to export: by ids, or a folder with its subfolders.
@@ -152,18 +144,28 @@ pub async fn plan(
             let row_ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
             let homes: HashMap<i64, i64> = store::folders_of(conn, &row_ids)?.into_iter().collect();
             let tags = store::tags_of(conn, &row_ids)?;
+            let mut used = HashSet::new();
             Ok(rows
                 .into_iter()
                 .filter(|g| g.status == "completed" && g.physical_path.is_some())
                 .map(|g| {
                     let mime = g.result_mime.clone().unwrap_or_default();
+                    // Named as a download is; a second result of the same minute gets _2.
+                    let name = download_name(g.prompt.as_deref(), g.created_at, &mime);
+                    let mut file = format!("files/{name}");
+                    let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+                    let mut n = 1;
+                    while !used.insert(file.clone()) {
+                        n += 1;
+                        file = format!("files/{stem}_{n}.{ext}");
+                    }
                     let mut params = g.params();
                     params.images.clear();
                     ExportItem {
                         key: g.physical_path.clone().unwrap_or_default(),
                         manifest: ManifestItem {
                             id: g.uuid.clone(),
-                            file: format!("files/{}.{}", g.uuid, ext(&mime)),
+                            file,
                             kind: g.generation_type.clone(),
                             prompt: g.prompt.clone(),
                             params: serde_json::to_value(params).unwrap_or_default(),
@@ -547,7 +549,7 @@ async fn store_one(
 ) -> AppResult<()> {
     let uuid = uuid::Uuid::new_v4().to_string();
     let shard = &uuid[..2];
-    let key = format!("results/{shard}/{uuid}.{}", ext(c.mime));
+    let key = format!("results/{shard}/{uuid}.{}", extension(c.mime));
     let thumb_key = format!("thumbs/{shard}/{uuid}.webp");
     let (kind, mime, w, h) = (
         c.kind,

@@ -88,6 +88,8 @@ pub struct ResultView {
     pub favorite: bool,
     pub tags: Vec<String>,
     pub folder: Option<FolderRef>,
+    /// The model's name as the model menu shows it; `provider/model` once it is gone.
+    pub model_label: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

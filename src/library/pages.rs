@@ -90,14 +90,41 @@ async fn library_context(
             "grid"
         },
     );
-    // The query string without the cursor, for the next page's link.
-    let rest: Vec<&str> = req
-        .query_string()
-        .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("before="))
-        .collect();
-    ctx.insert("rest", &rest.join("&"));
+    ctx.insert("rest", &list_query_string(req.query_string()));
     Ok(ctx)
+}
+
+/// The filters of a list as a query string: without the cursor, the one-time notices and
+/// empty fields, so it can follow a card to its detail page and come back as the URL.
+fn list_query_string(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|p| {
+            let (key, value) = p.split_once('=').unwrap_or((p, ""));
+            !value.is_empty() && !matches!(key, "before" | "deleted" | "folder_deleted")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// What the last action on another page did, shown once (`?deleted=3`, `?folder_deleted=1`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Notice {
+    deleted: Option<usize>,
+    folder_deleted: Option<String>,
+}
+
+impl Notice {
+    fn text(&self, lang: Lang) -> Option<String> {
+        match (self.deleted, &self.folder_deleted) {
+            (Some(n), _) => {
+                Some(crate::i18n::text(lang, "lib.deleted_notice").replace("{n}", &n.to_string()))
+            }
+            (None, Some(_)) => Some(crate::i18n::text(lang, "lib.folder_deleted_notice")),
+            (None, None) => None,
+        }
+    }
 }
 
 async fn index(
@@ -106,8 +133,10 @@ async fn index(
     user: PageUser,
     lang: Lang,
     q: Query<ListQuery>,
+    notice: Query<Notice>,
 ) -> AppResult<HttpResponse> {
     let mut ctx = library_context(&req, &state, &user.0, &q, lang).await?;
+    ctx.insert("notice", &notice.text(lang));
     let tree = service::tree(&state, &user.0).await?;
     let mut flat = Vec::new();
     flatten(&tree, 0, &mut flat);
@@ -134,12 +163,27 @@ async fn results(
     q: Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let ctx = library_context(&req, &state, &user.0, &q, lang).await?;
-    let template = if q.before.is_some() {
-        "library/_page.html"
+    if q.before.is_some() {
+        return render(&state.templates, "library/_page.html", &ctx, StatusCode::OK);
+    }
+    let mut res = render(
+        &state.templates,
+        "library/_results.html",
+        &ctx,
+        StatusCode::OK,
+    )?;
+    // New filters become the page's address, so a reload or a shared link keeps them.
+    let rest = list_query_string(req.query_string());
+    let url = if rest.is_empty() {
+        "/library".to_string()
     } else {
-        "library/_results.html"
+        format!("/library?{rest}")
     };
-    render(&state.templates, template, &ctx, StatusCode::OK)
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("hx-push-url"),
+        url.parse().map_err(|e| AppError::internal(e, "header"))?,
+    );
+    Ok(res)
 }
 
 #[derive(Deserialize, Default)]
@@ -148,6 +192,8 @@ pub struct IdsForm {
     /// Comma-separated result ids.
     ids: String,
     folder: String,
+    /// After deleting: the list to return to (the detail page of a deleted result is gone).
+    next: String,
 }
 
 fn ids(form: &IdsForm) -> Vec<String> {
@@ -164,8 +210,16 @@ async fn delete_many(
     user: PageUser,
     form: Form<IdsForm>,
 ) -> AppResult<HttpResponse> {
-    service::delete(&state, &user.0, &ids(&form)).await?;
-    Ok(ok_refresh())
+    let count = service::delete(&state, &user.0, &ids(&form)).await?;
+    let next = if form.next.starts_with("/library") {
+        crate::web::render::safe_next(Some(&form.next))
+    } else {
+        "/library".to_string()
+    };
+    let (path, query) = next.split_once('?').unwrap_or((&next, ""));
+    let rest = list_query_string(query);
+    let sep = if rest.is_empty() { "" } else { "&" };
+    Ok(redirect(&format!("{path}?{rest}{sep}deleted={count}")))
 }
 
 async fn move_many(
@@ -259,7 +313,7 @@ async fn delete_folder(
     id: Path<String>,
 ) -> AppResult<HttpResponse> {
     service::delete_folder(&state, &user.0, &id).await?;
-    Ok(redirect("/library"))
+    Ok(redirect("/library?folder_deleted=1"))
 }
 
 async fn detail(
@@ -268,8 +322,10 @@ async fn detail(
     user: PageUser,
     lang: Lang,
     id: Path<String>,
+    q: Query<ListQuery>,
 ) -> AppResult<HttpResponse> {
     let result = service::get(&state, &user.0, &id, lang).await?;
+    let (previous, next) = service::neighbours(&state, &user.0, &id, &q).await?;
     let tree = service::tree(&state, &user.0).await?;
     let mut flat = Vec::new();
     flatten(&tree, 0, &mut flat);
@@ -277,6 +333,10 @@ async fn detail(
     ctx.insert("nav", "library");
     ctx.insert("r", &result);
     ctx.insert("folders", &flat);
+    ctx.insert("previous", &previous);
+    ctx.insert("next", &next);
+    // The list this result was opened from: prev/next and 返回 stay within its filters.
+    ctx.insert("rest", &list_query_string(req.query_string()));
     ctx.insert(
         "params_json",
         &serde_json::to_string_pretty(&result.task.params).unwrap_or_default(),
@@ -315,6 +375,7 @@ pub struct TagsForm {
 }
 
 async fn tags(
+    req: HttpRequest,
     state: Data<AppState>,
     user: PageUser,
     lang: Lang,
@@ -328,8 +389,15 @@ async fn tags(
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    service::set_tags(&state, &user.0, &id, tags, lang).await?;
-    Ok(ok_refresh())
+    let r = service::set_tags(&state, &user.0, &id, tags, lang).await?;
+    let mut ctx = base_context(&req, Some(&user.0));
+    ctx.insert("r", &r);
+    render(
+        &state.templates,
+        "library/_tags_saved.html",
+        &ctx,
+        StatusCode::OK,
+    )
 }
 
 async fn export(

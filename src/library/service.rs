@@ -141,6 +141,10 @@ async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult
         })
         .await?;
     let folder_names: HashMap<i64, &Node> = folders.iter().map(|n| (n.id, n)).collect();
+    let labels: HashMap<String, String> = crate::generation::service::models(state)
+        .into_iter()
+        .map(|m| (m.id, m.label))
+        .collect();
     let homes: HashMap<i64, i64> = homes.into_iter().collect();
     Ok(rows
         .iter()
@@ -159,6 +163,10 @@ async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult
                     id: n.uuid.clone(),
                     name: n.name.clone(),
                 }),
+            model_label: {
+                let id = format!("{}/{}", g.provider, g.model);
+                labels.get(&id).cloned().unwrap_or(id)
+            },
         })
         .collect())
 }
@@ -184,6 +192,38 @@ pub async fn list(
         None
     };
     Ok(ResultPage { results, next })
+}
+
+/// The results before and after `id` in the list `q` describes (its filters and order), for
+/// 上一张/下一张 on the detail page: (previous, next).
+pub async fn neighbours(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    q: &ListQuery,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let newest_first = !matches!(blank(&q.order), Some("oldest"));
+    let mut ahead = q.clone();
+    ahead.before = Some(id.to_string());
+    let mut back = ahead.clone();
+    back.order = Some(if newest_first { "oldest" } else { "newest" }.to_string());
+    let (next, previous) = (
+        filter(state, user, &ahead).await?,
+        filter(state, user, &back).await?,
+    );
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            let first = |conn: &mut crate::db::DbConn, f: &Filter| -> AppResult<Option<String>> {
+                Ok(store::list(conn, user_id, f, 1)?
+                    .into_iter()
+                    .next()
+                    .map(|g| g.uuid))
+            };
+            Ok((first(conn, &previous)?, first(conn, &next)?))
+        })
+        .await
 }
 
 async fn owned(state: &AppState, user: &User, ids: &[String]) -> AppResult<Vec<Generation>> {

@@ -44,6 +44,75 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
+struct Credentials<'a> {
+    access_key: &'a str,
+    secret_key: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+/// A request as SigV4 sees it: the encoded path (no query: PictureDeck sends none) and the
+/// headers to sign, `host` among them.
+struct Unsigned<'a> {
+    method: &'a str,
+    path: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    payload_hash: &'a str,
+}
+
+/// Every step of the signature, so the tests can hold each against AWS's published values.
+#[cfg_attr(not(test), allow(dead_code))]
+struct Signed {
+    canonical_request: String,
+    string_to_sign: String,
+    signature: String,
+    authorization: String,
+}
+
+/// AWS Signature Version 4 (header form) at `amz_date` (`YYYYMMDDTHHMMSSZ`).
+fn sign_v4(creds: &Credentials<'_>, amz_date: &str, req: &Unsigned<'_>) -> Signed {
+    let mut headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    headers.sort();
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}:{value}\n"))
+        .collect();
+    let signed_headers = headers
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical_request = format!(
+        "{}\n{}\n\n{canonical_headers}\n{signed_headers}\n{}",
+        req.method, req.path, req.payload_hash
+    );
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    let scope = format!("{day}/{}/{}/aws4_request", creds.region, creds.service);
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical_request.as_bytes()))
+    );
+    let mut key = hmac(format!("AWS4{}", creds.secret_key).as_bytes(), day);
+    for part in [creds.region, creds.service, "aws4_request"] {
+        key = hmac(&key, part);
+    }
+    let signature = hex(&hmac(&key, &string_to_sign));
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+        creds.access_key
+    );
+    Signed {
+        canonical_request,
+        string_to_sign,
+        signature,
+        authorization,
+    }
+}
+
 impl S3 {
     fn host(&self) -> anyhow::Result<String> {
         let url =
@@ -73,26 +142,28 @@ impl S3 {
         };
         let now = Utc::now();
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let day = now.format("%Y%m%d").to_string();
         let payload = hex(&Sha256::digest(body));
         let host = self.host()?;
-        let canonical = format!(
-            "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
+        let signed = sign_v4(
+            &Credentials {
+                access_key: &self.access_key,
+                secret_key: &self.secret_key,
+                region: &self.region,
+                service: "s3",
+            },
+            &amz_date,
+            &Unsigned {
+                method: method.as_str(),
+                path: &path,
+                headers: &[
+                    ("host", &host),
+                    ("x-amz-content-sha256", &payload),
+                    ("x-amz-date", &amz_date),
+                ],
+                payload_hash: &payload,
+            },
         );
-        let scope = format!("{day}/{}/s3/aws4_request", self.region);
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-            hex(&Sha256::digest(canonical.as_bytes()))
-        );
-        let mut key_bytes = hmac(format!("AWS4{}", self.secret_key).as_bytes(), &day);
-        for part in [self.region.as_str(), "s3", "aws4_request"] {
-            key_bytes = hmac(&key_bytes, part);
-        }
-        let signature = hex(&hmac(&key_bytes, &to_sign));
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
-            self.access_key
-        );
+        let authorization = signed.authorization;
         Ok(self
             .http
             .request(
@@ -160,6 +231,143 @@ impl S3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    /// The credentials of AWS's Signature Version 4 test suite.
+    const SUITE: Credentials<'static> = Credentials {
+        access_key: "AKIDEXAMPLE",
+        secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        region: "us-east-1",
+        service: "service",
+    };
+
+    /// The credentials of the worked examples in the S3 API reference ("Signature
+    /// Calculations for the Authorization Header: Transferring Payload in a Single Chunk").
+    const S3_DOCS: Credentials<'static> = Credentials {
+        access_key: "AKIAIOSFODNN7EXAMPLE",
+        secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        region: "us-east-1",
+        service: "s3",
+    };
+
+    /// The test suite's vanilla request: no query, no body, only `Host` and `X-Amz-Date`.
+    fn vanilla(method: &str) -> Signed {
+        sign_v4(
+            &SUITE,
+            "20150830T123600Z",
+            &Unsigned {
+                method,
+                path: "/",
+                headers: &[
+                    ("Host", "example.amazonaws.com"),
+                    ("X-Amz-Date", "20150830T123600Z"),
+                ],
+                payload_hash: EMPTY,
+            },
+        )
+    }
+
+    #[test]
+    fn get_vanilla_of_the_sigv4_test_suite() {
+        let signed = vanilla("GET");
+        assert_eq!(
+            signed.canonical_request,
+            format!(
+                "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n{EMPTY}"
+            )
+        );
+        assert_eq!(
+            signed.string_to_sign,
+            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n\
+             bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
+        );
+        assert_eq!(
+            signed.authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+             SignedHeaders=host;x-amz-date, \
+             Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        );
+    }
+
+    #[test]
+    fn post_vanilla_of_the_sigv4_test_suite() {
+        assert_eq!(
+            vanilla("POST").signature,
+            "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
+        );
+    }
+
+    #[test]
+    fn the_s3_reference_get_object_with_a_range() {
+        let signed = sign_v4(
+            &S3_DOCS,
+            "20130524T000000Z",
+            &Unsigned {
+                method: "GET",
+                path: "/test.txt",
+                headers: &[
+                    ("Host", "examplebucket.s3.amazonaws.com"),
+                    ("Range", "bytes=0-9"),
+                    ("x-amz-content-sha256", EMPTY),
+                    ("x-amz-date", "20130524T000000Z"),
+                ],
+                payload_hash: EMPTY,
+            },
+        );
+        assert_eq!(
+            signed.canonical_request,
+            format!(
+                "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n\
+                 x-amz-content-sha256:{EMPTY}\nx-amz-date:20130524T000000Z\n\n\
+                 host;range;x-amz-content-sha256;x-amz-date\n{EMPTY}"
+            )
+        );
+        assert_eq!(
+            signed.string_to_sign,
+            "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
+             7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
+        );
+        assert_eq!(
+            signed.signature,
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+    }
+
+    #[test]
+    fn the_s3_reference_put_object_with_a_body_and_a_dollar_in_the_key() {
+        let body = "Welcome to Amazon S3.";
+        let payload = hex(&Sha256::digest(body.as_bytes()));
+        assert_eq!(
+            payload,
+            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
+        );
+        let path = format!("/{}", uri_encode("test$file.text", true));
+        assert_eq!(path, "/test%24file.text");
+        let signed = sign_v4(
+            &S3_DOCS,
+            "20130524T000000Z",
+            &Unsigned {
+                method: "PUT",
+                path: &path,
+                headers: &[
+                    ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
+                    ("Host", "examplebucket.s3.amazonaws.com"),
+                    ("x-amz-content-sha256", &payload),
+                    ("x-amz-date", "20130524T000000Z"),
+                    ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+                ],
+                payload_hash: &payload,
+            },
+        );
+        assert!(signed.authorization.contains(
+            "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class,"
+        ));
+        assert_eq!(
+            signed.signature,
+            "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+        );
+    }
 
     #[test]
     fn keys_are_encoded_like_sigv4_wants() {

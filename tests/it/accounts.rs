@@ -323,7 +323,12 @@ async fn forgot_password_mails_a_code_and_unknown_email_gets_code_401(app: &Test
         "{}",
         mails[0].subject
     );
-    assert!(mails[0].body.contains("10"), "says how long the code lives");
+    assert!(
+        mails[0].body.contains("验证码 10 分钟内有效")
+            && mails[0].body.contains("valid for 10 minutes"),
+        "says how long the code lives: {}",
+        mails[0].body
+    );
     assert_eq!(app.last_code("judy@example.com").len(), 6);
 
     let (status, body) = app
@@ -483,20 +488,31 @@ async fn reset_password_rejects_wrong_expired_and_reused_codes(app: &TestApp) {
     );
 
     // An expired code: age it past its ten minutes.
-    backdate_sends(app, "mia@example.com").await;
-    app.post(
-        "/api/v1/auth/forgot-password",
-        None,
-        json!({"email": email("mia")}),
-    )
-    .await;
-    let fresh = app.last_code(&email("mia"));
+    let resend = || async {
+        backdate_sends(app, "mia@example.com").await;
+        let sent_before = app.mails().len();
+        let (status, body) = app
+            .post(
+                "/api/v1/auth/forgot-password",
+                None,
+                json!({"email": email("mia")}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_i64()),
+            (StatusCode::OK, Some(200)),
+            "{body}"
+        );
+        assert_eq!(app.mails().len(), sent_before + 1, "one more mail");
+        app.last_code(&email("mia"))
+    };
+    let fresh = resend().await;
     expire_codes(app).await;
     let (status, body) = app
         .post(
             "/api/v1/auth/reset-password",
             None,
-            reset(fresh, "Later@5678"),
+            reset(fresh.clone(), "Later@5678"),
         )
         .await;
     assert_eq!(
@@ -505,6 +521,21 @@ async fn reset_password_rejects_wrong_expired_and_reused_codes(app: &TestApp) {
         "expired"
     );
     assert_eq!(app.login_with("mia", "Fresh@5678").await.0, StatusCode::OK);
+
+    // Asking again after the expiry mails a new code, and that one works.
+    let renewed = resend().await;
+    assert_ne!(renewed, fresh, "a new code, not the expired one again");
+    assert_eq!(
+        app.post(
+            "/api/v1/auth/reset-password",
+            None,
+            reset(renewed, "Later@5678")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(app.login_with("mia", "Later@5678").await.0, StatusCode::OK);
 }
 
 async fn five_wrong_codes_void_the_code(app: &TestApp) {

@@ -1,14 +1,13 @@
 //! A real headless Chromium registers, logs in and changes the password through the pages.
 
-use crate::support::webdriver::{chromedriver, Browser};
+use crate::support::webdriver::{chromedriver, screenshot_dir, Browser};
 use crate::support::{Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_registers_logs_in_and_changes_the_password_in_chromium() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
 
     b.goto(&app.at("/register")).await;
@@ -62,8 +61,7 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.register("artist").await;
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
     b.goto(&app.at("/login")).await;
     b.fill("#username", "artist").await;
@@ -72,11 +70,8 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     b.wait_for_text("#welcome", "artist").await;
 
     b.fill("#prompt", "雪山日落，湖面倒影").await;
-    b.script(
-        "document.getElementById('aspect').value = '16:9'; \
-         document.getElementById('count').value = '2'; return null;",
-    )
-    .await;
+    b.select("#aspect", "16:9").await;
+    b.select("#count", "2").await;
     b.click("#generate-submit").await;
     // The cards appear at once and turn into pictures without a reload.
     b.find(".task-card").await;
@@ -111,12 +106,9 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     b.fill("#prompt", "海浪拍岸").await;
     // One short clip at the engine's default size (the picture's 16:9 and count of 2 stay
     // selected otherwise, which would make two larger videos).
-    b.script(
-        "document.getElementById('duration').value = '2'; \
-         document.getElementById('aspect').value = ''; \
-         document.getElementById('count').value = '1'; return null;",
-    )
-    .await;
+    b.select("#duration", "2").await;
+    b.select("#aspect", "").await;
+    b.select("#count", "1").await;
     b.click("#generate-submit").await;
     // Unoptimised test builds encode video slowly, more so on a busy CI machine.
     b.find_within(".task-card.status-completed video", 90).await;
@@ -138,11 +130,6 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     }
     b.screenshot(&shots.join("video.png")).await;
 
-    // A request that never reaches the server says so instead of doing nothing.
-    b.script("htmx.trigger(document.body, 'htmx:sendError', {}); return null;")
-        .await;
-    b.wait_for_text("#toast", "无法连接服务器").await;
-
     // A bad request shows its message in the form, not a raw error.
     b.click("#mode-i2i").await;
     b.fill("#prompt", "油画").await;
@@ -150,6 +137,34 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     b.wait_for_text("#gen-error", "参考图").await;
     b.quit().await;
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_server_and_a_lost_one_say_so_in_a_toast() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    app.register("unlucky").await;
+    let b = Browser::start(&driver).await;
+    b.goto(&app.at("/login")).await;
+    b.fill("#username", "unlucky").await;
+    b.fill("#password", crate::support::PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "unlucky").await;
+
+    // The tasks' table is gone: submitting answers 500, and the page says the request failed.
+    app.sql("ALTER TABLE generations RENAME TO generations_gone")
+        .await;
+    b.fill("#prompt", "雪山").await;
+    b.click("#generate-submit").await;
+    b.wait_for_text("#toast", "请求没有成功").await;
+
+    // The server stops mid-session: the next request never arrives, and the page says so.
+    app.stop().await;
+    b.script("document.getElementById('toast').remove(); return null;")
+        .await;
+    b.click("#generate-submit").await;
+    b.wait_for_text("#toast", "无法连接服务器").await;
+    b.quit().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,8 +182,7 @@ async fn a_person_organises_results_in_the_library() {
             .await;
         assert_eq!(status, reqwest::StatusCode::OK);
     }
-    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
     b.goto(&app.at("/login")).await;
     b.fill("#username", "curator").await;

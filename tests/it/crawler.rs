@@ -1,6 +1,7 @@
 //! Every page answers (issue 9): a library with tasks in every state, then, as a user and as an
-//! administrator, every link, `src` and htmx `hx-get` of every page reached is followed
-//! (same origin, GET only, bounded) and none may answer with a server error or a dead link.
+//! administrator, every link, `src` and htmx `hx-get` of every page reached is followed, and
+//! every choice of a GET form's menus (the filters) is sent (same origin, GET only, bounded);
+//! none may answer with a server error or a dead link.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -15,9 +16,18 @@ on_both_backends!(every_link_of_every_page_answers_in_every_task_state);
 /// Requests per crawl; the seeded library needs about a third of it.
 const BOUND: usize = 600;
 
-/// What the crawl seeded: the pages to start from besides the menu.
+/// What was seeded, by id.
 pub struct Seeded {
+    /// Share links: pages to start from besides the menu.
     pub starts: Vec<String>,
+    /// Completed: 雪山日落 (favourite, in 旅行), 竖幅的鹿 (9:16, tagged), 要删除的画 (deleted),
+    /// 海浪拍岸 (a video, in 旅行/京都).
+    pub done: Vec<String>,
+    /// 排队的猫 (queued, in 旅行), 正在画的马 (processing), 失败的城 (failed, in 旅行/京都),
+    /// 取消的海 (canceled, made with 16:9).
+    pub waiting: Vec<String>,
+    /// 旅行 and 京都 inside it.
+    pub folders: [String; 2],
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
@@ -49,8 +59,13 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     app.wait_completed(&token, &done).await;
     app.stop_engine();
     let mut waiting = Vec::new();
-    for prompt in ["排队的猫", "正在画的马", "失败的城", "取消的海"] {
-        let body = json!({"type": "t2i", "prompt": prompt, "params": {"size": "64x64"}});
+    for (prompt, params) in [
+        ("排队的猫", json!({"size": "64x64"})),
+        ("正在画的马", json!({"size": "64x64"})),
+        ("失败的城", json!({"size": "64x64"})),
+        ("取消的海", json!({"aspect": "16:9", "resolution": "480p"})),
+    ] {
+        let body = json!({"type": "t2i", "prompt": prompt, "params": params});
         let task = post(app, &token, "/api/v1/generation", body).await;
         waiting.push(task["task_id"].as_str().unwrap().to_string());
     }
@@ -107,8 +122,8 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     .await;
     let inner = inner["id"].as_str().unwrap().to_string();
     let moves = [
-        (vec![done[0].clone(), waiting[0].clone()], &outer),
-        (vec![done[3].clone(), waiting[2].clone()], &inner),
+        (vec![done[0].clone(), waiting[0].clone()], outer.clone()),
+        (vec![done[3].clone(), waiting[2].clone()], inner.clone()),
     ];
     for (ids, folder) in moves {
         let body = json!({"ids": ids, "folder": folder});
@@ -123,7 +138,12 @@ pub async fn seed_every_state(app: &TestApp, name: &str) -> Seeded {
     let locked = json!({"result": done[1], "password": "open sesame"});
     let share = post(app, &token, "/api/v1/library/shares", locked).await;
     starts.push(share["url"].as_str().unwrap().to_string());
-    Seeded { starts }
+    Seeded {
+        starts,
+        done,
+        waiting,
+        folders: [outer, inner],
+    }
 }
 
 /// Turns the escaped attribute values Tera writes back into URLs.
@@ -158,6 +178,48 @@ pub fn links(html: &str) -> Vec<(String, bool)> {
                 && !url.starts_with("/lang/")
             {
                 out.push((url, htmx));
+            }
+        }
+    }
+    out.extend(form_choices(html));
+    out
+}
+
+/// The value of `name="…"` in a tag's text.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    Some(unescape(&tag[start..start + tag[start..].find('"')?]))
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every choice of every menu in a form htmx sends with GET (the library's filters): one
+/// request per option, as picking it would send.
+fn form_choices(html: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for form in html.split("<form").skip(1) {
+        let form = form.split("</form>").next().unwrap_or_default();
+        let tag = &form[..form.find('>').unwrap_or(form.len())];
+        let Some(action) = attr(tag, "hx-get").filter(|a| a.starts_with('/')) else {
+            continue;
+        };
+        for select in form.split("<select").skip(1) {
+            let select = select.split("</select>").next().unwrap_or_default();
+            let Some(name) = attr(&select[..select.find('>').unwrap_or(0)], "name") else {
+                continue;
+            };
+            for option in select.split("<option").skip(1) {
+                if let Some(value) = attr(option, "value").filter(|v| !v.is_empty()) {
+                    out.push((format!("{action}?{name}={}", encode(&value)), true));
+                }
             }
         }
     }
@@ -224,6 +286,21 @@ async fn every_link_of_every_page_answers_in_every_task_state(app: &TestApp) {
         assert!(failures.is_empty(), "as {name}:\n{}", failures.join("\n"));
         assert!(fetched > least, "as {name}, only {fetched} links");
     }
+}
+
+#[test]
+fn every_choice_of_a_get_form_is_a_link() {
+    let html = r##"<form class="filters" hx-get="/library/results" hx-target="#results">
+        <select name="status"><option value="">all</option><option value="queued">q</option></select>
+        <select name="tag"><option value="风景" selected>#风景</option></select></form>
+        <form hx-post="/library/move"><select name="folder"><option value="x">x</option></select></form>"##;
+    assert_eq!(
+        form_choices(html),
+        [
+            ("/library/results?status=queued".to_string(), true),
+            ("/library/results?tag=%E9%A3%8E%E6%99%AF".to_string(), true)
+        ]
+    );
 }
 
 #[test]

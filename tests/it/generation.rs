@@ -329,39 +329,30 @@ async fn several_results_from_one_request_with_an_aspect_ratio(app: &TestApp) {
 
 async fn queued_tasks_cancel_and_retry(app: &TestApp) {
     let token = app.user("hesitant").await;
-    // Occupy the provider's slots with work that the engine has not claimed yet.
     app.sql("UPDATE users SET daily_quota = NULL WHERE username = 'hesitant'")
         .await;
+    // With the engine stopped the cancel always meets a queued task: no race to win or lose.
+    app.stop_engine();
     let task = submit(app, &token, small("t2i", "changing my mind")).await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/generation/{task}/cancel"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
-    if status == StatusCode::CONFLICT {
-        // The engine was faster than the cancel; the conflict says so in the envelope.
-        assert_eq!(body["code"], 409);
-        return;
-    }
+    let cancel = |task: String| {
+        let token = token.clone();
+        async move {
+            app.post(
+                &format!("/api/v1/generation/{task}/cancel"),
+                Some(&token),
+                json!({}),
+            )
+            .await
+        }
+    };
+    let (status, body) = cancel(task.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["status"], "canceled");
-    let final_state = wait_final(app, &token, &task).await;
-    assert_eq!(
-        final_state["data"]["status"], "canceled",
-        "a canceled task is never completed afterwards"
-    );
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/generation/{task}/cancel"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
+    let (status, body) = cancel(task.clone()).await;
     assert_eq!(
         (status, body["code"].as_i64()),
-        (StatusCode::CONFLICT, Some(409))
+        (StatusCode::CONFLICT, Some(409)),
+        "a canceled task cannot be canceled again"
     );
 
     let (status, body) = app
@@ -375,10 +366,36 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
     let new_task = body["data"]["task_id"].as_str().unwrap().to_string();
     assert_ne!(new_task, task);
     assert_eq!(body["data"]["prompt"], "changing my mind");
+    assert_eq!(body["data"]["status"], "queued");
+
+    // Restart the engine and let it drain the queue: the retry (queued after the canceled task)
+    // completing, and nothing left queued or running, means the engine has seen both.
+    let engine = tokio::spawn(picturedeck::generation::engine::run(app.state.clone()));
     assert_eq!(
         wait_final(app, &token, &new_task).await["data"]["status"],
         "completed"
     );
+    wait_idle(app).await;
+    engine.abort();
+    let (_, canceled) = app
+        .get(&format!("/api/v1/generation/{task}"), Some(&token))
+        .await;
+    assert_eq!(
+        canceled["data"]["status"], "canceled",
+        "a canceled task is never run afterwards: {canceled}"
+    );
+    assert!(canceled["data"]["result_url"].is_null(), "{canceled}");
+    assert_eq!(canceled["data"]["attempts"], 0, "never claimed: {canceled}");
+    assert!(
+        stored_files_named(app, &task).is_empty(),
+        "no result file for a canceled task"
+    );
+    assert_eq!(
+        stored_files_named(app, &new_task).len(),
+        2,
+        "result and thumbnail"
+    );
+
     let (status, _) = app
         .post(
             &format!("/api/v1/generation/{new_task}/retry"),
@@ -391,6 +408,49 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
         StatusCode::CONFLICT,
         "completed tasks are not retried"
     );
+}
+
+/// Waits until no task is queued or processing.
+async fn wait_idle(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let busy = app
+            .state
+            .db
+            .run(|conn| {
+                use diesel::prelude::*;
+                use picturedeck::db::schema::generations::dsl::*;
+                Ok(generations
+                    .filter(status.eq_any(["queued", "processing"]))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })
+            .await
+            .unwrap();
+        if busy == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{busy} tasks still busy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Files in local storage whose name mentions `task` (results and thumbnails are named by it).
+fn stored_files_named(app: &TestApp, task: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, task: &str, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, task, found);
+            } else if path.to_string_lossy().contains(task) {
+                found.push(path);
+            }
+        }
+    }
+    let root = app.state.storage.path("results").unwrap();
+    let mut found = Vec::new();
+    walk(root.parent().unwrap(), task, &mut found);
+    found
 }
 
 fn png_bytes(w: u32, h: u32) -> Vec<u8> {
@@ -541,6 +601,140 @@ async fn image_to_image_uses_the_callers_upload(app: &TestApp) {
         ),
         (Some(96), Some(64))
     );
+}
+
+/// A reference with edges, texture and colour, so every filter has something to change.
+fn textured_png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (fx, fy) = (x as f32, y as f32);
+        let stripes = if (x / 8 + y / 8) % 2 == 0 { 60.0 } else { 0.0 };
+        image::Rgb([
+            (120.0 + 80.0 * (fx / 5.0).sin() + stripes) as u8,
+            (100.0 + 90.0 * (fy / 7.0).cos()) as u8,
+            (fx * 2.0 + fy) as u8,
+        ])
+    });
+    picturedeck::storage::images::encode_png(&img).unwrap()
+}
+
+/// Mean absolute difference per channel (0–255) between two same-sized pictures.
+fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let total: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
+        .sum();
+    total / a.as_raw().len() as f64
+}
+
+/// The finished task's result, decoded.
+async fn result_picture(app: &TestApp, token: &str, task: &str) -> image::RgbImage {
+    let done = wait_final(app, token, task).await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let url = done["data"]["result_url"].as_str().unwrap();
+    let bytes = reqwest::get(app.at(url))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    image::load_from_memory(&bytes).unwrap().to_rgb8()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_page() {
+    let app = TestApp::start(crate::support::Backend::Sqlite)
+        .await
+        .unwrap();
+    let token = app.user("stylist").await;
+    app.sql("UPDATE users SET daily_quota = NULL WHERE username = 'stylist'")
+        .await;
+    let reference = textured_png(96, 64);
+    let source = image::load_from_memory(&reference).unwrap().to_rgb8();
+    let (_, up) = upload(&app, &token, reference).await;
+    let file_id = up["data"]["file_id"].as_str().unwrap().to_string();
+    let i2i = |style: &str, strength: f32| {
+        json!({"type": "i2i", "prompt": "a photo", "images": [file_id],
+               "params": {"style": style, "strength": strength, "seed": 7}})
+    };
+
+    // Every filter moves the picture well away from its reference, and each its own way.
+    let mut styled: Vec<(&str, image::RgbImage)> = Vec::new();
+    for style in [
+        "oil_painting",
+        "watercolor",
+        "pencil_sketch",
+        "pixel_art",
+        "color_transfer",
+    ] {
+        let task = submit(&app, &token, i2i(style, 1.0)).await;
+        let out = result_picture(&app, &token, &task).await;
+        let change = mean_abs_diff(&source, &out);
+        assert!(
+            change > 4.0,
+            "{style} barely changed the picture: {change:.2}"
+        );
+        for (other, seen) in &styled {
+            let apart = mean_abs_diff(seen, &out);
+            assert!(apart > 2.0, "{style} looks like {other}: {apart:.2}");
+        }
+        styled.push((style, out));
+    }
+
+    // Strength scales the change: a light touch stays closer to the reference.
+    let task = submit(&app, &token, i2i("oil_painting", 0.25)).await;
+    let light = result_picture(&app, &token, &task).await;
+    let (full, light_change) = (
+        mean_abs_diff(&source, &styled[0].1),
+        mean_abs_diff(&source, &light),
+    );
+    assert!(
+        light_change > 0.5 && light_change < full * 0.5,
+        "strength 0.25 moved {light_change:.2}, strength 1 moved {full:.2}"
+    );
+
+    // The page's form carries style and strength the same way: the same recipe gives the same
+    // picture as through the API, another recipe another picture.
+    let client = crate::support::page_client();
+    let (csrf, _) = app.open(&client, "/login").await;
+    app.page_login(&client, &csrf, "stylist").await;
+    let mut from_page = Vec::new();
+    for (style, strength) in [("pencil_sketch", "1"), ("watercolor", "0.25")] {
+        let res = app
+            .post_form(
+                &client,
+                &csrf,
+                "/generate",
+                &[
+                    ("type", "i2i"),
+                    ("prompt", "a photo"),
+                    ("images", &file_id),
+                    ("seed", "7"),
+                    ("style", style),
+                    ("strength", strength),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let (_, list) = app.get("/api/v1/generation", Some(&token)).await;
+        let newest = &list["data"]["tasks"][0];
+        assert_eq!(newest["params"]["style"], style, "{newest}");
+        let task = newest["task_id"].as_str().unwrap().to_string();
+        from_page.push(result_picture(&app, &token, &task).await);
+    }
+    assert_eq!(
+        mean_abs_diff(&from_page[0], &styled[2].1),
+        0.0,
+        "the page's pencil sketch at strength 1 is the API's"
+    );
+    let watercolor_full = &styled[1].1;
+    assert!(
+        mean_abs_diff(&source, &from_page[1]) < mean_abs_diff(&source, watercolor_full) * 0.5,
+        "the page's strength 0.25 was applied"
+    );
+    app.stop().await;
 }
 
 async fn signed_links_expire_and_cannot_be_forged(app: &TestApp) {

@@ -866,10 +866,12 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/zip");
-    assert!(res.headers()["content-disposition"]
-        .to_str()
-        .unwrap()
-        .contains("attachment"));
+    let disposition = res.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"PictureDeck_")
+            && disposition.contains("filename*=UTF-8''PictureDeck_"),
+        "{disposition}"
+    );
     let zip_bytes = res.bytes().await.unwrap().to_vec();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes.clone())).unwrap();
     let manifest: Value = {
@@ -888,6 +890,9 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
         "the folder and its subfolder, not the unfiled one"
     );
     for item in items {
+        // Entries are named as downloads are: after the prompt and the day.
+        let file = item["file"].as_str().unwrap();
+        assert!(file.starts_with("files/PictureDeck_"), "{file}");
         let mut bytes = Vec::new();
         archive
             .by_name(item["file"].as_str().unwrap())

@@ -69,13 +69,21 @@ async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert!(res.status().is_client_error());
-    assert!(
-        res.json::<serde_json::Value>().await.unwrap()["code"]
-            .as_i64()
-            .unwrap()
-            >= 400
-    );
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 405);
+    // A known path asked with a method it does not take is 405, an unknown one 404.
+    let res = reqwest::Client::new()
+        .put(app.at("/api/v1/generation"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let res = reqwest::Client::new()
+        .get(app.at("/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,6 +74,38 @@ async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// When each provider call of a task was recorded (at its end) and how long it took, in order.
+async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
+    let id = task_id.to_string();
+    app.state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use picturedeck::db::schema::api_calls;
+            let g = picturedeck::generation::store::find_by_uuid(conn, &id)?.unwrap();
+            Ok(api_calls::table
+                .filter(api_calls::generation_id.eq(g.id))
+                .order(api_calls::id)
+                .select((api_calls::created_at, api_calls::latency_ms))
+                .load(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// Uploads the sample PNG as a reference; returns its file id.
+async fn upload_sample(app: &TestApp, token: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/upload"))
+        .bearer_auth(token)
+        .body(crate::support::fakes::sample_png())
+        .send()
+        .await
+        .unwrap();
+    let up: Value = res.json().await.unwrap();
+    up["data"]["file_id"].as_str().unwrap().to_string()
+}
+
 fn t2i() -> Value {
     json!({"type": "t2i", "prompt": "a lighthouse in fog", "model": "openai/gpt-image-1", "params": {"size": "1536x1024"}})
 }
@@ -133,15 +165,7 @@ async fn openai_image_edit_sends_the_reference_as_multipart() {
     let fake = FakeVendor::openai().await;
     let app = app_with_openai(&fake).await;
     let token = app.user("editor").await;
-    let res = reqwest::Client::new()
-        .post(app.at("/api/v1/upload"))
-        .bearer_auth(&token)
-        .body(crate::support::fakes::sample_png())
-        .send()
-        .await
-        .unwrap();
-    let up: Value = res.json().await.unwrap();
-    let file_id = up["data"]["file_id"].as_str().unwrap();
+    let file_id = upload_sample(&app, &token).await;
     let task = run_task(&app, &token, json!({"type": "i2i", "prompt": "make it an oil painting", "images": [file_id], "model": "openai/gpt-image-1"})).await;
     assert_eq!(task["status"], "completed", "{task}");
     let seen = &fake.seen()[0];
@@ -167,14 +191,22 @@ async fn rate_limits_outages_and_timeouts_are_retried() {
         Answer::Status { status: 503, body: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(), retry_after: None },
         Answer::Slow(Duration::from_millis(1500)),
     ]);
-    let started = Instant::now();
     let task = run_task(&app, &token, t2i()).await;
     assert_eq!(task["status"], "completed", "{task}");
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After was honoured"
-    );
     assert_eq!(task["attempts"], 4);
+    // The second call starts 1 s (Retry-After) after the 429 was recorded, not after the 50 ms
+    // backoff; a row is written when its call ends, so the call's own latency is taken off.
+    let rows = call_times(&app, task["task_id"].as_str().unwrap()).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..1900).contains(&waited),
+        "Retry-After: 1 was honoured, waited {waited} ms: {rows:?}"
+    );
+    let backoff = (rows[2].0 - rows[1].0).num_milliseconds() - rows[2].1;
+    assert!(
+        backoff < 900,
+        "without Retry-After the short backoff applies, waited {backoff} ms"
+    );
     assert_eq!(
         outcomes(&app, task["task_id"].as_str().unwrap()).await,
         [
@@ -184,6 +216,79 @@ async fn rate_limits_outages_and_timeouts_are_retried() {
             "submit:ok"
         ]
     );
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webp_and_jpeg_vendor_results_are_stored_with_the_aigc_label() {
+    let fake = FakeVendor::openai().await;
+    let app = app_with_openai(&fake).await;
+    let token = app.user("formats").await;
+    // A WebP with a transparent corner, and a JPEG, as gpt-image-1 returns for output_format.
+    let rgba = image::RgbaImage::from_fn(40, 30, |x, y| {
+        image::Rgba([
+            (x * 6) as u8,
+            (y * 8) as u8,
+            200,
+            if x < 5 && y < 5 { 0 } else { 255 },
+        ])
+    });
+    let mut webp = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(rgba)
+        .write_to(&mut webp, image::ImageFormat::WebP)
+        .unwrap();
+    let jpeg = picturedeck::storage::images::encode_jpeg(&image::DynamicImage::ImageRgb8(
+        image::RgbImage::from_fn(48, 32, |x, y| {
+            image::Rgb([(x * 5) as u8, 90, (y * 7) as u8])
+        }),
+    ))
+    .unwrap();
+    fake.script([
+        Answer::ImageBytes(webp.into_inner()),
+        Answer::ImageBytes(jpeg),
+    ]);
+    let fetch = |task: &Value| {
+        let url = app.at(task["result_url"].as_str().unwrap());
+        async move {
+            let res = reqwest::get(url).await.unwrap();
+            let mime = res.headers()["content-type"].to_str().unwrap().to_string();
+            (mime, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let label_of = |bytes: &[u8], task: &Value| {
+        let text = String::from_utf8_lossy(bytes);
+        let start = text.find("<x:xmpmeta").expect("an XMP packet");
+        let end = text.find("</x:xmpmeta>").expect("a whole XMP packet");
+        let aigc = picturedeck::storage::label::aigc_of(&text[start..end]).expect("TC260:AIGC");
+        assert_eq!(aigc["ProduceID"], task["task_id"]);
+        assert_eq!(aigc["Label"], "1");
+    };
+
+    // The WebP is kept as a labelled PNG, transparency and all.
+    let task = run_task(&app, &token, t2i()).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["mime"], "image/png");
+    let (mime, bytes) = fetch(&task).await;
+    assert_eq!(mime, "image/png");
+    label_of(&bytes, &task);
+    let png = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!(png.dimensions(), (40, 30));
+    assert_eq!((png.get_pixel(1, 1)[3], png.get_pixel(20, 20)[3]), (0, 255));
+
+    // The JPEG stays a JPEG, labelled in its own XMP segment, with a thumbnail.
+    let task = run_task(&app, &token, t2i()).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["mime"], "image/jpeg");
+    let (mime, bytes) = fetch(&task).await;
+    assert_eq!(mime, "image/jpeg");
+    assert_eq!(&bytes[..2], b"\xff\xd8");
+    label_of(&bytes, &task);
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 48);
+    let thumb = reqwest::get(app.at(task["thumbnail_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), StatusCode::OK);
     app.stop().await;
     fake.stop().await;
 }
@@ -353,15 +458,7 @@ async fn wan_keyframes_to_video_sends_first_and_last_frame() {
     let token = app.user("wan_video").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let res = reqwest::Client::new()
-            .post(app.at("/api/v1/upload"))
-            .bearer_auth(&token)
-            .body(crate::support::fakes::sample_png())
-            .send()
-            .await
-            .unwrap();
-        let up: Value = res.json().await.unwrap();
-        ids.push(up["data"]["file_id"].as_str().unwrap().to_string());
+        ids.push(upload_sample(&app, &token).await);
     }
     let task = run_task(
         &app,
@@ -389,6 +486,91 @@ async fn wan_keyframes_to_video_sends_first_and_last_frame() {
         .unwrap();
     assert_eq!(video.headers()["content-type"], "video/mp4");
     assert_eq!(&video.bytes().await.unwrap()[4..8], b"ftyp");
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_text_to_video_image_edit_and_one_picture_to_video() {
+    let fake = FakeVendor::dashscope().await;
+    let app = app_with_wan(&fake, Backend::Sqlite).await.unwrap();
+    let token = app.user("wan_more").await;
+    let file_id = upload_sample(&app, &token).await;
+    let sent = |i: usize| {
+        let submit = &fake.submits()[i];
+        (
+            submit.path.clone(),
+            serde_json::from_slice::<Value>(&submit.body).unwrap(),
+        )
+    };
+    let is_data_url = |v: &Value| {
+        v.as_str()
+            .unwrap_or("")
+            .starts_with("data:image/png;base64,")
+    };
+
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2v", "prompt": "海浪", "model": "wan/wan2.2-t2v-plus",
+        "params": {"size": "1280*720", "duration": 5}}),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("video/mp4")),
+        "{task}"
+    );
+    let (path, body) = sent(0);
+    assert_eq!(
+        path,
+        "/api/v1/services/aigc/video-generation/video-synthesis"
+    );
+    assert_eq!(
+        (
+            body["model"].as_str(),
+            body["input"]["prompt"].as_str(),
+            body["parameters"]["size"].as_str(),
+            body["parameters"]["duration"].as_i64()
+        ),
+        (
+            Some("wan2.2-t2v-plus"),
+            Some("海浪"),
+            Some("1280*720"),
+            Some(5)
+        )
+    );
+    let video = reqwest::get(app.at(task["result_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(&video.bytes().await.unwrap()[4..8], b"ftyp");
+
+    let task = run_task(&app, &token, json!({"type": "i2i", "prompt": "水彩", "model": "wan/wan2.5-i2i-preview", "images": [file_id]})).await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/png")),
+        "{task}"
+    );
+    let (path, body) = sent(1);
+    assert_eq!(path, "/api/v1/services/aigc/image2image/image-synthesis");
+    assert_eq!(body["model"], "wan2.5-i2i-preview");
+    assert!(is_data_url(&body["input"]["images"][0]), "{body}");
+    assert_eq!(body["input"]["images"].as_array().map(Vec::len), Some(1));
+
+    let task = run_task(&app, &token, json!({"type": "i2v", "prompt": "微风", "model": "wan/wan2.2-kf2v-flash", "images": [file_id]})).await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("video/mp4")),
+        "{task}"
+    );
+    let (path, body) = sent(2);
+    assert_eq!(
+        path, "/api/v1/services/aigc/video-generation/video-synthesis",
+        "one picture: the image-to-video endpoint"
+    );
+    assert!(is_data_url(&body["input"]["img_url"]), "{body}");
+    assert!(body["input"]["first_frame_url"].is_null());
+    assert_eq!(fake.submits().len(), 3, "each task submitted once");
     app.stop().await;
     fake.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Results in an S3-compatible bucket: a real S3-protocol server on loopback (moto, from PyPI,
-//! installed by .ci/run), signed requests, Range passed through to the browser.
+//! installed by .ci/run) that enforces signatures, signed requests, Range passed through to the
+//! browser. The signer itself is checked against AWS's published vectors in `storage::s3`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +13,9 @@ use crate::support::{Backend, TestApp};
 struct S3Server {
     child: Child,
     endpoint: String,
+    /// An IAM user's key with every S3 right: the only credentials the server accepts.
+    access_key: String,
+    secret_key: String,
 }
 
 impl Drop for S3Server {
@@ -21,7 +25,13 @@ impl Drop for S3Server {
     }
 }
 
-/// moto's S3 server on a free loopback port, if installed; under CI=true it must be.
+/// IAM calls moto answers before it starts enforcing signatures (`INITIAL_NO_AUTH_ACTION_COUNT`):
+/// create a user, its access key, and a policy allowing everything.
+const BOOTSTRAP_CALLS: usize = 3;
+
+/// moto's S3 server on a free loopback port, if installed (under CI it must be), with
+/// authentication on: after the bootstrap every request must carry a valid SigV4 signature of
+/// the bootstrap user's key (moto accepts anything otherwise).
 async fn s3_server() -> Option<S3Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -30,42 +40,140 @@ async fn s3_server() -> Option<S3Server> {
         .port();
     let child = match Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", BOOTSTRAP_CALLS.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
     {
         Ok(child) => child,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("moto_server is required under CI=true: {e}")
+        Err(e) if crate::support::under_ci() => {
+            panic!("moto_server is required under CI: {e}")
         }
         Err(e) => {
-            eprintln!("SKIPPED: moto_server not available ({e}); S3 tests skip (pip install 'moto[server]')");
+            crate::support::skipped(&format!(
+                "moto_server not available ({e}); pip install 'moto[server]'"
+            ));
             return None;
         }
     };
-    let server = S3Server {
+    let mut server = S3Server {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
+        access_key: String::new(),
+        secret_key: String::new(),
     };
+    // Wait on the socket, not with a request: every request counts against the bootstrap.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(&server.endpoint).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "moto_server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let policy =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let calls: [&[(&str, &str)]; BOOTSTRAP_CALLS] = [
+        &[("Action", "CreateUser"), ("UserName", "pd")],
+        &[("Action", "CreateAccessKey"), ("UserName", "pd")],
+        &[
+            ("Action", "PutUserPolicy"),
+            ("UserName", "pd"),
+            ("PolicyName", "all"),
+            ("PolicyDocument", policy),
+        ],
+    ];
+    let mut answers = Vec::new();
+    for form in calls {
+        // moto routes by the service named in the credential scope; the signature is not
+        // checked yet.
+        let res = reqwest::Client::new()
+            .post(&server.endpoint)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=bootstrap/20260101/us-east-1/iam/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .form(&[form, &[("Version", "2010-05-08")]].concat())
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "IAM bootstrap: {}", res.status());
+        answers.push(res.text().await.unwrap());
+    }
+    let element = |xml: &str, name: &str| {
+        let open = format!("<{name}>");
+        let start = xml.find(&open).expect(name) + open.len();
+        xml[start..start + xml[start..].find('<').expect(name)].to_string()
+    };
+    server.access_key = element(&answers[1], "AccessKeyId");
+    server.secret_key = element(&answers[1], "SecretAccessKey");
     Some(server)
+}
+
+/// Our client on `server`'s bucket `bucket` with the given secret.
+fn s3_client(server: &S3Server, bucket: &str, secret: &str) -> picturedeck::storage::s3::S3 {
+    picturedeck::storage::s3::S3 {
+        http: reqwest::Client::new(),
+        endpoint: server.endpoint.clone(),
+        bucket: bucket.into(),
+        region: "us-east-1".into(),
+        access_key: server.access_key.clone(),
+        secret_key: secret.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bucket_accepts_our_signature_and_refuses_a_wrong_one() {
+    let Some(s3) = s3_server().await else { return };
+    let good = s3_client(&s3, "pd-signed", &s3.secret_key);
+    good.ensure_bucket()
+        .await
+        .expect("a signed bucket creation");
+    good.put("results/ab/one.png", b"signed bytes".to_vec())
+        .await
+        .expect("a signed put");
+    let got = good
+        .get("results/ab/one.png", None)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], b"signed bytes");
+
+    // The same requests under a wrong secret: the server recomputes the signature and refuses.
+    let bad = s3_client(&s3, "pd-signed", "not-the-secret");
+    let put = bad.put("results/ab/two.png", b"forged".to_vec()).await;
+    assert!(
+        put.as_ref().is_err_and(|e| e.to_string().contains("403")),
+        "a wrongly signed put is refused: {put:?}"
+    );
+    let get = bad.get("results/ab/one.png", None).await;
+    assert!(
+        get.as_ref().is_err_and(|e| e.to_string().contains("403")),
+        "a wrongly signed get is refused"
+    );
+    assert!(good.get("results/ab/two.png", None).await.is_err());
+    // And a request with no signature at all gets nothing.
+    let anonymous = reqwest::get(format!("{}/pd-signed/results/ab/one.png", s3.endpoint))
+        .await
+        .unwrap();
+    assert!(!anonymous.status().is_success(), "{}", anonymous.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_live_in_the_bucket_and_stream_with_range() {
     let Some(s3) = s3_server().await else { return };
     let endpoint = s3.endpoint.clone();
+    let (access_key, secret_key) = (s3.access_key.clone(), s3.secret_key.clone());
     let app = TestApp::builder(Backend::Sqlite)
         .config(move |c| {
             c.storage.kind = picturedeck::config::StorageKind::S3;
             c.storage.s3_endpoint = endpoint;
             c.storage.s3_bucket = "pd-results".into();
-            c.storage.s3_access_key = "testing".into();
-            c.storage.s3_secret_key = "testing-secret".into();
+            c.storage.s3_access_key = access_key;
+            c.storage.s3_secret_key = secret_key;
         })
         .start()
         .await

@@ -23,6 +23,8 @@ pub struct Seen {
 #[derive(Debug, Clone)]
 pub enum Answer {
     Image,
+    /// An image answer with these bytes (a JPEG or WebP, say) instead of the sample PNG.
+    ImageBytes(Vec<u8>),
     Status {
         status: u16,
         body: String,
@@ -88,6 +90,9 @@ async fn openai(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             }
             res.content_type("application/json").body(body)
         }
+        Answer::ImageBytes(bytes) => HttpResponse::Ok().json(json!({
+            "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(bytes) }]
+        })),
         Answer::Garbage => HttpResponse::Ok().content_type("application/json").body("{\"data\": [{\"b64_json\": 42"),
         Answer::Slow(pause) => {
             tokio::time::sleep(pause).await;
@@ -227,7 +232,8 @@ pub fn sample_mp4() -> Vec<u8> {
     let still = image::RgbImage::from_fn(160, 96, |x, y| {
         image::Rgb([(x * 2) as u8, (y * 2) as u8, 120])
     });
-    picturedeck::generation::providers::local::video::pan_zoom(&still, 128, 80, 2, 1).unwrap()
+    picturedeck::generation::providers::local::video::pan_zoom(&still, 128, 80, 2, 1, &|_| {})
+        .unwrap()
 }
 
 impl FakeVendor {

@@ -60,17 +60,33 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// Whether PostgreSQL answers; under CI=true an absent server fails the run instead.
+/// Whether this run is CI: any non-empty `CI` (CI systems set `true`, `1` or `yes`). Under CI a
+/// missing service fails the test instead of skipping it.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Reports that the running test skips for `reason`, as one `SKIPPED: <test>: <reason>` line.
+/// Written to the process's stderr directly, past the harness's capture, so a passing test's
+/// skip still shows and `.ci/run` can count them.
+pub fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {test}: {reason}");
+}
+
+/// Whether PostgreSQL answers; under CI an absent server fails the run instead.
 fn postgres_available() -> bool {
     match PgConnection::establish(PG_ADMIN_URL) {
         Ok(_) => true,
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL at {PG_ADMIN_URL} is required under CI=true: {e}")
+        Err(e) if under_ci() => {
+            panic!("PostgreSQL at {PG_ADMIN_URL} is required under CI: {e}")
         }
         Err(e) => {
-            eprintln!(
-                "SKIPPED: PostgreSQL at {PG_ADMIN_URL} is unreachable ({e}); PostgreSQL tests skip"
-            );
+            skipped(&format!(
+                "PostgreSQL at {PG_ADMIN_URL} is unreachable ({e})"
+            ));
             false
         }
     }

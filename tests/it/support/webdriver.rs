@@ -17,20 +17,74 @@ pub struct Browser {
     http: reqwest::Client,
 }
 
-/// The chromedriver binary, if installed; under CI=true its absence fails the test.
+/// The chromedriver binary, if installed; under CI its absence fails the test.
 pub fn chromedriver() -> Option<String> {
     let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
     if std::path::Path::new(&path).exists() {
         return Some(path);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if super::under_ci() {
         panic!("chromedriver not found at {path}; .ci/run installs chromium-driver");
     }
-    eprintln!("SKIPPED: chromedriver not found at {path}; browser tests skip");
+    super::skipped(&format!("chromedriver not found at {path}"));
     None
 }
 
+/// Where page tests leave their screenshots for people to look at: `$CI_ARTIFACTS/screenshots`
+/// when CI collects artifacts, else `screenshots/` in the build's target folder.
+pub fn screenshot_dir() -> std::path::PathBuf {
+    let dir = match std::env::var_os("CI_ARTIFACTS") {
+        Some(root) => std::path::PathBuf::from(root).join("screenshots"),
+        None => match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(target) => std::path::PathBuf::from(target).join("screenshots"),
+            None => std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../screenshots"),
+        },
+    };
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    eprintln!("screenshots: {}", dir.display());
+    dir
+}
+
+/// The two windows every page is looked at in: a laptop and a phone.
+pub const WINDOWS: [(&str, u32, u32); 2] = [("1440x900", 1440, 900), ("390x844", 390, 844)];
+
 impl Browser {
+    /// Makes the page's viewport `width`×`height` (a phone is 390×844): the window is set, then
+    /// grown by whatever the browser keeps for itself.
+    pub async fn window(&self, width: u32, height: u32) {
+        let (mut w, mut h) = (width as i64, height as i64);
+        for _ in 0..2 {
+            self.call(
+                reqwest::Method::POST,
+                "/window/rect",
+                Some(json!({ "width": w, "height": h })),
+            )
+            .await;
+            let inner = self
+                .script("return [window.innerWidth, window.innerHeight];")
+                .await;
+            let (iw, ih) = (
+                inner[0].as_i64().unwrap_or(0),
+                inner[1].as_i64().unwrap_or(0),
+            );
+            if iw == width as i64 && ih == height as i64 {
+                return;
+            }
+            w += width as i64 - iw;
+            h += height as i64 - ih;
+        }
+    }
+
+    /// Presses and releases one key as a person does (WebDriver key codes: "\u{E012}" is ←,
+    /// "\u{E014}" is →).
+    pub async fn press(&self, key: &str) {
+        let actions = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+        ]}]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions))
+            .await;
+    }
+
     pub async fn start(driver_path: &str) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("port")
@@ -163,6 +217,50 @@ impl Browser {
         .await;
     }
 
+    /// Types into an element without clearing it first; WebDriver key codes ("\u{E009}" is
+    /// Control, "\u{E007}" Enter) work as on a keyboard.
+    pub async fn keys(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Moves the mouse pointer over the middle of an element, or to the top left corner of
+    /// the page when `css` is None.
+    pub async fn hover(&self, css: Option<&str>) {
+        let (x, y) = match css {
+            Some(css) => {
+                self.find(css).await;
+                let at = self
+                    .script(&format!(
+                        "const r = document.querySelector({css:?}).getBoundingClientRect(); \
+                         return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];"
+                    ))
+                    .await;
+                (at[0].as_i64().unwrap_or(0), at[1].as_i64().unwrap_or(0))
+            }
+            None => (0, 0),
+        };
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/actions",
+                Some(json!({ "actions": [{
+                    "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+                    "actions": [{ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }]
+                }]})),
+            )
+            .await;
+        assert!(
+            answer.get("error").is_none(),
+            "pointer move refused: {answer}"
+        );
+    }
+
     /// Clicks, retrying while the element is covered or still moving (a click WebDriver
     /// refuses would otherwise be lost without a word).
     pub async fn click(&self, css: &str) {
@@ -179,6 +277,19 @@ impl Browser {
             let Some(error) = answer.get("error") else {
                 return;
             };
+            // WebDriver does not scroll an element that is already in the viewport, even when
+            // it sits under the sticky top bar; a person would scroll it into the middle.
+            if error == "element click intercepted" {
+                self.call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "arguments[0].scrollIntoView({block: 'center'}); return null;",
+                        "args": [{ ELEMENT: el }],
+                    })),
+                )
+                .await;
+            }
             assert!(
                 Instant::now() < deadline,
                 "click on {css} failed: {error}: {}",
@@ -186,6 +297,17 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Picks `value` in the `<select>` at `css` as a person does, by clicking its option, so
+    /// the page's input and change handlers run.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value=\"{value}\"]"))
+            .await;
+        let chosen = self
+            .script(&format!("return document.querySelector({css:?}).value;"))
+            .await;
+        assert_eq!(chosen, json!(value), "{css} did not take {value:?}");
     }
 
     pub async fn text(&self, css: &str) -> String {
