@@ -425,23 +425,13 @@ pub async fn sessions(
 
 /// Signs one of the account's sessions out.
 pub async fn revoke_session(state: &AppState, user: &User, id: &str) -> AppResult<()> {
-    let (user_id, id) = (user.id, id.to_string());
-    let done = state
+    let (user_id, id, now) = (user.id, id.to_string(), Utc::now().naive_utc());
+    let ended = state
         .db
-        .run(move |conn| {
-            Ok(store::revoke_session(
-                conn,
-                user_id,
-                &id,
-                Utc::now().naive_utc(),
-            )?)
-        })
+        .run(move |conn| Ok(store::revoke_session(conn, user_id, &id, now)?))
         .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(AppError::not_found())
-    }
+    // Someone else's session, or one already ended, is none of this account's.
+    ended.then_some(()).ok_or_else(AppError::not_found)
 }
 
 /// "Sign out everywhere": every session of the account ends, this one included.
