@@ -18,5 +18,6 @@ mod mail;
 mod pages;
 mod platform;
 mod providers;
+mod readme;
 mod remake;
 mod storage;
