@@ -8,6 +8,7 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fuzz;
 pub mod generation;
 pub mod i18n;
 pub mod library;

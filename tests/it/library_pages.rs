@@ -51,6 +51,25 @@ async fn the_library_reads_well_at_both_sizes_with_tasks_in_every_state() {
         b.goto(&app.at("/library")).await;
         b.wait_for_count(".result-card", 7).await;
         b.screenshot(&shot(&dir, size, "list")).await;
+        // The 9:16 picture is letterboxed in its square, not cropped to its middle.
+        let fit = b
+            .script(&format!(
+                "return getComputedStyle(document.querySelector('#result-{} img')).objectFit;",
+                seeded.done[1]
+            ))
+            .await;
+        assert_eq!(fit, "contain");
+        let square = b
+            .script(&format!(
+                "const r = document.querySelector('#result-{} .result-thumb').getBoundingClientRect(); return Math.abs(r.width - r.height) < 2;",
+                seeded.done[1]
+            ))
+            .await;
+        assert_eq!(
+            square,
+            Value::Bool(true),
+            "{size}: a tall picture stretches its card"
+        );
         // 9.10: times are relative ("3 分钟前", "现在"), the exact local time in the tooltip.
         let when = b.text(".result-card time.reltime").await;
         assert!(when.contains("前") || when.contains("现在"), "{when}");

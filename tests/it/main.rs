@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod browser;
 mod claims;
+mod cluster;
 mod crawler;
 mod generation;
 mod hostile_media;
