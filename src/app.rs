@@ -34,6 +34,8 @@ pub struct AppState {
     pub providers: Registry,
     /// Wakes the generation engine when a task is queued.
     pub wake: Notify,
+    /// Task changes for the pages' live streams.
+    pub live: crate::generation::live::Live,
     pub imports: crate::library::archive::ImportSlots,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
             storage: storage_from(&config, &data_dir)?,
             providers: Registry::from_config(&config.providers)?,
             wake: Notify::new(),
+            live: Default::default(),
             imports: Default::default(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,

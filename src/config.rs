@@ -181,6 +181,10 @@ pub struct EngineConfig {
     pub max_attempts: i32,
     /// Milliseconds between polls of an asynchronous provider, and between queue scans.
     pub poll_interval_ms: u64,
+    /// Milliseconds between looks for task changes made outside this instance (another
+    /// instance on the same PostgreSQL, the library), for the pages' live stream; 0 turns the
+    /// look off (a single instance then still pushes its own engine's changes at once).
+    pub live_poll_ms: u64,
     /// How long a signed result URL stays valid, in seconds.
     pub result_url_ttl: i64,
     /// First retry delay in milliseconds; it doubles per attempt (with jitter), unless the
@@ -264,6 +268,7 @@ impl Default for EngineConfig {
             lease_seconds: 60,
             max_attempts: 4,
             poll_interval_ms: 500,
+            live_poll_ms: 1000,
             result_url_ttl: 3600,
             retry_base_ms: 2000,
             producer: "PictureDeck".into(),

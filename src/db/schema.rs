@@ -77,6 +77,7 @@ diesel::table! {
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         favorite -> Integer,
+        result_meta -> Nullable<Text>,
     }
 }
 

@@ -290,7 +290,9 @@ async fn queued_tasks_show_their_place_in_the_queue(app: &TestApp) {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert_eq!(html.matches("class=\"task-card").count(), 3);
+    // One submit of three is one card of three.
+    assert_eq!(html.matches("class=\"task-card").count(), 1);
+    assert_eq!(html.matches("class=\"batch-cell").count(), 3);
     assert!(
         html.contains("前面还有 1 个") && html.contains("前面还有 2 个"),
         "{html}"

@@ -217,6 +217,50 @@ impl Browser {
         .await;
     }
 
+    /// Types into an element without clearing it first; WebDriver key codes ("\u{E009}" is
+    /// Control, "\u{E007}" Enter) work as on a keyboard.
+    pub async fn keys(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Moves the mouse pointer over the middle of an element, or to the top left corner of
+    /// the page when `css` is None.
+    pub async fn hover(&self, css: Option<&str>) {
+        let (x, y) = match css {
+            Some(css) => {
+                self.find(css).await;
+                let at = self
+                    .script(&format!(
+                        "const r = document.querySelector({css:?}).getBoundingClientRect(); \
+                         return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];"
+                    ))
+                    .await;
+                (at[0].as_i64().unwrap_or(0), at[1].as_i64().unwrap_or(0))
+            }
+            None => (0, 0),
+        };
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/actions",
+                Some(json!({ "actions": [{
+                    "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+                    "actions": [{ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }]
+                }]})),
+            )
+            .await;
+        assert!(
+            answer.get("error").is_none(),
+            "pointer move refused: {answer}"
+        );
+    }
+
     /// Clicks, retrying while the element is covered or still moving (a click WebDriver
     /// refuses would otherwise be lost without a word).
     pub async fn click(&self, css: &str) {
