@@ -611,11 +611,9 @@ fn describe_figment_error(e: figment::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn example_config_parses_and_lists_every_key() {
-        let example = include_str!("../config.example.toml");
-        // The example shows every key commented out; uncommented it must be a valid config.
-        let uncommented: String = example
+    /// config.example.toml with its commented-out keys and sections switched on.
+    fn uncommented_example() -> String {
+        include_str!("../config.example.toml")
             .lines()
             .map(|l| {
                 l.strip_prefix("# ")
@@ -628,7 +626,13 @@ mod tests {
                     .unwrap_or(l)
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+    }
+
+    #[test]
+    fn example_config_parses_and_lists_every_key() {
+        // The example shows every key commented out; uncommented it must be a valid config.
+        let uncommented = uncommented_example();
         let parsed: Config = toml::from_str(&uncommented).unwrap();
         parsed.validate().unwrap();
         let defaults = toml::to_string(&Config::default()).unwrap();
@@ -643,6 +647,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every configuration key README.md names exists: `section.key` anywhere, and in the
+    /// Configuration section's bullets also `[section]` and the bare keys after it (values
+    /// are written as TOML there, so `"tls"` is a value and `smtp_tls` a key).
+    #[test]
+    fn every_key_the_readme_names_exists() {
+        // The keys Config really has: the full example, parsed and written back.
+        let parsed: Config = toml::from_str(&uncommented_example()).unwrap();
+        let known: toml::Table = toml::from_str(&toml::to_string(&parsed).unwrap()).unwrap();
+        let has = |section: &str, key: &str| match known.get(section) {
+            Some(toml::Value::Table(t)) => t.contains_key(key),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .any(|i| i.as_table().is_some_and(|t| t.contains_key(key))),
+            _ => false,
+        };
+        let spans = |text: &str| -> Vec<String> {
+            text.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|s| s.split(" = ").next().unwrap_or(s).to_string())
+                .collect()
+        };
+        let identifier =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        let readme = include_str!("../README.md");
+        let mut checked = 0;
+        for span in spans(readme) {
+            if let Some((section, key)) = span.split_once('.') {
+                if known.contains_key(section) && identifier(key) {
+                    assert!(has(section, key), "README names {span}, which Config lacks");
+                    checked += 1;
+                }
+            }
+        }
+        let (_, config_part) = readme.split_once("## Configuration").unwrap();
+        let config_part = config_part.split("\n## ").next().unwrap();
+        let bullets = config_part.split("\n- ").skip(1);
+        for bullet in bullets {
+            let mut section: Option<String> = None;
+            for span in spans(bullet) {
+                let bracketed = span.trim_start_matches('[').trim_end_matches(']');
+                if span.starts_with('[') {
+                    assert!(known.contains_key(bracketed), "README names [{bracketed}]");
+                    section = Some(bracketed.to_string());
+                } else if let Some((s, _)) = span
+                    .split_once('.')
+                    .filter(|(s, k)| identifier(s) && identifier(k))
+                {
+                    section = Some(s.to_string());
+                } else if identifier(&span) {
+                    let section = section.as_deref().unwrap_or_else(|| {
+                        panic!("README names `{span}` before any section in: {bullet}")
+                    });
+                    assert!(
+                        has(section, &span),
+                        "README names {section}.{span}, which Config lacks"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= 15,
+            "only {checked} keys found: the README format changed"
+        );
     }
 
     #[test]

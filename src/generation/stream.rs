@@ -135,6 +135,71 @@ fn sse(event: &str, data: &str) -> Bytes {
 mod tests {
     use super::*;
 
+    fn processing(progress: i32) -> crate::generation::model::TaskView {
+        crate::generation::model::TaskView {
+            task_id: "t1".into(),
+            kind: "t2v".into(),
+            status: "processing".into(),
+            prompt: Some("海浪".into()),
+            params: Default::default(),
+            provider: "wan".into(),
+            model: "wan2.2-t2v-plus".into(),
+            progress,
+            queue_position: None,
+            error: None,
+            result_url: None,
+            thumbnail_url: None,
+            mime: None,
+            width: None,
+            height: None,
+            attempts: 1,
+            notes: None,
+            made_at: chrono::NaiveDateTime::default(),
+            batch: Vec::new(),
+            created_at: String::new(),
+            started_at: None,
+            completed_at: None,
+        }
+    }
+
+    /// A vendor that does not say how far it is (DashScope) leaves progress at 0: the card
+    /// shows a moving bar and no number; reported progress shows as a number and a bar.
+    #[test]
+    fn unreported_progress_is_an_indeterminate_bar() {
+        let tera = crate::web::render::load_templates().unwrap();
+        let render = |progress| {
+            let mut ctx = tera::Context::new();
+            ctx.insert("t", i18n::tree(Lang::Zh));
+            ctx.insert(
+                "card",
+                &crate::generation::model::Card {
+                    id: "card-1".into(),
+                    made: 1,
+                    status: "processing".into(),
+                    tasks: vec![processing(progress)],
+                    model_label: "Wan".into(),
+                    style_label: None,
+                    notes: None,
+                },
+            );
+            tera.render("generation/_card.html", &ctx).unwrap()
+        };
+        let unknown = render(0);
+        assert!(
+            unknown.contains("<progress class=\"progress\" aria-label"),
+            "{unknown}"
+        );
+        assert!(
+            !unknown.contains('%') && !unknown.contains("value="),
+            "{unknown}"
+        );
+        let known = render(42);
+        assert!(
+            known.contains("42%") && known.contains("value=\"42\""),
+            "{known}"
+        );
+    }
+
     #[test]
     fn every_line_of_an_event_is_a_data_field() {
         let e = sse("card", "<article id=\"a\">\n  <p>x</p>\n</article>");

@@ -21,6 +21,7 @@ mod mail;
 mod pages;
 mod platform;
 mod providers;
+mod readme;
 mod remake;
 mod storage;
 mod studio;
