@@ -296,8 +296,9 @@ pub async fn login(
     issue(state, &user, origin).await
 }
 
-/// Opens a session for `user` and signs a token naming it.
-async fn issue(state: &AppState, user: &User, origin: &Origin) -> AppResult<LoggedIn> {
+/// Opens a session for `user` and signs a token naming it (after a login, or for a trusted
+/// in-process caller such as a benchmark).
+pub async fn issue(state: &AppState, user: &User, origin: &Origin) -> AppResult<LoggedIn> {
     let now = Utc::now();
     let sid = uuid::Uuid::new_v4().to_string();
     let issued = state
