@@ -790,3 +790,38 @@ async fn a_csrf_token_is_bound_to_the_signed_in_account(app: &TestApp) {
     );
     assert_eq!(post(victims).await, StatusCode::OK);
 }
+
+/// The sessions tab in Chromium under the Content-Security-Policy, at both sizes: the list
+/// shows this browser and another client, and "sign out everywhere" (with its confirm) ends
+/// this browser's session too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_out_everywhere_from_the_profile_page() {
+    use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    app.register("roamer").await;
+    let (_, other) = app.login_with("roamer", PASSWORD).await;
+    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let b = Browser::start(&driver).await;
+    b.goto(&app.at("/login")).await;
+    b.fill("#username", "roamer").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#login-submit").await;
+    b.find("#nav-library").await;
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/profile?tab=sessions")).await;
+        b.wait_for_count(".session-row", 2).await;
+        b.screenshot(&screenshot_dir().join(format!("profile-sessions-{size}.png")))
+            .await;
+    }
+    b.click("#sign-out-everywhere").await;
+    b.accept_dialog().await;
+    b.wait_for_url("/login").await;
+    assert_eq!(
+        app.get("/api/v1/user/me", Some(&other)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    b.quit().await;
+    app.stop().await;
+}
