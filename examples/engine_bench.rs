@@ -206,17 +206,11 @@ async fn throughput(args: &Args) -> anyhow::Result<Vec<Row>> {
             format!(">= {target:.0}/s"),
             per_s >= target,
         ),
-        Row::check(
-            "overhead p50, loaded".into(),
-            format!("{p50:.2} ms"),
-            format!("<= {TARGET_OVERHEAD_P50_MS} ms"),
-            p50 <= TARGET_OVERHEAD_P50_MS,
-        ),
-        Row::check(
-            "overhead p99, loaded".into(),
-            format!("{p99:.2} ms"),
-            format!("<= {TARGET_OVERHEAD_P99_MS} ms"),
-            p99 <= TARGET_OVERHEAD_P99_MS,
+        // The overhead target is the engine's own cost, one task at a time; with every slot
+        // busy the same figure is mostly queueing (Little's law above), shown without a target.
+        Row::info(
+            format!("time in the engine p50 / p99, {slots} at once (queueing included)"),
+            format!("{p50:.2} / {p99:.2} ms"),
         ),
         Row::check(
             "overhead p50, one at a time".into(),

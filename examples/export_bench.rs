@@ -162,11 +162,16 @@ async fn main() -> anyhow::Result<()> {
         password,
         &Origin {
             ip: "127.0.0.1".into(),
+            user_agent: Some("export_bench".into()),
         },
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (rss_before, _) = memory()?;
+    // Reset the kernel's peak (VmHWM) to the current RSS, so the peak read after the download
+    // is the export's own, every page of it, not a sample between chunks nor the fill's.
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("cannot reset the peak RSS (/proc/self/clear_refs, Linux 4.0+)")?;
+    let (rss_before, hwm_reset) = memory()?;
 
     let started = Instant::now();
     let res = reqwest::Client::new()
@@ -181,13 +186,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut body = res.bytes_stream();
     let mut total = 0u64;
-    let mut peak_rss: f64 = 0.0;
     while let Some(chunk) = body.next().await {
         total += chunk?.len() as u64;
-        peak_rss = peak_rss.max(memory()?.0);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (_, hwm) = memory()?;
+    let (_, peak) = memory()?;
     handle.stop(true).await;
 
     let gib = total as f64 / 1024.0 / 1024.0 / 1024.0;
@@ -199,11 +202,10 @@ async fn main() -> anyhow::Result<()> {
         "export time | {seconds:.1} s ({:.0} MiB/s) | – | –",
         total as f64 / 1024.0 / 1024.0 / seconds
     );
-    println!("RSS before export | {rss_before:.1} MiB | – | –");
+    println!("RSS before export (VmHWM reset to {hwm_reset:.1}) | {rss_before:.1} MiB | – | –");
     println!(
-        "peak RSS during export (VmRSS sampled per chunk) | {peak_rss:.1} MiB | ≤ {TARGET_MIB} MiB | {}",
-        if peak_rss <= TARGET_MIB { "yes" } else { "no" }
+        "peak RSS during export (VmHWM after a reset) | {peak:.1} MiB | ≤ {TARGET_MIB} MiB | {}",
+        if peak <= TARGET_MIB { "yes" } else { "no" }
     );
-    println!("process peak (VmHWM, includes the fill) | {hwm:.1} MiB | – | –");
     Ok(())
 }

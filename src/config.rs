@@ -107,7 +107,8 @@ pub struct AuthConfig {
     pub token_ttl_hours: i64,
     /// Daily generation quota of a new user.
     pub default_daily_quota: i32,
-    /// Mark cookies `Secure` (set it when the instance is reached over HTTPS).
+    /// Mark cookies `Secure` (set it when a TLS proxy in front serves HTTPS; with
+    /// server.tls_cert they are always `Secure`).
     pub secure_cookies: bool,
 }
 
@@ -162,6 +163,10 @@ pub struct LimitsConfig {
     pub login_failures_per_account: u32,
     /// Verification-code checks per client IP per minute.
     pub code_checks_per_ip_per_minute: u32,
+    /// Registrations per client IP (IPv6: per /64) per hour.
+    pub registrations_per_ip_per_hour: u32,
+    /// Password hashes waiting for a CPU (one runs per core); past this, 429 + Retry-After.
+    pub password_hash_queue: usize,
     /// Largest reference image upload in bytes.
     pub upload_bytes: usize,
     /// Largest library import in bytes: the archive, and the files it names added up.
@@ -181,6 +186,10 @@ pub struct EngineConfig {
     pub max_attempts: i32,
     /// Milliseconds between polls of an asynchronous provider, and between queue scans.
     pub poll_interval_ms: u64,
+    /// Milliseconds between looks for task changes made outside this instance (another
+    /// instance on the same PostgreSQL, the library), for the pages' live stream; 0 turns the
+    /// look off (a single instance then still pushes its own engine's changes at once).
+    pub live_poll_ms: u64,
     /// How long a signed result URL stays valid, in seconds.
     pub result_url_ttl: i64,
     /// First retry delay in milliseconds; it doubles per attempt (with jitter), unless the
@@ -264,6 +273,7 @@ impl Default for EngineConfig {
             lease_seconds: 60,
             max_attempts: 4,
             poll_interval_ms: 500,
+            live_poll_ms: 1000,
             result_url_ttl: 3600,
             retry_base_ms: 2000,
             producer: "PictureDeck".into(),
@@ -372,6 +382,8 @@ impl Default for LimitsConfig {
             login_per_ip_per_minute: 30,
             login_failures_per_account: 10,
             code_checks_per_ip_per_minute: 20,
+            registrations_per_ip_per_hour: 20,
+            password_hash_queue: 64,
             upload_bytes: 20 * 1024 * 1024,
             import_bytes: 4 * 1024 * 1024 * 1024,
             imports_per_user: 1,
@@ -530,6 +542,11 @@ impl Config {
     }
 
     /// The data dir: configured, or the OS's per-user data folder.
+    /// Whether cookies carry `Secure`: asked for, or this server speaks TLS itself.
+    pub fn secure_cookies(&self) -> bool {
+        self.auth.secure_cookies || self.server.tls_cert.is_some()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
             return dir.clone();
@@ -594,11 +611,9 @@ fn describe_figment_error(e: figment::Error) -> anyhow::Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn example_config_parses_and_lists_every_key() {
-        let example = include_str!("../config.example.toml");
-        // The example shows every key commented out; uncommented it must be a valid config.
-        let uncommented: String = example
+    /// config.example.toml with its commented-out keys and sections switched on.
+    fn uncommented_example() -> String {
+        include_str!("../config.example.toml")
             .lines()
             .map(|l| {
                 l.strip_prefix("# ")
@@ -611,7 +626,13 @@ mod tests {
                     .unwrap_or(l)
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+    }
+
+    #[test]
+    fn example_config_parses_and_lists_every_key() {
+        // The example shows every key commented out; uncommented it must be a valid config.
+        let uncommented = uncommented_example();
         let parsed: Config = toml::from_str(&uncommented).unwrap();
         parsed.validate().unwrap();
         let defaults = toml::to_string(&Config::default()).unwrap();
@@ -626,6 +647,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every configuration key README.md names exists: `section.key` anywhere, and in the
+    /// Configuration section's bullets also `[section]` and the bare keys after it (values
+    /// are written as TOML there, so `"tls"` is a value and `smtp_tls` a key).
+    #[test]
+    fn every_key_the_readme_names_exists() {
+        // The keys Config really has: the full example, parsed and written back.
+        let parsed: Config = toml::from_str(&uncommented_example()).unwrap();
+        let known: toml::Table = toml::from_str(&toml::to_string(&parsed).unwrap()).unwrap();
+        let has = |section: &str, key: &str| match known.get(section) {
+            Some(toml::Value::Table(t)) => t.contains_key(key),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .any(|i| i.as_table().is_some_and(|t| t.contains_key(key))),
+            _ => false,
+        };
+        let spans = |text: &str| -> Vec<String> {
+            text.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(|s| s.split(" = ").next().unwrap_or(s).to_string())
+                .collect()
+        };
+        let identifier =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+        let readme = include_str!("../README.md");
+        let mut checked = 0;
+        for span in spans(readme) {
+            if let Some((section, key)) = span.split_once('.') {
+                if known.contains_key(section) && identifier(key) {
+                    assert!(has(section, key), "README names {span}, which Config lacks");
+                    checked += 1;
+                }
+            }
+        }
+        let (_, config_part) = readme.split_once("## Configuration").unwrap();
+        let config_part = config_part.split("\n## ").next().unwrap();
+        let bullets = config_part.split("\n- ").skip(1);
+        for bullet in bullets {
+            let mut section: Option<String> = None;
+            for span in spans(bullet) {
+                let bracketed = span.trim_start_matches('[').trim_end_matches(']');
+                if span.starts_with('[') {
+                    assert!(known.contains_key(bracketed), "README names [{bracketed}]");
+                    section = Some(bracketed.to_string());
+                } else if let Some((s, _)) = span
+                    .split_once('.')
+                    .filter(|(s, k)| identifier(s) && identifier(k))
+                {
+                    section = Some(s.to_string());
+                } else if identifier(&span) {
+                    let section = section.as_deref().unwrap_or_else(|| {
+                        panic!("README names `{span}` before any section in: {bullet}")
+                    });
+                    assert!(
+                        has(section, &span),
+                        "README names {section}.{span}, which Config lacks"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= 15,
+            "only {checked} keys found: the README format changed"
+        );
     }
 
     #[test]

@@ -133,6 +133,13 @@
     if (!maxRefs()) return;
     Array.prototype.forEach.call(e.clipboardData.files || [], upload);
   });
+  // Ctrl+Enter (⌘+Enter on a Mac) submits from anywhere in the form.
+  form.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+    e.preventDefault();
+    var button = document.getElementById("generate-submit");
+    if (!button.disabled) form.requestSubmit(button);
+  });
   var strength = document.getElementById("strength");
   strength.addEventListener("input", function () { document.getElementById("strength-out").value = strength.value; });
   form.addEventListener("htmx:afterRequest", function (e) {

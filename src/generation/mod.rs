@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod engine;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod providers;
 pub mod service;
 pub mod store;
+pub mod stream;

@@ -198,11 +198,19 @@ pub struct Generation {
     pub updated_at: NaiveDateTime,
     pub deleted_at: Option<NaiveDateTime>,
     pub favorite: i32,
+    /// JSON the engine stored with the result: see [`ResultNotes`].
+    pub result_meta: Option<String>,
 }
 
 impl Generation {
     pub fn kind(&self) -> Kind {
         Kind::parse(&self.generation_type).unwrap_or(Kind::T2i)
+    }
+
+    pub fn notes(&self) -> Option<ResultNotes> {
+        self.result_meta
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
     }
 
     pub fn params(&self) -> Params {
@@ -211,6 +219,14 @@ impl Generation {
             .and_then(|p| serde_json::from_str(p).ok())
             .unwrap_or_default()
     }
+}
+
+/// What the built-in painter says about a prompt: the words it drew and those it could not.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ResultNotes {
+    pub understood: Vec<String>,
+    pub unknown: Vec<String>,
 }
 
 #[derive(Insertable)]
@@ -288,6 +304,12 @@ pub struct TaskView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<i32>,
     pub attempts: i32,
+    /// The words the built-in painter drew and those it could not (its finished pictures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<ResultNotes>,
+    /// When the submit that made it ran, exactly: the tasks of one submit share it.
+    #[serde(skip)]
+    pub made_at: NaiveDateTime,
     /// Every task made by the submit that answered with this one, when `n` > 1.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub batch: Vec<String>,
@@ -296,6 +318,33 @@ pub struct TaskView {
     pub started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+}
+
+/// One card of the studio: a task, or every task of one submit with `n` > 1.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    /// The element id the page swaps by (see `service::card_id`).
+    pub id: String,
+    /// Running while any task runs, else completed while any completed, else the first's.
+    pub status: String,
+    /// When its submit ran (microseconds since 1970): the page orders cards by it.
+    pub made: i64,
+    /// Oldest first.
+    pub tasks: Vec<TaskView>,
+    pub model_label: String,
+    /// The style or filter asked for, in the page's language.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<ResultNotes>,
+}
+
+/// What a page should do about a changed task.
+#[derive(Debug, Clone)]
+pub enum CardUpdate {
+    Show(Card),
+    /// The card with this element id is gone (its tasks were deleted).
+    Gone(String),
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,13 +1,15 @@
 //! The main page of seed 5.1 ④: mode tabs, prompt, model and parameters, references on the
-//! left; the recent results with live status on the right (htmx polling while any task runs).
+//! left; the recent results on the right as cards (one per submit), kept live by one
+//! Server-Sent Events stream per page that sends only the cards that changed.
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::model::Params;
+use super::model::{Params, TaskView};
 use super::service::{self, NewTask};
+use super::stream;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::{self, Lang};
@@ -22,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
     cfg.route("/", web::get().to(index))
         .route("/generate", web::post().to(submit))
         .route("/generate/tasks", web::get().to(tasks))
+        .route("/generate/events", web::get().to(events))
         .route("/generate/{task_id}/cancel", web::post().to(cancel))
         .route("/generate/{task_id}/retry", web::post().to(retry))
         .service(
@@ -37,15 +40,11 @@ async fn tasks_context(
     user: &User,
     lang: Lang,
 ) -> AppResult<tera::Context> {
-    let mut page = service::list(state, user, None, lang).await?;
-    page.tasks.truncate(RECENT);
-    let active = page
-        .tasks
-        .iter()
-        .any(|t| matches!(t.status.as_str(), "queued" | "processing"));
+    let page = service::list(state, user, None, lang).await?;
+    let mut cards = service::cards(state, page.tasks, lang);
+    cards.truncate(RECENT);
     let mut ctx = base_context(req, Some(user));
-    ctx.insert("tasks", &page.tasks);
-    ctx.insert("active", &active);
+    ctx.insert("cards", &cards);
     Ok(ctx)
 }
 
@@ -170,7 +169,7 @@ async fn submit(
 ) -> AppResult<HttpResponse> {
     let task = form.into_inner().into_task()?;
     match service::submit(&state, &user.0, task, lang).await {
-        Ok(_) => tasks(req, state, user, lang).await,
+        Ok(made) => card_of(&req, &state, &user, made, lang).await,
         // The message goes into the form's own message box; the task list stays as it is.
         Err(AppError::Internal { context, source }) => Err(AppError::Internal { context, source }),
         Err(err) => {
@@ -212,8 +211,12 @@ async fn cancel(
     id: Path<String>,
 ) -> AppResult<HttpResponse> {
     match service::cancel(&state, &user.0, &id, lang).await {
-        // Finished meanwhile: showing the current list is the right answer.
-        Ok(_) | Err(AppError::Client { code: 409, .. }) => tasks(req, state, user, lang).await,
+        Ok(task) => card_of(&req, &state, &user, task, lang).await,
+        // Finished meanwhile: its card as it is now is the right answer.
+        Err(AppError::Client { code: 409, .. }) => {
+            let task = service::get(&state, &user.0, &id, lang).await?;
+            card_of(&req, &state, &user, task, lang).await
+        }
         Err(e) => Err(e),
     }
 }
@@ -225,8 +228,40 @@ async fn retry(
     lang: Lang,
     id: Path<String>,
 ) -> AppResult<HttpResponse> {
-    service::retry(&state, &user.0, &id, lang).await?;
-    tasks(req, state, user, lang).await
+    let again = service::retry(&state, &user.0, &id, lang).await?;
+    card_of(&req, &state, &user, again, lang).await
+}
+
+/// The card that holds `task` (its whole batch when it has one), as the page swaps it in.
+async fn card_of(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &PageUser,
+    task: TaskView,
+    lang: Lang,
+) -> AppResult<HttpResponse> {
+    let card = service::card_for(state, &user.0, &task.task_id, lang)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let mut ctx = base_context(req, Some(&user.0));
+    ctx.insert("card", &card);
+    render(
+        &state.templates,
+        "generation/_card.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+/// The page's live stream: each card that changed, rendered, as an SSE `card` event.
+async fn events(state: Data<AppState>, user: PageUser, lang: Lang) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        // Compression would hold events back until a buffer fills.
+        .insert_header(("Content-Encoding", "identity"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream::cards(state.into_inner(), user.0, lang))
 }
 
 /// Drag-and-drop and paste upload from the page (cookie session, CSRF header); JSON answer.

@@ -7,7 +7,8 @@ use rand::Rng;
 use serde::Deserialize;
 
 use super::model::{
-    self, Generation, Kind, NewGeneration, NewUpload, Params, TaskErrorView, TaskStatus, TaskView,
+    self, Card, CardUpdate, Generation, Kind, NewGeneration, NewUpload, Params, TaskErrorView,
+    TaskStatus, TaskView,
 };
 use super::providers::ModelInfo;
 use super::store;
@@ -184,6 +185,9 @@ pub async fn submit(
         })
         .await?;
     state.wake.notify_one();
+    for g in &created {
+        state.live.publish(g.user_id, &g.uuid);
+    }
     let batch: Vec<String> = if created.len() > 1 {
         created.iter().map(|g| g.uuid.clone()).collect()
     } else {
@@ -251,6 +255,8 @@ pub fn view(state: &AppState, g: &Generation, queue_position: Option<i64>, lang:
         width: g.width,
         height: g.height,
         attempts: g.attempts,
+        notes: g.notes(),
+        made_at: g.created_at,
         batch: Vec::new(),
         created_at: rfc3339(g.created_at),
         started_at: g.started_at.map(rfc3339),
@@ -323,6 +329,169 @@ pub async fn list(
     Ok(TaskPage { tasks, next })
 }
 
+/// Tasks (newest first, as `list` gives them) as cards, newest first: the tasks of one
+/// submit share one card.
+pub fn cards(state: &AppState, tasks: Vec<TaskView>, lang: Lang) -> Vec<Card> {
+    let labels = model_labels(state);
+    let mut groups: Vec<Vec<TaskView>> = Vec::new();
+    for task in tasks {
+        match groups.last_mut() {
+            Some(group) if group.first().map(card_id) == Some(card_id(&task)) => group.push(task),
+            _ => groups.push(vec![task]),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|mut group| {
+            group.reverse();
+            card(&labels, group, lang)
+        })
+        .collect()
+}
+
+/// The card a task belongs to: the tasks of one submit share the instant they were made, their
+/// prompt, kind and model (no other column is needed to know them again).
+pub fn card_id(task: &TaskView) -> String {
+    card_id_of(
+        task.made_at,
+        &task.kind,
+        &task.provider,
+        &task.model,
+        task.prompt.as_deref(),
+    )
+}
+
+fn card_id_of(
+    made_at: NaiveDateTime,
+    kind: &str,
+    provider: &str,
+    model: &str,
+    prompt: Option<&str>,
+) -> String {
+    let what = format!("{kind}\0{provider}\0{model}\0{}", prompt.unwrap_or(""));
+    let digest = sha256_hex(what.as_bytes());
+    format!(
+        "card-{}-{}",
+        made_at.and_utc().timestamp_micros(),
+        &digest[..12]
+    )
+}
+
+fn model_labels(state: &AppState) -> std::collections::HashMap<(String, String), String> {
+    state
+        .providers
+        .models()
+        .into_iter()
+        .map(|m| ((m.provider, m.model), m.label))
+        .collect()
+}
+
+fn card(
+    labels: &std::collections::HashMap<(String, String), String>,
+    tasks: Vec<TaskView>,
+    lang: Lang,
+) -> Option<Card> {
+    let first = tasks.first()?;
+    let id = card_id(first);
+    let any = |s: &str| tasks.iter().any(|t| t.status == s);
+    let status = if any("processing") {
+        "processing"
+    } else if any("queued") {
+        "queued"
+    } else if any("completed") {
+        "completed"
+    } else {
+        first.status.as_str()
+    }
+    .to_string();
+    let model_label = labels
+        .get(&(first.provider.clone(), first.model.clone()))
+        .cloned()
+        .unwrap_or_else(|| first.model.clone());
+    let style_label = match (&first.params.style, first.kind.as_str()) {
+        (Some(style), _) => {
+            let key = format!("studio.styles.{style}");
+            let text = i18n::text(lang, &key);
+            Some(if text == key { style.clone() } else { text })
+        }
+        (None, "i2i") => Some(i18n::text(lang, "studio.style_auto")),
+        _ => None,
+    };
+    let notes = tasks.iter().find_map(|t| t.notes.clone());
+    Some(Card {
+        id,
+        made: first.made_at.and_utc().timestamp_micros(),
+        status,
+        tasks,
+        model_label,
+        style_label,
+        notes,
+    })
+}
+
+/// What the pages of `user_id` should show now that the task `uuid` changed; None when the
+/// task is not theirs.
+pub async fn card_update(
+    state: &AppState,
+    user_id: i64,
+    uuid: &str,
+    lang: Lang,
+) -> AppResult<Option<CardUpdate>> {
+    let uuid = uuid.to_string();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let Some(task) = store::find_owned_any(conn, user_id, &uuid)? else {
+                return Ok(None);
+            };
+            let gone = card_id_of(
+                task.created_at,
+                &task.generation_type,
+                &task.provider,
+                &task.model,
+                task.prompt.as_deref(),
+            );
+            let members = store::made_with(conn, &task)?
+                .into_iter()
+                .filter(|g| g.deleted_at.is_none())
+                .map(|g| {
+                    let position = if g.status == TaskStatus::Queued.as_str() {
+                        Some(store::queue_position(conn, &g)?)
+                    } else {
+                        None
+                    };
+                    Ok((g, position))
+                })
+                .collect::<AppResult<Vec<_>>>()?;
+            Ok(Some((members, gone)))
+        })
+        .await?;
+    let Some((members, gone)) = rows else {
+        return Ok(None);
+    };
+    let views = members
+        .iter()
+        .map(|(g, p)| view(state, g, *p, lang))
+        .collect();
+    Ok(Some(match card(&model_labels(state), views, lang) {
+        Some(card) => CardUpdate::Show(card),
+        None => CardUpdate::Gone(gone),
+    }))
+}
+
+/// The card that holds the user's task `uuid` now.
+pub async fn card_for(
+    state: &AppState,
+    user: &User,
+    uuid: &str,
+    lang: Lang,
+) -> AppResult<Option<Card>> {
+    Ok(match card_update(state, user.id, uuid, lang).await? {
+        Some(CardUpdate::Show(card)) => Some(card),
+        _ => None,
+    })
+}
+
 pub async fn cancel(
     state: &AppState,
     user: &User,
@@ -342,6 +511,7 @@ pub async fn cancel(
             "err.gen.finished",
         ));
     }
+    state.live.publish(user.id, &task.uuid);
     get(state, user, task_id, lang).await
 }
 
@@ -511,12 +681,22 @@ pub async fn signed_file(
         return Err(AppError::forbidden("err.link_expired"));
     }
     let uuid_s = uuid.to_string();
+    // A banned owner's files stop with their share links, whatever links are still about.
+    let unbanned = |conn: &mut crate::db::DbConn, owner: i64| -> AppResult<bool> {
+        Ok(!crate::users::store::is_banned(conn, owner)?)
+    };
     let mut name = None;
     let (key, mime) = match kind {
         "result" | "thumb" => {
             let task = state
                 .db
-                .run(move |conn| Ok(store::find_by_uuid(conn, &uuid_s)?))
+                .run(move |conn| {
+                    let task = store::find_by_uuid(conn, &uuid_s)?;
+                    Ok(match task {
+                        Some(t) if unbanned(conn, t.user_id)? => Some(t),
+                        _ => None,
+                    })
+                })
                 .await?
                 .filter(|g| g.status == TaskStatus::Completed.as_str())
                 .ok_or_else(AppError::not_found)?;
@@ -535,7 +715,12 @@ pub async fn signed_file(
         "upload" => {
             let upload = state
                 .db
-                .run(move |conn| Ok(store::find_upload(conn, &uuid_s)?))
+                .run(move |conn| {
+                    Ok(match store::find_upload(conn, &uuid_s)? {
+                        Some(u) if unbanned(conn, u.user_id)? => Some(u),
+                        _ => None,
+                    })
+                })
                 .await?
                 .ok_or_else(AppError::not_found)?;
             (Some(upload.physical_path), Some(upload.mime))

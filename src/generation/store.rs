@@ -19,6 +19,42 @@ pub fn insert(conn: &mut DbConn, row: &NewGeneration<'_>) -> QueryResult<Generat
         .first(conn)
 }
 
+/// The tasks made by the same submit as `task` (one with `n` > 1 makes several at one instant),
+/// deleted ones included, in the order they were made.
+pub fn made_with(conn: &mut DbConn, task: &Generation) -> QueryResult<Vec<Generation>> {
+    let query = generations::table
+        .filter(generations::user_id.eq(task.user_id))
+        .filter(generations::created_at.eq(task.created_at))
+        .filter(generations::generation_type.eq(&task.generation_type))
+        .filter(generations::provider.eq(&task.provider))
+        .filter(generations::model.eq(&task.model))
+        .order(generations::id)
+        .select(Generation::as_select())
+        .into_boxed();
+    match &task.prompt {
+        Some(prompt) => query.filter(generations::prompt.eq(prompt)).load(conn),
+        None => query.filter(generations::prompt.is_null()).load(conn),
+    }
+}
+
+/// (user, task, updated_at) of rows changed after `since`, oldest change first; deleted ones
+/// too, so their cards go away.
+pub fn changed_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(i64, String, NaiveDateTime)>> {
+    generations::table
+        .filter(generations::updated_at.gt(since))
+        .order(generations::updated_at)
+        .limit(1000)
+        .select((
+            generations::user_id,
+            generations::uuid,
+            generations::updated_at,
+        ))
+        .load(conn)
+}
+
 /// Tasks the user started since `since` (the quota counts every submitted task).
 pub fn count_since(conn: &mut DbConn, user_id: i64, since: NaiveDateTime) -> QueryResult<i64> {
     generations::table
@@ -208,6 +244,13 @@ pub fn complete(
         .map(|n| n == 1)
 }
 
+/// What the engine noted about a finished result (JSON, see `model::ResultNotes`).
+pub fn set_result_meta(conn: &mut DbConn, id: i64, meta: &str) -> QueryResult<usize> {
+    diesel::update(generations::table.find(id))
+        .set(generations::result_meta.eq(meta))
+        .execute(conn)
+}
+
 pub fn fail(
     conn: &mut DbConn,
     id: i64,
@@ -264,6 +307,20 @@ pub fn find_owned(conn: &mut DbConn, user_id: i64, uuid: &str) -> QueryResult<Op
         .filter(generations::uuid.eq(uuid))
         .filter(generations::user_id.eq(user_id))
         .filter(generations::deleted_at.is_null())
+        .select(Generation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A task of this user, deleted or not (a deleted one still tells its page to drop it).
+pub fn find_owned_any(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuid: &str,
+) -> QueryResult<Option<Generation>> {
+    generations::table
+        .filter(generations::uuid.eq(uuid))
+        .filter(generations::user_id.eq(user_id))
         .select(Generation::as_select())
         .first(conn)
         .optional()

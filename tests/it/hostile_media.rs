@@ -35,7 +35,8 @@ fn png_claiming(edge: u32) -> Vec<u8> {
 
 fn mp4() -> Vec<u8> {
     let still = image::RgbImage::from_pixel(64, 48, image::Rgb([30, 160, 90]));
-    picturedeck::generation::providers::local::video::pan_zoom(&still, 32, 32, 1, 7).unwrap()
+    picturedeck::generation::providers::local::video::pan_zoom(&still, 32, 32, 1, 7, &|_| {})
+        .unwrap()
 }
 
 /// `bytes` with the big-endian u32 at `offset` bytes past the first `fourcc` set to `value`.

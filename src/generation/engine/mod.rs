@@ -13,7 +13,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::model::Generation;
-use super::providers::{InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Submitted};
+use super::providers::{
+    InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Report, Submitted,
+};
 use super::store::{self, CallRecord, Stored};
 use crate::app::AppState;
 use crate::db::DbConn;
@@ -47,6 +49,9 @@ pub async fn run(state: Arc<AppState>) {
                 continue;
             }
             let claimed = claim(&state, &entry.name, &owner, free as i64, lease).await;
+            for task in &claimed {
+                state.live.publish(task.user_id, &task.uuid);
+            }
             for task in claimed {
                 let (Ok(g), Ok(p)) = (
                     global.clone().try_acquire_owned(),
@@ -162,6 +167,7 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
             Ok(err)
         })
         .await;
+    state.live.publish(task.user_id, &task.uuid);
     match outcome {
         Ok(err) => tracing::info!(task = %task.uuid, error = ?err, "task did not complete"),
         Err(e) => tracing::warn!(task = %task.uuid, "could not record the task's failure: {e}"),
@@ -221,10 +227,7 @@ impl TaskRun<'_> {
         let output = match &task.remote_task_id {
             // A task resumed after a restart: its vendor task exists already and was paid for.
             Some(remote) => self.poll_until_done(entry, &job, remote).await?,
-            None => match self
-                .timed(entry, "submit", entry.provider.submit(&job))
-                .await?
-            {
+            None => match self.submit_following(entry, &job).await? {
                 Submitted::Done(output) => output,
                 Submitted::Remote(remote) => {
                     let (id, owner, remote_s) = (task.id, self.owner.to_string(), remote.clone());
@@ -247,7 +250,23 @@ impl TaskRun<'_> {
                 }
             },
         };
-        self.store_output(output).await
+        self.store_output(output, job.report.notes()).await
+    }
+
+    /// Submits, writing what the adapter reports of its progress as it works (the built-in
+    /// engine paints and encodes inside this call).
+    async fn submit_following(
+        &mut self,
+        entry: &ProviderEntry,
+        job: &Job,
+    ) -> Result<Submitted, ProviderError> {
+        let follow = follow_progress(self.state, self.task, self.owner, job.report.clone());
+        let submit = self.timed(entry, "submit", entry.provider.submit(job));
+        futures_util::pin_mut!(follow, submit);
+        match futures_util::future::select(submit, follow).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right((never, _)) => match never {},
+        }
     }
 
     /// Runs one provider call and notes it for `api_calls` (the per-model statistics).
@@ -337,20 +356,25 @@ impl TaskRun<'_> {
             };
             // Each poll is written as it happens: a long task does not pile up its calls.
             let owner = self.owner.to_string();
-            let _ = self
+            let moved = self
                 .write(move |conn| match progress {
-                    Some(p) => {
-                        store::set_progress(conn, id, &owner, p, Utc::now().naive_utc()).map(drop)
-                    }
-                    None => Ok(()),
+                    Some(p) => store::set_progress(conn, id, &owner, p, Utc::now().naive_utc()),
+                    None => Ok(false),
                 })
                 .await;
+            if matches!(moved, Ok(true)) {
+                self.state.live.publish(self.task.user_id, &self.task.uuid);
+            }
         }
     }
 
     /// Copies the result into our store at once (vendor URLs expire), with its sha256, size and a
     /// WebP thumbnail (a video's comes from its first frame).
-    async fn store_output(&mut self, output: Output) -> Result<(), ProviderError> {
+    async fn store_output(
+        &mut self,
+        output: Output,
+        notes: Option<super::model::ResultNotes>,
+    ) -> Result<(), ProviderError> {
         let (state, owner, task) = (self.state, self.owner, self.task);
         let engine_error =
             |e: anyhow::Error| ProviderError::permanent("gen_err.storage", format!("{e:#}"));
@@ -440,6 +464,7 @@ impl TaskRun<'_> {
             mime.clone(),
             task.uuid.clone(),
         );
+        let meta = notes.and_then(|n| serde_json::to_string(&n).ok());
         let kept = self
             .write(move |conn| {
                 let result_url = format!("/api/v1/files/result/{uuid}");
@@ -453,7 +478,11 @@ impl TaskRun<'_> {
                     height: h as i32,
                     thumb_path: &thumb_s,
                 };
-                store::complete(conn, id, &owner_s, &stored, Utc::now().naive_utc())
+                let kept = store::complete(conn, id, &owner_s, &stored, Utc::now().naive_utc())?;
+                if let (true, Some(meta)) = (kept, meta) {
+                    store::set_result_meta(conn, id, &meta)?;
+                }
+                Ok(kept)
             })
             .await
             .map_err(transient)?;
@@ -462,8 +491,49 @@ impl TaskRun<'_> {
             let _ = state.storage.delete(&key).await;
             let _ = state.storage.delete(&thumb_key).await;
         }
+        state.live.publish(task.user_id, &task.uuid);
         state.wake.notify_one();
         Ok(())
+    }
+}
+
+/// How often a running adapter's own progress is written: often enough to look live, seldom
+/// enough not to load the database.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Writes the task's progress whenever the adapter's report moved; runs until dropped.
+async fn follow_progress(
+    state: &AppState,
+    task: &Generation,
+    owner: &str,
+    report: Report,
+) -> std::convert::Infallible {
+    let mut ticks =
+        tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    let mut written = 0;
+    loop {
+        ticks.tick().await;
+        let now = report.percent();
+        if now <= written {
+            continue;
+        }
+        written = now;
+        let (id, owner) = (task.id, owner.to_string());
+        let moved = state
+            .db
+            .run(move |conn| {
+                Ok(store::set_progress(
+                    conn,
+                    id,
+                    &owner,
+                    now,
+                    Utc::now().naive_utc(),
+                )?)
+            })
+            .await;
+        if matches!(moved, Ok(true)) {
+            state.live.publish(task.user_id, &task.uuid);
+        }
     }
 }
 
@@ -482,6 +552,7 @@ async fn load_job(state: &AppState, task: &Generation) -> Result<Job, ProviderEr
         prompt: task.prompt.clone().unwrap_or_default(),
         params,
         images,
+        report: Report::default(),
     })
 }
 

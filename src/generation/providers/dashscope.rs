@@ -182,8 +182,8 @@ impl Provider for DashScope {
                 .output
                 .ok_or_else(|| ProviderError::permanent("gen_err.bad_output", "no output"))?;
             match output.task_status.as_deref() {
-                Some("PENDING") => Ok(Polled::Running { progress: Some(5) }),
-                Some("RUNNING") => Ok(Polled::Running { progress: Some(50) }),
+                // DashScope says only that it is working, not how far: no number to show.
+                Some("PENDING") | Some("RUNNING") => Ok(Polled::Running { progress: None }),
                 Some("SUCCEEDED") => {
                     let url = output
                         .video_url

@@ -7,13 +7,14 @@ pub mod local;
 pub mod openai;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Kind, Params};
+use super::model::{Kind, Params, ResultNotes};
 use crate::config::{ProviderConfig, ProviderKind};
 
 /// A reference image, loaded from our own store.
@@ -32,6 +33,43 @@ pub struct Job {
     pub prompt: String,
     pub params: Params,
     pub images: Vec<InputImage>,
+    /// Where an adapter that works here says how far it got and what it made of the prompt.
+    pub report: Report,
+}
+
+/// Shared between a running adapter and the engine, which writes what changed to the task.
+#[derive(Clone, Default)]
+pub struct Report(Arc<ReportInner>);
+
+#[derive(Default)]
+struct ReportInner {
+    /// Percent done, 0 until the adapter says otherwise.
+    progress: AtomicI32,
+    notes: Mutex<Option<ResultNotes>>,
+}
+
+impl Report {
+    /// `done` in 0..=1; progress only moves forward and stays below 100 until the task is stored.
+    pub fn progress(&self, done: f32) {
+        let percent = (done.clamp(0.0, 1.0) * 100.0) as i32;
+        self.0
+            .progress
+            .fetch_max(percent.min(99), Ordering::Relaxed);
+    }
+
+    pub fn percent(&self) -> i32 {
+        self.0.progress.load(Ordering::Relaxed)
+    }
+
+    pub fn set_notes(&self, notes: ResultNotes) {
+        if let Ok(mut slot) = self.0.notes.lock() {
+            *slot = Some(notes);
+        }
+    }
+
+    pub fn notes(&self) -> Option<ResultNotes> {
+        self.0.notes.lock().ok().and_then(|n| n.clone())
+    }
 }
 
 /// A finished result as bytes; adapters download vendor URLs themselves (they expire).

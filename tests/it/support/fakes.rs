@@ -232,7 +232,8 @@ pub fn sample_mp4() -> Vec<u8> {
     let still = image::RgbImage::from_fn(160, 96, |x, y| {
         image::Rgb([(x * 2) as u8, (y * 2) as u8, 120])
     });
-    picturedeck::generation::providers::local::video::pan_zoom(&still, 128, 80, 2, 1).unwrap()
+    picturedeck::generation::providers::local::video::pan_zoom(&still, 128, 80, 2, 1, &|_| {})
+        .unwrap()
 }
 
 impl FakeVendor {

@@ -217,6 +217,50 @@ impl Browser {
         .await;
     }
 
+    /// Types into an element without clearing it first; WebDriver key codes ("\u{E009}" is
+    /// Control, "\u{E007}" Enter) work as on a keyboard.
+    pub async fn keys(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    /// Moves the mouse pointer over the middle of an element, or to the top left corner of
+    /// the page when `css` is None.
+    pub async fn hover(&self, css: Option<&str>) {
+        let (x, y) = match css {
+            Some(css) => {
+                self.find(css).await;
+                let at = self
+                    .script(&format!(
+                        "const r = document.querySelector({css:?}).getBoundingClientRect(); \
+                         return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];"
+                    ))
+                    .await;
+                (at[0].as_i64().unwrap_or(0), at[1].as_i64().unwrap_or(0))
+            }
+            None => (0, 0),
+        };
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/actions",
+                Some(json!({ "actions": [{
+                    "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+                    "actions": [{ "type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y }]
+                }]})),
+            )
+            .await;
+        assert!(
+            answer.get("error").is_none(),
+            "pointer move refused: {answer}"
+        );
+    }
+
     /// Clicks, retrying while the element is covered or still moving (a click WebDriver
     /// refuses would otherwise be lost without a word).
     pub async fn click(&self, css: &str) {
@@ -266,13 +310,20 @@ impl Browser {
         assert_eq!(chosen, json!(value), "{css} did not take {value:?}");
     }
 
+    /// The element's text; an htmx swap between finding and reading it makes the element stale,
+    /// so the element is found again rather than read as empty.
     pub async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        for _ in 0..20 {
+            let el = self.find(css).await;
+            let answer = self
+                .call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                .await;
+            if let Some(text) = answer.as_str() {
+                return text.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css}: the element went stale every time its text was read")
     }
 
     /// Runs `body` (a function body that may `return`) in the page.

@@ -63,10 +63,17 @@ fn run(job: &Job) -> ProviderResult<Output> {
         mime: "video/mp4".into(),
     };
     let seconds = job.params.duration.unwrap_or(3).clamp(2, 5);
+    let report = &job.report;
+    // Only pictures painted from words have words to report on.
+    if matches!(job.kind, Kind::T2i | Kind::T2v) {
+        report.set_notes(paint::understand(&job.prompt));
+    }
     match job.kind {
         Kind::T2i => {
             let (w, h) = parse_size(job.params.size.as_deref(), DEFAULT_IMAGE);
-            png(paint::paint(&job.prompt, seed, w, h))
+            png(paint::paint_reporting(&job.prompt, seed, w, h, &|done| {
+                report.progress(done)
+            }))
         }
         Kind::I2i => {
             let src = decode(job, 0)?;
@@ -94,15 +101,19 @@ fn run(job: &Job) -> ProviderResult<Output> {
         Kind::T2v => {
             let (w, h) = parse_size(job.params.size.as_deref(), DEFAULT_VIDEO);
             // Painted larger than the frame, so the camera has room to move.
-            let still = paint::paint(
+            // Painting is about a fifth of the work, encoding the rest.
+            let still = paint::paint_reporting(
                 &job.prompt,
                 seed,
                 (w * 5 / 4).min(MAX_EDGE),
                 (h * 5 / 4).min(MAX_EDGE),
+                &|done| report.progress(done * 0.2),
             );
-            video::pan_zoom(&still, w, h, seconds, seed)
-                .map(mp4)
-                .map_err(failed)
+            video::pan_zoom(&still, w, h, seconds, seed, &|done| {
+                report.progress(0.2 + done * 0.8)
+            })
+            .map(mp4)
+            .map_err(failed)
         }
         Kind::I2v => {
             let first = decode(job, 0)?;
@@ -125,9 +136,11 @@ fn run(job: &Job) -> ProviderResult<Output> {
                     true,
                 ),
             };
-            video::keyframes(&first, &last, w, h, seconds, seed)
-                .map(mp4)
-                .map_err(failed)
+            video::keyframes(&first, &last, w, h, seconds, seed, &|done| {
+                report.progress(done)
+            })
+            .map(mp4)
+            .map_err(failed)
         }
     }
 }

@@ -2,7 +2,12 @@
 //! Words in the prompt (Chinese and English) choose the scene and palette, a hash of the prompt
 //! chooses the composition and the seed moves the details, so equal inputs give equal pixels.
 
+mod subjects;
+
 use image::RgbImage;
+
+use crate::generation::model::ResultNotes;
+use subjects::{Place, Subject, SUBJECT_WORDS};
 
 /// Sides are clamped to this so a wild request cannot exhaust memory.
 const MAX_SIDE: u32 = 4096;
@@ -13,11 +18,182 @@ type Col = [f32; 3];
 
 /// A procedural picture for `prompt`: the same prompt, seed and size give the same pixels.
 pub fn paint(prompt: &str, seed: u64, width: u32, height: u32) -> image::RgbImage {
+    paint_reporting(prompt, seed, width, height, &|_| {})
+}
+
+/// The words of `prompt` the painter draws, and those it cannot: every word of its vocabulary
+/// found is understood; what is left, less small words that need no drawing, is not.
+pub fn understand(prompt: &str) -> ResultNotes {
+    let text = prompt.trim().to_lowercase();
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for word in vocabulary() {
+        for (pos, _) in text.match_indices(word) {
+            let starts_word = !word.is_ascii()
+                || !text[..pos]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphabetic());
+            if starts_word {
+                found.push((pos, pos + word.len()));
+            }
+        }
+    }
+    // Longest first, so "sports car" wins over "car" and "汉服" is not also "服".
+    found.sort_by_key(|&(a, b)| (std::cmp::Reverse(b - a), a));
+    let mut taken = vec![false; text.len()];
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in found {
+        if taken[a..b].iter().any(|t| *t) {
+            continue;
+        }
+        taken[a..b].iter_mut().for_each(|t| *t = true);
+        spans.push((a, b));
+    }
+    spans.sort();
+    let mut notes = ResultNotes::default();
+    for &(a, b) in &spans {
+        let word = text[a..b].to_string();
+        if !notes.understood.contains(&word) {
+            notes.understood.push(word);
+        }
+    }
+    // The rest, split at what was understood, punctuation and spaces.
+    let mut rest = String::new();
+    for (i, ch) in text.char_indices() {
+        rest.push(if taken[i] { '|' } else { ch });
+    }
+    for piece in rest.split(|c: char| !(c.is_alphanumeric() || c == '\'')) {
+        let piece = strip_small_words(piece);
+        // Numbers ("雪山 2", "4k") are no subject to draw.
+        let drawable = |w: &&str| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit());
+        for word in piece.split(' ').filter(drawable) {
+            let word = word.to_string();
+            if !notes.unknown.contains(&word) {
+                notes.unknown.push(word);
+            }
+        }
+    }
+    notes
+}
+
+/// Words that need no drawing: articles, measure words, "beautiful" and the like.
+const SMALL_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "at",
+    "with",
+    "and",
+    "by",
+    "under",
+    "over",
+    "near",
+    "to",
+    "from",
+    "is",
+    "are",
+    "very",
+    "beautiful",
+    "cute",
+    "big",
+    "small",
+    "little",
+    "style",
+    "high",
+    "quality",
+    "detailed",
+    "4k",
+    "8k",
+    "hd",
+    "photo",
+    "picture",
+    "image",
+    "scene",
+    "view",
+    "its",
+    "her",
+    "his",
+    "their",
+    "some",
+    "one",
+    "two",
+    "three",
+    "cool",
+    "fast",
+    "sports",
+];
+const SMALL_ZH: &[&str] = &[
+    "非常", "美丽", "漂亮", "可爱", "唯美", "高清", "画面", "风格", "一只", "一个", "一位", "一条",
+    "一匹", "一辆", "一艘", "一架", "一座", "一栋", "一碗", "一盘", "一群", "的", "了", "在", "和",
+    "与", "着", "很", "是", "有", "上", "下", "里", "中", "之", "只", "个", "位", "条", "匹", "辆",
+    "艘", "架", "座", "栋", "一", "两", "几", "超", "大", "小", "旁", "边", "前", "后", "正", "天",
+];
+
+/// `piece` with small words dropped: English by word, Chinese by substring; what is left is
+/// returned as space-separated words.
+fn strip_small_words(piece: &str) -> String {
+    if piece.is_ascii() {
+        return piece
+            .split_whitespace()
+            .filter(|w| !SMALL_WORDS.contains(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let mut out = piece.to_string();
+    for small in SMALL_ZH {
+        out = out.replace(small, " ");
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every word that changes the picture.
+fn vocabulary() -> impl Iterator<Item = &'static str> {
+    let scene: [&[&str]; 19] = [
+        SUNSET,
+        WATER,
+        MOUNTAIN,
+        FOREST,
+        NIGHT,
+        SNOW,
+        CITY,
+        FLOWER,
+        DESERT,
+        CLOUD,
+        RAIN,
+        ABSTRACT,
+        NEON,
+        SUN,
+        INK,
+        AUTUMN,
+        FIREWORKS,
+        SUBJECT_EXTRA,
+        COMPOUNDS,
+    ];
+    scene
+        .into_iter()
+        .flatten()
+        .chain(COLOUR_WORDS.iter().flat_map(|(words, _)| words.iter()))
+        .chain(SUBJECT_WORDS.iter().flat_map(|(words, _)| words.iter()))
+        .copied()
+}
+
+/// [`paint`], telling `progress` the share done as it goes (the last part row by row).
+pub fn paint_reporting(
+    prompt: &str,
+    seed: u64,
+    width: u32,
+    height: u32,
+    progress: &dyn Fn(f32),
+) -> image::RgbImage {
     let w = width.clamp(1, MAX_SIDE) as usize;
     let h = height.clamp(1, MAX_SIDE) as usize;
     let text = prompt.trim().to_lowercase();
     let key = fnv1a(text.as_bytes());
     let scene = Scene::parse(&text);
+    progress(0.05);
     // Two streams: the composition follows the prompt alone, the details follow the seed too.
     let mut comp = Rng::new(key);
     let mut rng = Rng::new(key ^ Rng::new(seed).next_u64());
@@ -26,9 +202,22 @@ pub fn paint(prompt: &str, seed: u64, width: u32, height: u32) -> image::RgbImag
     if scene.is_abstract() {
         abstract_art(&mut c, &scene, &pal, &text, &mut comp, &mut rng);
     } else {
-        landscape(&mut c, &scene, &pal, &mut comp, &mut rng);
+        let hy = landscape(&mut c, &scene, &pal, &mut comp, &mut rng);
+        progress(0.5);
+        if scene.fireworks {
+            subjects::fireworks(&mut c, &pal.accents, h as f32 * 0.12, hy * 0.6, &mut rng);
+        }
+        if let Some(subject) = scene.subject {
+            draw_subject(
+                &mut c, &scene, &pal, &text, subject, hy, &mut comp, &mut rng,
+            );
+        }
+        if scene.ink {
+            ink_wash(&mut c);
+        }
     }
-    c.finish(rng.next_u32())
+    progress(0.7);
+    c.finish(rng.next_u32(), &|rows| progress(0.7 + 0.3 * rows))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +296,15 @@ const ABSTRACT: &[&str] = &[
     "abstract", "pattern", "swirl", "fractal", "抽象", "图案", "纹理",
 ];
 const NEON: &[&str] = &["neon", "cyberpunk", "霓虹", "赛博"];
+/// Chinese ink painting: the picture turns to ink on paper.
+const INK: &[&str] = &["水墨", "国画", "山水画", "ink wash", "ink painting", "sumi"];
+const AUTUMN: &[&str] = &["秋", "autumn", "fall foliage", "maple", "枫"];
+const FIREWORKS: &[&str] = &["烟花", "烟火", "焰火", "firework"];
+/// Words the painter draws anyway (every picture has a sky and a place).
+const SUBJECT_EXTRA: &[&str] = &["天空", "sky", "风景", "景色", "landscape", "scenery"];
+/// Words whose characters would otherwise read as other words (水墨 is no water, 烟花 no
+/// flower, 城堡 no city, 马路 no horse); they are blanked before the scene is read.
+const COMPOUNDS: &[&str] = &["水墨", "烟花", "烟火", "城堡", "马路"];
 const SUN: &[&str] = &["sun", "太阳", "阳光", "晴"];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -181,12 +379,29 @@ struct Scene {
     abstract_art: bool,
     neon: bool,
     sun: bool,
+    ink: bool,
+    autumn: bool,
+    fireworks: bool,
+    subject: Option<Subject>,
 }
 
 impl Scene {
-    fn parse(text: &str) -> Scene {
+    fn parse(full: &str) -> Scene {
+        let subject = SUBJECT_WORDS
+            .iter()
+            .filter_map(|(words, subject)| {
+                find_word(&blank(full, &["马路"]), words).map(|p| (p, *subject))
+            })
+            .min_by_key(|(pos, _)| *pos)
+            .map(|(_, subject)| subject);
+        let text = &blank(full, COMPOUNDS);
         let has = |words: &[&str]| find_word(text, words).is_some();
-        Scene {
+        let fireworks = find_word(full, FIREWORKS).is_some();
+        let scene = Scene {
+            ink: find_word(full, INK).is_some(),
+            autumn: has(AUTUMN),
+            fireworks,
+            subject,
             sunset: has(SUNSET),
             water: has(WATER),
             mountain: has(MOUNTAIN),
@@ -201,10 +416,23 @@ impl Scene {
             abstract_art: has(ABSTRACT),
             neon: has(NEON),
             sun: has(SUN),
+        };
+        Scene {
+            // Fireworks are seen at night; a boat or a fish needs water.
+            night: scene.night || fireworks,
+            water: scene.water || subject.is_some_and(Subject::floats),
+            // Autumn is seen in the trees.
+            forest: scene.forest || (scene.autumn && !scene.city && !scene.desert),
+            ..scene
         }
     }
 
     fn any_landscape(&self) -> bool {
+        self.any_scenery() || self.autumn || self.fireworks || self.ink || self.subject.is_some()
+    }
+
+    /// Named any place or weather (not only a subject or a mood).
+    fn any_scenery(&self) -> bool {
         self.sunset
             || self.water
             || self.mountain
@@ -414,6 +642,21 @@ impl Palette {
             p.cloud_shade = mul([0.28, 0.3, 0.34], p.ambient.max(0.35));
             p.ambient *= 0.75;
         }
+        if sc.autumn {
+            p.foliage = mix(
+                hsl(20.0, 0.78, 0.42),
+                p.foliage,
+                1.0 - p.ambient.min(1.0) * 0.9,
+            );
+            p.grass = mix(hsl(38.0, 0.6, 0.42), p.grass, 0.2);
+            p.near = mix(p.near, hsl(15.0, 0.5, 0.25), 0.6);
+            p.accents = vec![
+                hsl(12.0, 0.85, 0.5),
+                hsl(32.0, 0.9, 0.55),
+                hsl(45.0, 0.9, 0.55),
+                hsl(0.0, 0.7, 0.42),
+            ];
+        }
         if sc.desert && !sc.night {
             p.sky[3] = mix(p.sky[3], hsl(38.0, 0.6, 0.82), 0.5);
             p.sky[2] = mix(p.sky[2], hsl(30.0, 0.5, 0.75), 0.2);
@@ -487,7 +730,8 @@ struct Light {
     phase: f32,
 }
 
-fn landscape(c: &mut Canvas, sc: &Scene, pal: &Palette, comp: &mut Rng, rng: &mut Rng) {
+/// Paints the scene; answers the horizon's height in pixels.
+fn landscape(c: &mut Canvas, sc: &Scene, pal: &Palette, comp: &mut Rng, rng: &mut Rng) -> f32 {
     let h = c.h as f32;
     let foreground = sc.forest || sc.flower || sc.desert;
     // A city with nothing in front stands on a wet street that mirrors its lights.
@@ -570,6 +814,88 @@ fn landscape(c: &mut Canvas, sc: &Scene, pal: &Palette, comp: &mut Rng, rng: &mu
     }
     if sc.rain {
         rainfall(c, pal, rng);
+    }
+    hy
+}
+
+/// `text` with each of `words` replaced by spaces of the same length.
+fn blank(text: &str, words: &[&str]) -> String {
+    words
+        .iter()
+        .fold(text.to_string(), |t, w| t.replace(w, &" ".repeat(w.len())))
+}
+
+/// The prompt's subject, in front of the scene: standing on the ground, on the water or in
+/// the sky, in the prompt's first colour if it names one.
+#[allow(clippy::too_many_arguments)]
+fn draw_subject(
+    c: &mut Canvas,
+    sc: &Scene,
+    pal: &Palette,
+    text: &str,
+    subject: Subject,
+    hy: f32,
+    comp: &mut Rng,
+    rng: &mut Rng,
+) {
+    let (w, h) = (c.w as f32, c.h as f32);
+    let main = colour_words(text).first().map(|t| match t {
+        Tint::Hue(hue, sat) => hsl(*hue, *sat, 0.5),
+        Tint::Black => [0.12, 0.12, 0.14],
+        Tint::White => [0.95, 0.95, 0.93],
+    });
+    let x = w * (0.5 + comp.range(-0.1, 0.1));
+    let flip = rng.chance(0.5);
+    let at = if subject.flies() {
+        Place {
+            x,
+            y: h * 0.38,
+            scale: w.min(h) * 0.26,
+            flip,
+        }
+    } else if subject.floats() {
+        let y = hy + (h - hy) * if subject == Subject::Fish { 0.45 } else { 0.4 };
+        Place {
+            x,
+            y,
+            scale: (w * 0.3).min(h * 0.24),
+            flip,
+        }
+    } else {
+        if subject == Subject::Food && !sc.any_scenery() {
+            table(c, h * 0.7);
+        }
+        let scale = (h * 0.36).min(w * 0.28);
+        Place {
+            x,
+            y: h * 0.93,
+            scale,
+            flip,
+        }
+    };
+    subjects::draw(c, subject, main, pal.ambient, &at, rng);
+}
+
+/// A wooden table top from `top` down, for food with no other scene.
+fn table(c: &mut Canvas, top: f32) {
+    let (w, h, s) = (c.w as f32, c.h as f32, c.s);
+    let wood = hsl(28.0, 0.45, 0.42);
+    stamp(c, 0.0, top, w, h, false, |x, y| {
+        let grain = fbm1((y / s) * 40.0 + fbm1(x / s * 3.0, 2, 7) * 2.0, 3, 11);
+        let t = ((y - top) / (h - top).max(1.0)).clamp(0.0, 1.0);
+        (mul(wood, 0.8 + 0.25 * grain + 0.15 * t), 1.0)
+    });
+}
+
+/// Ink on rice paper: light becomes paper, dark becomes ink, colour goes.
+fn ink_wash(c: &mut Canvas) {
+    let paper = [0.93, 0.9, 0.82];
+    let ink = [0.08, 0.08, 0.09];
+    for p in &mut c.px {
+        let l = luma(*p).clamp(0.0, 1.0);
+        // More contrast, so ridges read as brush strokes.
+        let t = smoothstep(0.08, 0.85, l);
+        *p = mix(ink, paper, t);
     }
 }
 
@@ -1996,11 +2322,15 @@ impl Canvas {
     }
 
     /// Vignette, film grain (which also dithers away banding in the gradients) and 8 bits.
-    fn finish(self, seed: u32) -> RgbImage {
+    fn finish(self, seed: u32, rows_done: &dyn Fn(f32)) -> RgbImage {
         let (w, h) = (self.w, self.h);
         let mut img = RgbImage::new(w as u32, h as u32);
+        let every = (h / 16).max(1);
         for (i, out) in img.pixels_mut().enumerate() {
             let (x, y) = (i % w, i / w);
+            if x == 0 && y % every == 0 {
+                rows_done(y as f32 / h as f32);
+            }
             let dx = (x as f32 + 0.5) / w as f32 - 0.5;
             let dy = (y as f32 + 0.5) / h as f32 - 0.5;
             let v = 1.0 - 0.35 * (dx * dx + dy * dy);
@@ -2477,7 +2807,11 @@ mod tests {
         assert!(s.city && s.night && !s.abstract_art);
         let s = Scene::parse("a quiet forest lake");
         assert!(s.forest && s.water);
-        assert!(Scene::parse("a cat on a chair").is_abstract());
+        assert!(
+            !Scene::parse("a cat on a chair").is_abstract(),
+            "a cat is drawn"
+        );
+        assert!(Scene::parse("a chair").is_abstract());
         assert!(Scene::parse("抽象").is_abstract());
     }
 
@@ -2490,5 +2824,172 @@ mod tests {
             .count();
         assert!(lit > 20, "only {lit} lit pixels");
         assert!(mean_luma(&img) < 90.0);
+    }
+
+    #[test]
+    fn subjects_are_read_from_the_prompt() {
+        let subject = |p: &str| Scene::parse(&p.to_lowercase()).subject;
+        assert_eq!(subject("一只猫"), Some(Subject::Cat));
+        assert_eq!(subject("草地上的柴犬"), Some(Subject::Dog));
+        assert_eq!(subject("奔跑的马"), Some(Subject::Horse));
+        assert_eq!(
+            subject("马路上的汽车"),
+            Some(Subject::Car),
+            "马路 is a road"
+        );
+        assert_eq!(subject("汉服女孩"), Some(Subject::Girl));
+        assert_eq!(subject("Red sports car"), Some(Subject::Car));
+        assert_eq!(subject("湖上的小船"), Some(Subject::Boat));
+        assert_eq!(subject("蓝天上的飞机"), Some(Subject::Plane));
+        assert_eq!(subject("一块草莓蛋糕"), Some(Subject::Food));
+        assert_eq!(subject("山顶的城堡"), Some(Subject::Castle));
+        assert_eq!(subject("雪山日落"), None);
+        let s = Scene::parse("城堡");
+        assert!(!s.city, "a castle is no city");
+        let s = Scene::parse("水墨山水");
+        assert!(s.ink && s.mountain);
+        let s = Scene::parse("烟花");
+        assert!(s.fireworks && s.night && !s.flower, "烟花 is no flower");
+        assert!(Scene::parse("小船").water, "a boat floats");
+    }
+
+    #[test]
+    fn a_subject_changes_the_picture_measurably() {
+        let ground = paint("草地", 4, 128, 96);
+        for prompt in [
+            "草地 猫",
+            "草地 柴犬",
+            "草地 马",
+            "草地 鸟",
+            "草地 女孩",
+            "草地 人",
+            "草地 red sports car",
+            "草地 飞机",
+            "草地 蛋糕",
+            "草地 房子",
+            "草地 宝塔",
+        ] {
+            let with = paint(prompt, 4, 128, 96);
+            // A figure covers a good part of the frame: its pixels differ a lot.
+            let changed = ground
+                .pixels()
+                .zip(with.pixels())
+                .filter(|(a, b)| (0..3).any(|k| (i32::from(a.0[k]) - i32::from(b.0[k])).abs() > 40))
+                .count();
+            assert!(
+                changed > 128 * 96 / 25,
+                "{prompt}: only {changed} pixels changed"
+            );
+        }
+        // Different subjects are different pictures.
+        let cat = paint("草地 猫", 4, 128, 96);
+        let car = paint("草地 汽车", 4, 128, 96);
+        assert!(mean_abs_diff(&cat, &car) > 3.0);
+        // A red car is red.
+        let red = paint("red sports car", 4, 128, 96);
+        let blue = paint("blue sports car", 4, 128, 96);
+        let [r1, _, b1] = mean_rgb(&red);
+        let [r2, _, b2] = mean_rgb(&blue);
+        assert!(r1 - b1 > r2 - b2 + 5.0, "{r1} {b1} / {r2} {b2}");
+    }
+
+    #[test]
+    fn ink_autumn_and_fireworks_change_the_picture() {
+        let plain = paint("山", 2, 128, 96);
+        // Ink: nearly no colour left.
+        let ink = paint("水墨 山", 2, 128, 96);
+        let chroma = |img: &RgbImage| {
+            img.pixels()
+                .map(|p| {
+                    let (mx, mn) = (p.0.iter().max().copied(), p.0.iter().min().copied());
+                    f64::from(mx.unwrap_or(0) - mn.unwrap_or(0))
+                })
+                .sum::<f64>()
+                / f64::from(img.width() * img.height())
+        };
+        assert!(
+            chroma(&ink) < chroma(&plain) * 0.5,
+            "{} vs {}",
+            chroma(&ink),
+            chroma(&plain)
+        );
+        // Autumn: warmer (more red than green) than the same hills in summer.
+        let autumn = paint("秋天 山", 2, 128, 96);
+        let [r, g, _] = mean_rgb(&autumn);
+        let [r0, g0, _] = mean_rgb(&plain);
+        assert!(r - g > r0 - g0 + 3.0, "{r} {g} vs {r0} {g0}");
+        // Fireworks: a dark sky with bright coloured sparks.
+        let fireworks = paint("烟花", 2, 128, 96);
+        assert!(mean_luma(&fireworks) < mean_luma(&plain));
+        let sparks = fireworks
+            .pixels()
+            .take(128 * 48)
+            .filter(|p| p.0.iter().max().copied().unwrap_or(0) > 150)
+            .count();
+        assert!(sparks > 40, "only {sparks} bright sparks");
+    }
+
+    #[test]
+    fn the_notes_say_what_was_drawn_and_what_not() {
+        let notes = understand("一只猫在弹钢琴");
+        assert_eq!(notes.understood, vec!["猫"]);
+        assert_eq!(notes.unknown, vec!["弹钢琴"]);
+        let notes = understand("汉服女孩，秋天，水墨");
+        assert_eq!(notes.understood, vec!["汉服", "女孩", "秋", "水墨"]);
+        assert!(notes.unknown.is_empty(), "{:?}", notes.unknown);
+        let notes = understand("A red sports car with a guitar");
+        assert_eq!(notes.understood, vec!["red", "sports car"]);
+        assert_eq!(notes.unknown, vec!["guitar"]);
+        let notes = understand("雪山日落，湖面倒影");
+        assert!(notes.understood.contains(&"雪".to_string()));
+        assert!(notes.understood.contains(&"日落".to_string()));
+        assert_eq!(notes.unknown, vec!["面倒影"]);
+        assert!(
+            understand("雪山 7").unknown.is_empty(),
+            "numbers are not words"
+        );
+        let notes = understand("烟花");
+        assert_eq!(
+            (notes.understood, notes.unknown.len()),
+            (vec!["烟花".to_string()], 0)
+        );
+    }
+
+    #[test]
+    #[ignore = "writes sample pictures for a person to look at: PAINT_SAMPLES=dir"]
+    fn samples() {
+        let dir = std::env::var("PAINT_SAMPLES").unwrap_or_else(|_| "/tmp/paint".into());
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sheet = RgbImage::new(5 * 258, 4 * 194);
+        for (i, p) in [
+            "猫",
+            "柴犬",
+            "马",
+            "鸟",
+            "鱼",
+            "汉服女孩",
+            "人",
+            "red sports car",
+            "船",
+            "飞机",
+            "蛋糕",
+            "城堡",
+            "宝塔",
+            "房子",
+            "水墨 山水",
+            "秋天",
+            "烟花",
+            "秋天的柴犬",
+            "烟花下的城堡",
+            "水墨 马",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let img = paint(p, 3, 256, 192);
+            let (x, y) = ((i % 5) as i64 * 258, (i / 5) as i64 * 194);
+            image::imageops::overlay(&mut sheet, &img, x, y);
+        }
+        sheet.save(format!("{dir}/sheet.png")).unwrap();
     }
 }

@@ -153,6 +153,7 @@ pub fn pan_zoom(
     height: u32,
     seconds: u32,
     seed: u64,
+    encoded: &(dyn Fn(f32) + Sync),
 ) -> anyhow::Result<Vec<u8>> {
     ensure!(
         still.width() > 0 && still.height() > 0,
@@ -190,7 +191,7 @@ pub fn pan_zoom(
         render(&source, view, &mut frame);
         frame
     };
-    encode_rendered(width, height, count, frame).context("encoding the pan-and-zoom clip")
+    encode_rendered(width, height, count, frame, encoded).context("encoding the pan-and-zoom clip")
 }
 
 /// Moves from `first` to `last` keyframe: smooth interpolation (eased cross-dissolve plus a gentle
@@ -202,6 +203,7 @@ pub fn keyframes(
     height: u32,
     seconds: u32,
     seed: u64,
+    encoded: &(dyn Fn(f32) + Sync),
 ) -> anyhow::Result<Vec<u8>> {
     ensure!(
         first.width() > 0 && first.height() > 0,
@@ -255,7 +257,7 @@ pub fn keyframes(
         }
         frame
     };
-    encode_rendered(width, height, count, frame).context("encoding the keyframe clip")
+    encode_rendered(width, height, count, frame, encoded).context("encoding the keyframe clip")
 }
 
 /// The first frame of an MP4 we wrote, decoded back (used for poster frames and tests).
@@ -267,12 +269,13 @@ pub fn poster_frame(mp4_bytes: &[u8]) -> anyhow::Result<image::RgbImage> {
 }
 
 /// Renders frames `0..count` on a second thread while this one encodes: about a third faster on
-/// two cores than doing both in turn.
+/// two cores than doing both in turn. `progress` hears the share of frames encoded.
 fn encode_rendered(
     width: u32,
     height: u32,
     count: u32,
     render: impl Fn(u32) -> RgbImage + Sync,
+    progress: &(dyn Fn(f32) + Sync),
 ) -> Result<Vec<u8>> {
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<RgbImage>(2);
@@ -284,7 +287,16 @@ fn encode_rendered(
                 }
             }
         });
-        let encoded = encode_mp4(width, height, receiver.iter());
+        let total = count.max(1) as f32;
+        let encoded = encode_mp4(
+            width,
+            height,
+            receiver.iter().enumerate().map(|(index, frame)| {
+                // Frame `index` is handed to the encoder once the previous ones are done.
+                progress(index as f32 / total);
+                frame
+            }),
+        );
         // Unblocks the renderer if the encoder stopped early.
         drop(receiver);
         renderer
@@ -1023,7 +1035,7 @@ mod tests {
     fn keyframes_go_from_red_to_blue() {
         let red = solid(200, 150, [220, 30, 30]);
         let blue = solid(90, 160, [30, 30, 220]);
-        let bytes = keyframes(&red, &blue, 128, 72, 2, 7).unwrap();
+        let bytes = keyframes(&red, &blue, 128, 72, 2, 7, &|_| {}).unwrap();
         let frames = decode_frames(&bytes, usize::MAX).unwrap();
         assert_eq!(frames.len(), (2 * FPS) as usize);
         let [r, _, b] = mean_rgb(&frames[0]);
@@ -1039,7 +1051,7 @@ mod tests {
     fn keyframes_start_and_end_on_the_keyframes() {
         let first = test_frame(160, 90, 0);
         let last = test_frame(160, 90, 30);
-        let bytes = keyframes(&first, &last, 160, 90, 2, 3).unwrap();
+        let bytes = keyframes(&first, &last, 160, 90, 2, 3, &|_| {}).unwrap();
         let frames = decode_frames(&bytes, usize::MAX).unwrap();
         assert!(mean_abs_diff(&frames[0], &first) < 8.0);
         assert!(mean_abs_diff(&frames[frames.len() - 1], &last) < 10.0);
@@ -1048,7 +1060,7 @@ mod tests {
     #[test]
     fn pan_zoom_moves_and_poster_has_the_right_size() {
         let still = test_frame(300, 200, 0);
-        let bytes = pan_zoom(&still, 161, 91, 2, 42).unwrap();
+        let bytes = pan_zoom(&still, 161, 91, 2, 42, &|_| {}).unwrap();
         let poster = poster_frame(&bytes).unwrap();
         assert_eq!(poster.dimensions(), (160, 90));
 
@@ -1064,9 +1076,9 @@ mod tests {
     #[test]
     fn pan_zoom_is_deterministic_per_seed() {
         let still = test_frame(120, 80, 0);
-        let a = pan_zoom(&still, 64, 48, 2, 1).unwrap();
-        let b = pan_zoom(&still, 64, 48, 2, 1).unwrap();
-        let c = pan_zoom(&still, 64, 48, 2, 2).unwrap();
+        let a = pan_zoom(&still, 64, 48, 2, 1, &|_| {}).unwrap();
+        let b = pan_zoom(&still, 64, 48, 2, 1, &|_| {}).unwrap();
+        let c = pan_zoom(&still, 64, 48, 2, 2, &|_| {}).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -1075,7 +1087,7 @@ mod tests {
     fn seconds_are_clamped() {
         let still = solid(40, 40, [10, 120, 200]);
         for (asked, got) in [(0, 2), (9, 5)] {
-            let bytes = pan_zoom(&still, 32, 32, asked, 0).unwrap();
+            let bytes = pan_zoom(&still, 32, 32, asked, 0, &|_| {}).unwrap();
             let reader = Mp4Reader::read_header(Cursor::new(&bytes), bytes.len() as u64).unwrap();
             let track = reader.tracks().values().next().unwrap();
             assert_eq!(track.sample_count(), got * FPS);
@@ -1124,7 +1136,7 @@ mod tests {
     #[test]
     fn hostile_sample_tables_are_errors_not_panics() {
         let still = RgbImage::from_pixel(64, 48, image::Rgb([200, 40, 40]));
-        let good = pan_zoom(&still, 32, 32, 1, 3).unwrap();
+        let good = pan_zoom(&still, 32, 32, 1, 3, &|_| {}).unwrap();
         assert!(poster_frame(&good).is_ok());
         // The type (4 bytes), version+flags (4), the entry count or stsz's sample size (4),
         // then the entries; a stsc entry is first_chunk, samples_per_chunk, description.

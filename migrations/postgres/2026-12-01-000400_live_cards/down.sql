@@ -1,0 +1,2 @@
+DROP INDEX generations_updated;
+ALTER TABLE generations DROP COLUMN result_meta;

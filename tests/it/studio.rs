@@ -1,0 +1,274 @@
+//! The studio page in a real Chromium, at a desktop (1440×900) and a phone (390×844) size:
+//! 开始生成 is always within reach (and Ctrl+Enter submits), one submission of four is one card
+//! of four pictures that keep their shape, cards say the model and filter, tasks made elsewhere
+//! appear live with real progress, a card under the pointer is not swapped away, and on a
+//! phone the new task is in view after submitting. Screenshots go to `screenshot_dir()`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
+use crate::support::{Backend, TestApp, PASSWORD};
+
+async fn make(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["data"].clone()
+}
+
+/// The id of the card whose prompt contains `words`, once there is one.
+async fn card_with(b: &Browser, words: &str, seconds: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let id = b
+            .script(&format!(
+                "const c = [...document.querySelectorAll('#tasks .task-card')].find(c => c.querySelector('.task-prompt').textContent.includes({words:?})); return c ? c.id : null;"
+            ))
+            .await;
+        if let Some(id) = id.as_str() {
+            return id.to_string();
+        }
+        assert!(Instant::now() < deadline, "no card for {words}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status_of(app: &TestApp, token: &str, id: &str) -> String {
+    let (_, body) = app
+        .get(&format!("/api/v1/generation/{id}"), Some(token))
+        .await;
+    body["data"]["status"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let shots = screenshot_dir();
+    let token = app.user("painter").await;
+    let label = app.state.providers.models()[0].label.clone();
+
+    // A full list: single pictures, one tall submission of four, and a filtered i2i.
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let made = make(
+            &app,
+            &token,
+            json!({"type": "t2i", "prompt": format!("雪山 {i}"), "params": {"size": "96x96"}}),
+        )
+        .await;
+        ids.push(made["task_id"].as_str().unwrap().to_string());
+    }
+    let four = make(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "竖幅 一只鹿", "params": {"aspect": "9:16", "resolution": "480p", "n": 4}}),
+    )
+    .await;
+    let four: Vec<String> = four["batch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(four.len(), 4);
+    let reference = picturedeck::storage::images::encode_png(
+        &picturedeck::generation::providers::local::paint::paint("湖", 1, 96, 64),
+    )
+    .unwrap();
+    let uploaded: Value = reqwest::Client::new()
+        .post(app.at("/api/v1/upload"))
+        .bearer_auth(&token)
+        .body(reference)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file = uploaded["data"]["file_id"].as_str().unwrap();
+    let filtered = make(&app, &token, json!({"type": "i2i", "prompt": "湖边", "images": [file], "params": {"style": "watercolor"}})).await;
+    ids.extend(four.iter().cloned());
+    ids.push(filtered["task_id"].as_str().unwrap().to_string());
+    app.wait_completed(&token, &ids).await;
+
+    let b = Browser::start(&driver).await;
+    b.goto(&app.at("/login")).await;
+    b.fill("#username", "painter").await;
+    b.fill("#password", PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for_text("#welcome", "painter").await;
+
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/")).await;
+        b.find("#tasks .task-card").await;
+        let inner = b.script("return [innerWidth, innerHeight];").await;
+        assert_eq!(inner, json!([width, height]), "{size}");
+
+        // 开始生成 is in view and nothing covers it, without any scrolling.
+        let reach = b
+            .script(
+                "const b = document.getElementById('generate-submit'); const r = b.getBoundingClientRect();
+                 const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                 return [r.top >= 0 && r.bottom <= innerHeight, at === b || b.contains(at), scrollY];",
+            )
+            .await;
+        assert_eq!(
+            reach,
+            json!([true, true, 0]),
+            "{size}: the button is out of reach"
+        );
+        b.screenshot(&shots.join(format!("studio-{size}-1-form.png")))
+            .await;
+
+        // The four pictures of one submit are one card, each opening on its own.
+        let grid = b
+            .script(
+                "const cards = [...document.querySelectorAll('#tasks .task-card')].filter(c => c.querySelector('.batch-cell'));
+                 if (cards.length !== 1) return cards.length;
+                 return [...cards[0].querySelectorAll('.batch-cell a.media-open')].map(a => a.getAttribute('href'));",
+            )
+            .await;
+        let links = grid
+            .as_array()
+            .unwrap_or_else(|| panic!("{size}: {grid} grid cards"));
+        assert_eq!(links.len(), 4, "{size}: {grid}");
+        for id in &four {
+            assert!(
+                links
+                    .iter()
+                    .any(|l| l.as_str().unwrap().contains(id.as_str())),
+                "{size}: {id} has no link of its own: {grid}"
+            );
+        }
+        // A 9:16 picture is shown whole, not cropped to the frame.
+        // (contain inside a box that the cell does not clip: the whole picture shows.)
+        let fit = b
+            .script_async(
+                "const done = arguments[0]; const i = document.querySelector('.batch-cell img');
+                 const check = () => {
+                   if (!i.complete || !i.naturalWidth) return setTimeout(check, 50);
+                   const r = i.getBoundingClientRect(), c = i.closest('.batch-cell').getBoundingClientRect();
+                   const inside = r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1;
+                   done(JSON.stringify([Math.abs(i.naturalWidth / i.naturalHeight - 9 / 16) < 0.02, getComputedStyle(i).objectFit, inside]));
+                 };
+                 check();",
+            )
+            .await;
+        let fit: Value = serde_json::from_str(&fit).unwrap();
+        assert_eq!(fit, json!([true, "contain", true]), "{size}");
+        // Cards say the model by its label, the filter used and what the painter drew.
+        let said = b
+            .script(
+                "const t = s => [...document.querySelectorAll('#tasks ' + s)].map(e => e.textContent).join('|');
+                 return [t('.task-model'), t('.task-style'), t('.notes-understood')];",
+            )
+            .await;
+        assert!(said[0].as_str().unwrap().contains(&label), "{size}: {said}");
+        assert!(said[1].as_str().unwrap().contains("水彩"), "{size}: {said}");
+        assert!(said[2].as_str().unwrap().contains("雪"), "{size}: {said}");
+        b.screenshot(&shots.join(format!("studio-{size}-2-gallery.png")))
+            .await;
+
+        // A task made through the API appears by itself, with its progress moving.
+        let wave = format!("海浪 {size}");
+        let made = make(
+            &app,
+            &token,
+            json!({"type": "t2v", "prompt": wave, "params": {"duration": 3, "resolution": "480p"}}),
+        )
+        .await;
+        let task = made["task_id"].as_str().unwrap().to_string();
+        let card = card_with(&b, &wave, 20).await;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut seen = Vec::new();
+        while seen.iter().all(|p: &i64| !(1..100).contains(p)) {
+            let p = b.script(&format!("const p = document.querySelector('#{card} .percent'); return p ? parseInt(p.textContent, 10) : -1;")).await;
+            seen.push(p.as_i64().unwrap_or(-1));
+            assert!(
+                Instant::now() < deadline,
+                "{size}: no progress shown: {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        b.screenshot(&shots.join(format!("studio-{size}-3-progress.png")))
+            .await;
+
+        // The card under the pointer is not swapped while the pointer stays on it.
+        b.script(&format!(
+            "document.querySelector('#{card}').scrollIntoView({{block: 'center'}}); return null;"
+        ))
+        .await;
+        b.hover(Some(&format!("#{card}"))).await;
+        let hovered = b
+            .script(&format!(
+                "return document.getElementById('{card}').matches(':hover');"
+            ))
+            .await;
+        assert_eq!(
+            hovered,
+            json!(true),
+            "{size}: the pointer is not on the card"
+        );
+        b.script(&format!(
+            "document.getElementById('{card}').dataset.mark = 'kept'; return null;"
+        ))
+        .await;
+        let running = b.attribute(&format!("#{card}"), "data-status").await;
+        assert_eq!(
+            running, "processing",
+            "{size}: finished before the pointer got there"
+        );
+        while status_of(&app, &token, &task).await != "completed" {
+            assert!(
+                Instant::now() < deadline,
+                "{size}: the video never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let held = b.script(&format!("const c = document.getElementById('{card}'); return [c.dataset.mark || '', c.dataset.status];")).await;
+        assert_eq!(
+            held,
+            json!(["kept", "processing"]),
+            "{size}: swapped under the pointer"
+        );
+        b.hover(None).await;
+        b.find_within(&format!("#{card}[data-status=completed] video"), 10)
+            .await;
+        let mark = b
+            .script(&format!(
+                "return document.getElementById('{card}').dataset.mark || '';"
+            ))
+            .await;
+        assert_eq!(mark, json!(""), "{size}");
+
+        // Ctrl+Enter submits, and the new task is in view (on a phone the list is below).
+        b.script("window.scrollTo(0, 0); return null;").await;
+        let cat = format!("一只猫 {size}");
+        b.fill("#prompt", &cat).await;
+        b.keys("#prompt", "\u{E009}\u{E007}").await;
+        let fresh = card_with(&b, &cat, 20).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let shown = b.script(&format!("const r = document.getElementById('{fresh}').getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight - 40;")).await;
+            if shown == json!(true) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{size}: the new task is out of view"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        b.find_within(&format!("#{fresh}[data-status=completed]"), 60)
+            .await;
+        b.screenshot(&shots.join(format!("studio-{size}-4-submitted.png")))
+            .await;
+    }
+    b.quit().await;
+    app.stop().await;
+}
