@@ -162,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         password,
         &Origin {
             ip: "127.0.0.1".into(),
+            user_agent: Some("export_bench".into()),
         },
     )
     .await

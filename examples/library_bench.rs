@@ -1698,7 +1698,14 @@ fn service_list(
     }
 
     let state = std::sync::Arc::new(state);
-    let token = state.tokens.issue(&user)?.token;
+    let origin = picturedeck::users::service::Origin {
+        ip: "127.0.0.1".into(),
+        user_agent: Some("library_bench".into()),
+    };
+    let token = rt
+        .block_on(picturedeck::users::service::issue(&state, &user, &origin))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .token;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let page = format!("http://{}/library", listener.local_addr()?);
     let server = rt.block_on(async { picturedeck::app::server(state.clone(), listener) })?;

@@ -198,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
                     &NewUserRow {
                         uuid: &uuid,
                         username: &name,
+                        username_key: &name,
                         email: &email,
                         password_hash: "not-used",
                         role: "user",
@@ -234,10 +235,17 @@ async fn main() -> anyhow::Result<()> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let tokens: Vec<String> = made
-        .iter()
-        .map(|(u, _)| state.tokens.issue(u).map(|t| t.token))
-        .collect::<anyhow::Result<_>>()?;
+    let origin = picturedeck::users::service::Origin {
+        ip: "127.0.0.1".into(),
+        user_agent: Some("live_bench".into()),
+    };
+    let mut tokens: Vec<String> = Vec::with_capacity(made.len());
+    for (user, _) in &made {
+        let session = picturedeck::users::service::issue(&state, user, &origin)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tokens.push(session.token);
+    }
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;

@@ -17,6 +17,7 @@ use crate::generation::providers::Registry;
 use crate::mail::Mailer;
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
+use crate::users::password::PasswordGate;
 use crate::users::token::TokenKeys;
 use crate::web::middleware;
 use tokio::sync::Notify;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub mailer: Mailer,
     pub tokens: TokenKeys,
     pub limiter: RateLimiter,
+    /// Every Argon2 hash and check goes through this gate (one per core, a bounded queue).
+    pub passwords: PasswordGate,
     pub templates: Tera,
     /// Keys mailed-code hashes and signed file URLs; the same secret signs tokens.
     pub secret: Vec<u8>,
@@ -44,8 +47,7 @@ impl AppState {
     /// one (tests use the memory mailer).
     pub fn new(config: Config, mailer: Option<Mailer>) -> anyhow::Result<Self> {
         let data_dir = config.data_dir();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        crate::private_files::create_private_dir(&data_dir)?;
         crate::i18n::check()?;
         let db = Db::connect(&config.database_url(), config.database.pool_size)?;
         let secret = load_secret(&config, &data_dir)?;
@@ -62,6 +64,7 @@ impl AppState {
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),
+            passwords: PasswordGate::new(0, config.limits.password_hash_queue),
             mailer,
             db,
             secret,
@@ -104,22 +107,9 @@ fn load_secret(config: &Config, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(&path, &hex).with_context(|| format!("cannot write {}", path.display()))?;
-    restrict_to_owner(&path)?;
+    crate::private_files::write_private(&path, hex.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(hex.into_bytes())
-}
-
-#[cfg(unix)]
-fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    Ok(())
-}
-
-/// On Windows the per-user data folder (%APPDATA%) is already private to its user.
-#[cfg(not(unix))]
-fn restrict_to_owner(_path: &Path) -> anyhow::Result<()> {
-    Ok(())
 }
 
 /// Every route of every area.
@@ -214,6 +204,7 @@ pub fn server(
             .app_data(web::PayloadConfig::default().limit(limit))
             .wrap(from_fn(middleware::csrf))
             .wrap(from_fn(middleware::render_errors))
+            .wrap(from_fn(middleware::security_headers))
             .wrap(from_fn(middleware::request_log))
             .wrap(Compress::default())
             .configure(|cfg| routes(cfg, &app_config))

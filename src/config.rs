@@ -107,7 +107,8 @@ pub struct AuthConfig {
     pub token_ttl_hours: i64,
     /// Daily generation quota of a new user.
     pub default_daily_quota: i32,
-    /// Mark cookies `Secure` (set it when the instance is reached over HTTPS).
+    /// Mark cookies `Secure` (set it when a TLS proxy in front serves HTTPS; with
+    /// server.tls_cert they are always `Secure`).
     pub secure_cookies: bool,
 }
 
@@ -162,6 +163,10 @@ pub struct LimitsConfig {
     pub login_failures_per_account: u32,
     /// Verification-code checks per client IP per minute.
     pub code_checks_per_ip_per_minute: u32,
+    /// Registrations per client IP (IPv6: per /64) per hour.
+    pub registrations_per_ip_per_hour: u32,
+    /// Password hashes waiting for a CPU (one runs per core); past this, 429 + Retry-After.
+    pub password_hash_queue: usize,
     /// Largest reference image upload in bytes.
     pub upload_bytes: usize,
     /// Largest library import in bytes: the archive, and the files it names added up.
@@ -377,6 +382,8 @@ impl Default for LimitsConfig {
             login_per_ip_per_minute: 30,
             login_failures_per_account: 10,
             code_checks_per_ip_per_minute: 20,
+            registrations_per_ip_per_hour: 20,
+            password_hash_queue: 64,
             upload_bytes: 20 * 1024 * 1024,
             import_bytes: 4 * 1024 * 1024 * 1024,
             imports_per_user: 1,
@@ -535,6 +542,11 @@ impl Config {
     }
 
     /// The data dir: configured, or the OS's per-user data folder.
+    /// Whether cookies carry `Secure`: asked for, or this server speaks TLS itself.
+    pub fn secure_cookies(&self) -> bool {
+        self.auth.secure_cookies || self.server.tls_cert.is_some()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
             return dir.clone();

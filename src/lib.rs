@@ -13,6 +13,7 @@ pub mod generation;
 pub mod i18n;
 pub mod library;
 pub mod mail;
+pub mod private_files;
 pub mod ratelimit;
 pub mod storage;
 pub mod users;

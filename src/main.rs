@@ -113,9 +113,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tls_cert: c.tls_cert.clone(),
         tls_key: c.tls_key.clone(),
     };
+    picturedeck::private_files::restrict_new_files();
     let config = Config::load(c.config.as_deref(), &overrides)?;
     if let Some(Command::Config(ConfigCommand::Check)) = &cli.command {
         print!("{}", config.masked_toml()?);
+        if let Some(warning) = picturedeck::private_files::exposure_warning(&config.data_dir()) {
+            eprintln!("warning: {warning}");
+        }
         println!("# configuration is valid");
         return Ok(());
     }

@@ -88,8 +88,7 @@ impl Db {
         if backend == Backend::Sqlite {
             if let Some(parent) = std::path::Path::new(target).parent() {
                 if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                    crate::private_files::create_private_dir(parent)?;
                 }
             }
         }
@@ -105,9 +104,33 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(manager)
             .with_context(|| format!("cannot open the database {}", redact_url(url)))?;
+        if backend == Backend::Sqlite && std::path::Path::new(target).is_file() {
+            // SQLite gives its journal and WAL files the database file's mode.
+            crate::private_files::restrict_to_owner(std::path::Path::new(target))
+                .with_context(|| format!("cannot restrict {target} to its owner"))?;
+        }
         let db = Db { pool, backend };
         db.migrate()?;
+        db.fill_username_keys()?;
         Ok(db)
+    }
+
+    /// The data half of migration 000202: what SQL cannot compute on SQLite.
+    fn fill_username_keys(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get().context("no database connection")?;
+        let (filled, collisions) = crate::users::store::fill_username_keys(&mut conn)
+            .context("cannot fill users.username_key")?;
+        if filled > 0 {
+            tracing::info!(filled, "usernames given their comparison form");
+        }
+        for name in collisions {
+            tracing::warn!(
+                username = %name,
+                "this account's name equals another's once Unicode case and width are \
+                 ignored; it keeps working, but rename one of the two"
+            );
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -13,6 +13,7 @@ diesel::table! {
         daily_quota -> Nullable<Integer>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        username_key -> Nullable<Text>,
     }
 }
 
@@ -43,6 +44,22 @@ diesel::table! {
 
 diesel::joinable!(email_codes -> users (user_id));
 diesel::joinable!(audit_log -> users (user_id));
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::table! {
     generations (id) {
@@ -146,6 +163,8 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         views -> BigInt,
         created_at -> Timestamp,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -157,6 +176,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     email_codes,
     audit_log,
+    sessions,
     generations,
     uploads,
     api_calls

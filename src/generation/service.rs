@@ -681,12 +681,22 @@ pub async fn signed_file(
         return Err(AppError::forbidden("err.link_expired"));
     }
     let uuid_s = uuid.to_string();
+    // A banned owner's files stop with their share links, whatever links are still about.
+    let unbanned = |conn: &mut crate::db::DbConn, owner: i64| -> AppResult<bool> {
+        Ok(!crate::users::store::is_banned(conn, owner)?)
+    };
     let mut name = None;
     let (key, mime) = match kind {
         "result" | "thumb" => {
             let task = state
                 .db
-                .run(move |conn| Ok(store::find_by_uuid(conn, &uuid_s)?))
+                .run(move |conn| {
+                    let task = store::find_by_uuid(conn, &uuid_s)?;
+                    Ok(match task {
+                        Some(t) if unbanned(conn, t.user_id)? => Some(t),
+                        _ => None,
+                    })
+                })
                 .await?
                 .filter(|g| g.status == TaskStatus::Completed.as_str())
                 .ok_or_else(AppError::not_found)?;
@@ -705,7 +715,12 @@ pub async fn signed_file(
         "upload" => {
             let upload = state
                 .db
-                .run(move |conn| Ok(store::find_upload(conn, &uuid_s)?))
+                .run(move |conn| {
+                    Ok(match store::find_upload(conn, &uuid_s)? {
+                        Some(u) if unbanned(conn, u.user_id)? => Some(u),
+                        _ => None,
+                    })
+                })
                 .await?
                 .ok_or_else(AppError::not_found)?;
             (Some(upload.physical_path), Some(upload.mime))

@@ -123,6 +123,9 @@ pub struct Share {
     pub revoked_at: Option<NaiveDateTime>,
     pub views: i64,
     pub created_at: NaiveDateTime,
+    /// Wrong passwords since the last right one or the last lock.
+    pub failed_attempts: i32,
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -152,4 +155,8 @@ pub struct ShareView {
     pub expires_at: Option<String>,
     pub views: i64,
     pub created_at: String,
+    /// Wrong passwords typed since the last right one.
+    pub failed_attempts: i32,
+    /// Set while too many wrong passwords keep the link locked.
+    pub locked_until: Option<String>,
 }

@@ -91,6 +91,14 @@ async fn library_context(
         },
     );
     ctx.insert("rest", &list_query_string(req.query_string()));
+    // The timeline's next page continues the day the last one ended on: no second heading.
+    let after_day = req
+        .query_string()
+        .split('&')
+        .find_map(|p| p.strip_prefix("day="))
+        .filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+        .unwrap_or("");
+    ctx.insert("after_day", after_day);
     Ok(ctx)
 }
 
@@ -101,7 +109,7 @@ fn list_query_string(query: &str) -> String {
         .split('&')
         .filter(|p| {
             let (key, value) = p.split_once('=').unwrap_or((p, ""));
-            !value.is_empty() && !matches!(key, "before" | "deleted" | "folder_deleted")
+            !value.is_empty() && !matches!(key, "before" | "day" | "deleted" | "folder_deleted")
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -544,7 +552,7 @@ async fn unlock_share(
             let cookie = Cookie::build(SHARE_COOKIE, proof)
                 .path(format!("/s/{}", token.as_str()))
                 .http_only(true)
-                .secure(state.config.auth.secure_cookies)
+                .secure(state.config.secure_cookies())
                 .same_site(SameSite::Lax)
                 .finish();
             let mut res = redirect(&format!("/s/{}", token.as_str()));

@@ -626,8 +626,27 @@ fn share_view(share: &Share, target: String) -> ShareView {
         expires_at: share.expires_at.map(crate::users::model::rfc3339),
         views: share.views,
         created_at: crate::users::model::rfc3339(share.created_at),
+        failed_attempts: share.failed_attempts,
+        locked_until: share
+            .locked_until
+            .filter(|until| *until > Utc::now().naive_utc())
+            .map(crate::users::model::rfc3339),
     }
 }
+
+/// Share tokens are 24 random bytes in URL-safe base64: exactly 32 such characters.
+pub fn is_share_token(token: &str) -> bool {
+    token.len() == 32
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Wrong passwords (from any address) before a share locks, and for how long.
+pub const SHARE_FAILURES_BEFORE_LOCK: i32 = 20;
+pub const SHARE_LOCK_MINUTES: i64 = 15;
+/// Password tries per client address per share per minute.
+const SHARE_TRIES_PER_MINUTE: u32 = 10;
 
 fn new_token() -> String {
     use base64::Engine as _;
@@ -657,9 +676,7 @@ pub async fn create_share(
         return Err(AppError::invalid("password", "err.password_long"));
     }
     let hash = match password {
-        Some(p) => {
-            Some(crate::db::run_blocking(move || crate::users::service::hash_password(&p)).await?)
-        }
+        Some(p) => Some(state.passwords.hash(&p).await?),
         None => None,
     };
     let user_id = user.id;
@@ -752,17 +769,31 @@ pub enum Shared {
     },
 }
 
-/// A live share by token: not revoked, not expired, its target still there.
+/// A live share by token: well-formed, not revoked, not expired, its owner not banned.
 async fn live_share(state: &AppState, token: &str) -> AppResult<Share> {
+    let gone = || AppError::client(StatusCode::NOT_FOUND, 404, "err.library.share_gone");
+    // A token of the wrong shape costs no query and no limiter key.
+    if !is_share_token(token) {
+        return Err(gone());
+    }
     let token = token.to_string();
     let share = state
         .db
-        .run(move |conn| Ok(store::share_by_token(conn, &token)?))
+        .run(move |conn| {
+            let Some(share) = store::share_by_token(conn, &token)? else {
+                return Ok(None);
+            };
+            // A ban hides the owner's links at once; lifting it brings them back.
+            if crate::users::store::is_banned(conn, share.user_id)? {
+                return Ok(None);
+            }
+            Ok(Some(share))
+        })
         .await?
         .filter(|s| {
             s.revoked_at.is_none() && s.expires_at.is_none_or(|e| e > Utc::now().naive_utc())
         })
-        .ok_or_else(|| AppError::client(StatusCode::NOT_FOUND, 404, "err.library.share_gone"))?;
+        .ok_or_else(gone)?;
     Ok(share)
 }
 
@@ -817,36 +848,57 @@ pub async fn open_share(
     Ok(Shared::Open { title, results })
 }
 
-/// Checks a share's password (rate-limited per client); Ok(proof) to keep in a cookie.
+/// Checks a share's password; Ok(proof) to keep in a cookie. Limited per client and share,
+/// and wrong passwords from all clients together lock the share for a while.
 pub async fn unlock_share(
     state: &AppState,
     token: &str,
     password: &str,
     ip: &str,
 ) -> AppResult<String> {
+    let share = live_share(state, token).await?;
     state
         .limiter
         .hit(
-            &format!("share:{ip}:{token}"),
-            10,
+            &format!("share:{}:{}", crate::ratelimit::ip_key(ip), share.id),
+            SHARE_TRIES_PER_MINUTE,
             std::time::Duration::from_secs(60),
         )
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
-    let share = live_share(state, token).await?;
     let Some(hash) = share.password_hash else {
         return Ok(unlock_proof(state, token));
     };
-    let attempt = password.to_string();
-    let ok = crate::db::run_blocking(move || {
-        Ok(crate::users::service::password_matches(&attempt, &hash))
-    })
-    .await?;
-    if ok {
-        Ok(unlock_proof(state, token))
-    } else {
-        Err(
-            AppError::client(StatusCode::UNAUTHORIZED, 401, "err.library.share_password")
-                .on_field("password"),
-        )
+    let now = Utc::now().naive_utc();
+    if let Some(until) = share.locked_until.filter(|u| *u > now) {
+        return Err(AppError::RateLimited {
+            retry_after: (until - now).num_seconds().max(1) as u64,
+        });
     }
+    let (id, owner, failed) = (share.id, share.user_id, share.failed_attempts);
+    if state.passwords.verify(password, Some(hash)).await? {
+        if failed > 0 {
+            state
+                .db
+                .run(move |conn| Ok(store::clear_share_failures(conn, id)?))
+                .await?;
+        }
+        return Ok(unlock_proof(state, token));
+    }
+    let (ip, uuid) = (ip.to_string(), share.uuid.clone());
+    state
+        .db
+        .run(move |conn| {
+            let until = now + chrono::Duration::minutes(SHARE_LOCK_MINUTES);
+            if store::count_share_failure(conn, id, SHARE_FAILURES_BEFORE_LOCK, until)? {
+                // The owner's audit trail says when and from where the guessing came.
+                let owner = Some(crate::users::model::UserId(owner));
+                crate::audit::record(conn, owner, "share_locked", Some(&uuid), Some(&ip))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Err(
+        AppError::client(StatusCode::UNAUTHORIZED, 401, "err.library.share_password")
+            .on_field("password"),
+    )
 }

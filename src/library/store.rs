@@ -409,6 +409,37 @@ pub fn revoke_share(
     .map(|n| n == 1)
 }
 
+/// Counts a wrong password; the `max`th locks the share until `lock_until` and starts the
+/// count again. True when this failure locked it.
+pub fn count_share_failure(
+    conn: &mut DbConn,
+    id: i64,
+    max: i32,
+    lock_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(shares::table.find(id))
+        .set(shares::failed_attempts.eq(shares::failed_attempts + 1))
+        .execute(conn)?;
+    let locked = diesel::update(
+        shares::table
+            .find(id)
+            .filter(shares::failed_attempts.ge(max)),
+    )
+    .set((
+        shares::failed_attempts.eq(0),
+        shares::locked_until.eq(Some(lock_until)),
+    ))
+    .execute(conn)?;
+    Ok(locked == 1)
+}
+
+pub fn clear_share_failures(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(shares::table.find(id))
+        .set(shares::failed_attempts.eq(0))
+        .execute(conn)
+        .map(drop)
+}
+
 pub fn count_view(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(shares::table.find(id))
         .set(shares::views.eq(shares::views + 1))

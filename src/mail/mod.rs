@@ -102,7 +102,7 @@ impl Mailer {
                 let written = path.clone();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                     std::fs::create_dir_all(&outbox)?;
-                    std::fs::write(&written, bytes)?;
+                    crate::private_files::write_private(&written, &bytes)?;
                     Ok(())
                 })
                 .await

@@ -4,12 +4,12 @@
 use actix_web::web::{self, Data, Json};
 use serde::{Deserialize, Serialize};
 
-use super::model::UserView;
+use super::model::{SessionView, UserView};
 use super::service::{self, LoggedIn, Registered, Registration};
 use crate::app::AppState;
 use crate::error::{AppResult, Reply};
 use crate::i18n::Lang;
-use crate::web::auth::{ApiUser, ClientOrigin};
+use crate::web::auth::{bearer, ApiUser, ClientOrigin};
 
 /// Plain routes, not a `/api/v1` scope: an actix scope would swallow other areas' paths.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,7 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/api/v1/auth/reset-password",
             web::post().to(reset_password),
         )
+        .route("/api/v1/auth/logout", web::post().to(logout))
         .route("/api/v1/user/me", web::get().to(me))
+        .route("/api/v1/user/sessions", web::get().to(sessions))
+        .route(
+            "/api/v1/user/sessions/revoke-all",
+            web::post().to(revoke_all_sessions),
+        )
         .route(
             "/api/v1/user/reset-password",
             web::post().to(change_password),
@@ -130,6 +136,39 @@ async fn reset_password(
     )
     .await?;
     Ok(Reply::message("msg.password_reset"))
+}
+
+async fn logout(
+    req: actix_web::HttpRequest,
+    state: Data<AppState>,
+    _: ApiUser,
+) -> AppResult<Reply<()>> {
+    service::logout(&state, &bearer(&req).unwrap_or_default()).await?;
+    Ok(Reply::message("msg.logged_out"))
+}
+
+#[derive(Serialize)]
+pub struct Sessions {
+    sessions: Vec<SessionView>,
+}
+
+async fn sessions(
+    req: actix_web::HttpRequest,
+    state: Data<AppState>,
+    user: ApiUser,
+) -> AppResult<Reply<Sessions>> {
+    let current = service::session_of(&state, bearer(&req).as_deref());
+    let sessions = service::sessions(&state, &user.0, current).await?;
+    Ok(Reply::ok("msg.ok", Sessions { sessions }))
+}
+
+async fn revoke_all_sessions(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+) -> AppResult<Reply<()>> {
+    service::revoke_all_sessions(&state, &user.0, &origin.0).await?;
+    Ok(Reply::message("msg.signed_out_everywhere"))
 }
 
 async fn me(user: ApiUser) -> AppResult<Reply<UserView>> {

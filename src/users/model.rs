@@ -2,7 +2,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{email_codes, users};
+use crate::db::schema::{email_codes, sessions, users};
 
 /// Internal row id; never leaves the server (the public id is `User::uuid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +84,8 @@ impl User {
 pub struct NewUserRow<'a> {
     pub uuid: &'a str,
     pub username: &'a str,
+    /// `username_key(username)`: what uniqueness and lookups compare.
+    pub username_key: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
     pub role: &'a str,
@@ -147,7 +149,68 @@ pub struct NewEmailCode<'a> {
     pub expires_at: NaiveDateTime,
 }
 
+/// One sign-in of an account; its token carries `uuid`.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: i64,
+    pub uuid: String,
+    pub user_id: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub uuid: &'a str,
+    pub user_id: i64,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// What the profile page and the API show of a session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// The form two names are compared in: Unicode NFKC of the case-folded NFKC (so "Ölaf",
+/// "ölaf" and "ÖLAF" are one name on every backend, whatever its `lower()` does).
+pub fn username_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    let composed: String = name.nfkc().collect();
+    caseless::default_case_fold_str(&composed).nfkc().collect()
+}
+
 /// UTC timestamps as the seed writes them: `2025-10-30T14:10:00Z`.
 pub fn rfc3339(t: NaiveDateTime) -> String {
     t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::username_key;
+
+    #[test]
+    fn names_compare_by_nfkc_and_case_fold() {
+        assert_eq!(username_key("Ölaf"), username_key("ölaf"));
+        assert_eq!(username_key("ÖLAF"), username_key("o\u{308}laf"));
+        assert_eq!(username_key("Straße"), username_key("STRASSE"));
+        assert_eq!(username_key("Ｂｏｂ"), "bob");
+        assert_ne!(username_key("olaf"), username_key("ölaf"));
+    }
 }

@@ -12,7 +12,9 @@ use super::service;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang, LANG_COOKIE};
-use crate::web::auth::{clear_session_cookie, session_cookie, ClientOrigin, MaybeUser, PageUser};
+use crate::web::auth::{
+    clear_session_cookie, session, session_cookie, ClientOrigin, MaybeUser, PageUser,
+};
 use crate::web::render::{base_context, form_error, render, safe_next};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -27,6 +29,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/profile/password", web::post().to(password_submit))
         .route("/profile/email/code", web::post().to(email_code))
         .route("/profile/email", web::post().to(email_submit))
+        .route(
+            "/profile/sessions/revoke-all",
+            web::post().to(sessions_revoke_all),
+        )
+        .route(
+            "/profile/sessions/{id}/revoke",
+            web::post().to(session_revoke),
+        )
         .route("/logout", web::post().to(logout))
         .route("/lang/{lang}", web::get().to(switch_language));
 }
@@ -266,14 +276,46 @@ async fn profile_page(
     let tab = match q.tab.as_deref() {
         Some("email") => "email",
         Some("password") => "password",
+        Some("sessions") => "sessions",
         _ => "info",
     };
-    render(
-        &state.templates,
-        "users/profile.html",
-        &profile_context(&req, &user.0, tab),
-        StatusCode::OK,
-    )
+    let mut ctx = profile_context(&req, &user.0, tab);
+    if tab == "sessions" {
+        let current = service::session_of(&state, session(&req).as_deref());
+        ctx.insert(
+            "sessions",
+            &service::sessions(&state, &user.0, current).await?,
+        );
+    }
+    render(&state.templates, "users/profile.html", &ctx, StatusCode::OK)
+}
+
+/// Signs one session out; the row leaves the list (htmx swaps it for nothing).
+async fn session_revoke(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    service::revoke_session(&state, &user.0, &id).await?;
+    let current = service::session_of(&state, session(&req).as_deref());
+    if current.as_deref() == Some(id.as_str()) {
+        return Ok(hx_redirect("/login")
+            .cookie(clear_session_cookie())
+            .finish());
+    }
+    Ok(HttpResponse::Ok().finish())
+}
+
+async fn sessions_revoke_all(
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+) -> AppResult<HttpResponse> {
+    service::revoke_all_sessions(&state, &user.0, &origin.0).await?;
+    Ok(hx_redirect("/login")
+        .cookie(clear_session_cookie())
+        .finish())
 }
 
 #[derive(Deserialize, Default)]
@@ -385,10 +427,14 @@ async fn email_submit(
     }
 }
 
-async fn logout() -> HttpResponse {
-    hx_redirect("/login")
+/// Ends this browser's session on the server too, not only its cookie.
+async fn logout(req: HttpRequest, state: Data<AppState>) -> AppResult<HttpResponse> {
+    if let Some(token) = session(&req) {
+        service::logout(&state, &token).await?;
+    }
+    Ok(hx_redirect("/login")
         .cookie(clear_session_cookie())
-        .finish()
+        .finish())
 }
 
 #[derive(Deserialize, Default)]

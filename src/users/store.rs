@@ -3,8 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::{CodePurpose, EmailCode, NewEmailCode, NewUserRow, User, UserId};
-use crate::db::schema::{email_codes, users};
+use super::model::{
+    CodePurpose, EmailCode, NewEmailCode, NewSession, NewUserRow, Session, User, UserId,
+};
+use crate::db::schema::{email_codes, sessions, users};
 use crate::db::DbConn;
 
 diesel::define_sql_function! {
@@ -27,12 +29,61 @@ pub fn find_by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<User>> 
         .optional()
 }
 
+/// The account whose name is `username` in any case or Unicode form.
 pub fn find_by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+    let found = users::table
+        .filter(users::username_key.eq(super::model::username_key(username)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?;
+    if found.is_some() {
+        return Ok(found);
+    }
+    // An account whose key could not be filled (its name collides with another's) is still
+    // found by the rule it was created under.
     users::table
+        .filter(users::username_key.is_null())
         .filter(lower(users::username).eq(username.to_lowercase()))
         .select(User::as_select())
         .first(conn)
         .optional()
+}
+
+/// Fills `username_key` of accounts made before it existed (done in Rust: SQL has no NFKC
+/// on SQLite). Returns how many were filled and the names that collide with another
+/// account's; those keep no key and are logged for the operator to rename.
+pub fn fill_username_keys(conn: &mut DbConn) -> QueryResult<(usize, Vec<String>)> {
+    let pending: Vec<(i64, String)> = users::table
+        .filter(users::username_key.is_null())
+        .order(users::id.asc())
+        .select((users::id, users::username))
+        .load(conn)?;
+    let (mut filled, mut collisions) = (0, Vec::new());
+    for (id, name) in pending {
+        let key = super::model::username_key(&name);
+        match diesel::update(users::table.find(id))
+            .set(users::username_key.eq(&key))
+            .execute(conn)
+        {
+            Ok(_) => filled += 1,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => collisions.push(name),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((filled, collisions))
+}
+
+/// Whether the account `id` is banned (its shares and files are hidden meanwhile).
+pub fn is_banned(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let status: Option<String> = users::table
+        .find(id)
+        .select(users::status)
+        .first(conn)
+        .optional()?;
+    Ok(status.as_deref() == Some(super::model::Status::Banned.as_str()))
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
@@ -63,8 +114,11 @@ pub fn set_password(
             users::token_version.eq(users::token_version + bump),
             users::updated_at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    if revoke {
+        revoke_all_sessions(conn, id, now)?;
+    }
+    Ok(())
 }
 
 pub fn set_email(
@@ -92,8 +146,87 @@ pub fn set_status(
             users::token_version.eq(users::token_version + 1),
             users::updated_at.eq(now),
         ))
+        .execute(conn)?;
+    revoke_all_sessions(conn, id, now)
+}
+
+// ---- sessions ---------------------------------------------------------------------------
+
+pub fn insert_session(conn: &mut DbConn, row: &NewSession<'_>) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(row)
         .execute(conn)
         .map(drop)
+}
+
+/// The session `uuid` of `user_id` if it is neither revoked nor expired.
+pub fn live_session(
+    conn: &mut DbConn,
+    uuid: &str,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Option<Session>> {
+    sessions::table
+        .filter(sessions::uuid.eq(uuid))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn touch_session(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Live sessions, most recently used first (at most `limit`).
+pub fn sessions_of(
+    conn: &mut DbConn,
+    user_id: i64,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .limit(limit)
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// Ends one session of `user_id`; false when there was no such live session.
+pub fn revoke_session(
+    conn: &mut DbConn,
+    user_id: i64,
+    uuid: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::uuid.eq(uuid))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+pub fn revoke_all_sessions(conn: &mut DbConn, id: UserId, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(id.0))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)
+    .map(drop)
 }
 
 pub fn set_role(conn: &mut DbConn, id: UserId, role: &str, now: NaiveDateTime) -> QueryResult<()> {

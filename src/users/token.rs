@@ -1,5 +1,6 @@
 //! Login tokens (JWT, HS256). A token names the account by its public uuid and carries the
 //! account's `token_version`: bumping the version (password change, ban) revokes every token.
+//! It also names its session (`sid`), so one sign-in can be ended alone (logout).
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -11,6 +12,9 @@ use super::model::User;
 pub struct Claims {
     pub sub: String,
     pub ver: i32,
+    /// The session row; tokens from before sessions existed have none and are refused.
+    #[serde(default)]
+    pub sid: String,
     pub iat: i64,
     pub exp: i64,
 }
@@ -39,12 +43,12 @@ impl TokenKeys {
         self.ttl
     }
 
-    pub fn issue(&self, user: &User) -> anyhow::Result<IssuedToken> {
-        let now = Utc::now();
+    pub fn issue(&self, user: &User, sid: &str, now: DateTime<Utc>) -> anyhow::Result<IssuedToken> {
         let expires_at = now + self.ttl;
         let claims = Claims {
             sub: user.uuid.clone(),
             ver: user.token_version,
+            sid: sid.to_string(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
@@ -86,9 +90,12 @@ mod tests {
     #[test]
     fn issued_token_verifies_and_forgeries_do_not() {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 1);
-        let issued = keys.issue(&user()).unwrap();
+        let issued = keys.issue(&user(), "s-1", Utc::now()).unwrap();
         let claims = keys.verify(&issued.token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.ver), ("u-1", 3));
+        assert_eq!(
+            (claims.sub.as_str(), claims.ver, claims.sid.as_str()),
+            ("u-1", 3, "s-1")
+        );
 
         let other = TokenKeys::new(b"another-secret-another-secret-xx", 1);
         assert!(other.verify(&issued.token).is_none());

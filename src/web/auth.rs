@@ -22,7 +22,8 @@ fn state_of(req: &HttpRequest) -> AppResult<web::Data<AppState>> {
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing"), "app"))
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The API's token, from `Authorization: Bearer`.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
@@ -30,7 +31,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-fn session(req: &HttpRequest) -> Option<String> {
+/// The page session's token, from its cookie.
+pub fn session(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
 }
 
@@ -118,7 +120,12 @@ impl FromRequest for ClientOrigin {
             .peer_addr()
             .map(|a| super::proxy::client_ip(a.ip(), forwarded, trusted).to_string())
             .unwrap_or_else(|| "unknown".into());
-        std::future::ready(Ok(ClientOrigin(Origin { ip })))
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(service::MAX_USER_AGENT).collect());
+        std::future::ready(Ok(ClientOrigin(Origin { ip, user_agent })))
     }
 }
 
@@ -127,7 +134,7 @@ pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
-        .secure(state.config.auth.secure_cookies)
+        .secure(state.config.secure_cookies())
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::seconds(ttl))
         .finish()

@@ -43,7 +43,7 @@ pub async fn request_log(
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %loggable_path(req.path()));
     let started = Instant::now();
     async move {
         let mut res = next.call(req).await?;
@@ -60,6 +60,74 @@ pub async fn request_log(
     }
     .instrument(span)
     .await
+}
+
+/// Longest path written to the log; a hostile client must not fill the disk through it.
+const MAX_LOGGED_PATH: usize = 200;
+
+/// The path as the log shows it: share tokens are secrets (whoever reads the log could open
+/// the share), and anything past `MAX_LOGGED_PATH` is cut.
+pub fn loggable_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/s/") {
+        let tail = rest.split_once('/').map_or("", |(_, t)| t);
+        let mut shown = String::from("/s/***");
+        if !tail.is_empty() {
+            shown.push('/');
+            shown.push_str(tail);
+        }
+        return cut(&shown);
+    }
+    cut(path)
+}
+
+fn cut(path: &str) -> String {
+    match path.char_indices().nth(MAX_LOGGED_PATH) {
+        Some((at, _)) => format!("{}…({} bytes)", &path[..at], path.len()),
+        None => path.to_string(),
+    }
+}
+
+/// Scripts and styles come from our own /static only (htmx and our scripts are vendored);
+/// no inline script and no eval. Inline `style` attributes stay allowed: the progress bars
+/// set their width that way, and CSS cannot run code.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; \
+     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// Headers every answer carries: the CSP, no framing, no MIME sniffing, a referrer policy
+/// (none at all from share pages, whose token is in the URL), and HSTS when we speak TLS.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let share_page = req.path().starts_with("/s/");
+    let tls = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.server.tls_cert.is_some());
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    let mut set = |name: &'static str, value: &'static str| {
+        headers.insert(
+            header::HeaderName::from_static(name),
+            header::HeaderValue::from_static(value),
+        );
+    };
+    set("content-security-policy", CONTENT_SECURITY_POLICY);
+    set("x-content-type-options", "nosniff");
+    set("x-frame-options", "DENY");
+    set(
+        "referrer-policy",
+        if share_page {
+            "no-referrer"
+        } else {
+            "strict-origin-when-cross-origin"
+        },
+    );
+    if tls {
+        set("strict-transport-security", "max-age=31536000");
+    }
+    Ok(res)
 }
 
 fn is_api(req: &HttpRequest) -> bool {
@@ -81,9 +149,11 @@ fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request")
 }
 
-/// Page forms are posted by htmx with the token of the `pd_csrf` cookie in a header; a
-/// cross-site page can neither read the cookie nor set the header. The JSON API takes only
-/// bearer tokens, which a browser never adds by itself, so it needs no CSRF token.
+/// Page forms are posted by htmx with a CSRF token in a header. The token is an HMAC of the
+/// browser's `pd_csrf` nonce and the signed-in account, so neither a cross-site page (which
+/// cannot read it) nor someone who plants a cookie (who cannot compute it for another
+/// account) can produce it. The JSON API takes only bearer tokens, which a browser never adds
+/// by itself, so it needs no CSRF token.
 pub async fn csrf(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -98,16 +168,8 @@ pub async fn csrf(
         .cookie(CSRF_COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 64);
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method {
-        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        let ok = matches!((&existing, sent), (Some(cookie), Some(sent)) if constant_eq(cookie.as_bytes(), sent.as_bytes()));
-        if !ok {
-            return Ok(req.error_response(AppError::forbidden("err.csrf")));
-        }
-    }
-    let (token, fresh) = match existing {
-        Some(token) => (token, false),
+    let (nonce, fresh) = match existing {
+        Some(nonce) => (nonce, false),
         None => {
             let mut bytes = [0u8; 32];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -117,13 +179,33 @@ pub async fn csrf(
             )
         }
     };
+    let token = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| {
+            let account = super::auth::session(req.request())
+                .and_then(|t| state.tokens.verify(&t))
+                .map(|claims| claims.sub)
+                .unwrap_or_default();
+            csrf_token(&state.secret, &nonce, &account)
+        })
+        .unwrap_or_default();
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method {
+        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        let ok = !fresh
+            && !token.is_empty()
+            && sent.is_some_and(|sent| constant_eq(token.as_bytes(), sent.as_bytes()));
+        if !ok {
+            return Ok(req.error_response(AppError::forbidden("err.csrf")));
+        }
+    }
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let secure = req
         .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.config.auth.secure_cookies);
+        .is_some_and(|s| s.config.secure_cookies());
     let mut res = next.call(req).await?.map_into_boxed_body();
     if fresh {
-        let cookie = Cookie::build(CSRF_COOKIE, token)
+        let cookie = Cookie::build(CSRF_COOKIE, nonce)
             .path("/")
             .http_only(true)
             .secure(secure)
@@ -132,6 +214,23 @@ pub async fn csrf(
         res.response_mut().add_cookie(&cookie)?;
     }
     Ok(res)
+}
+
+/// The CSRF token of a browser nonce for an account (`""` before signing in).
+fn csrf_token(secret: &[u8], nonce: &str, account: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(b"csrf\0");
+    mac.update(nonce.as_bytes());
+    mac.update(b"\0");
+    mac.update(account.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn constant_eq(a: &[u8], b: &[u8]) -> bool {
@@ -203,7 +302,12 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
     if wants_json(req) {
-        let data = p.field.map(|f| serde_json::json!({ "field": f }));
+        // Retry-After is also in the body, for clients that only read the envelope.
+        let data = match (p.field, p.retry_after) {
+            (Some(f), _) => Some(serde_json::json!({ "field": f })),
+            (None, Some(secs)) => Some(serde_json::json!({ "retry_after": secs })),
+            (None, None) => None,
+        };
         return builder.json(Envelope {
             code: p.code,
             message,
@@ -264,4 +368,22 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
             .insert_header(("HX-Reswap", "innerHTML"));
     }
     builder.content_type("text/html; charset=utf-8").body(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn logged_paths_hide_share_tokens_and_stay_short() {
+        assert_eq!(loggable_path("/s/abcDEF123"), "/s/***");
+        assert_eq!(loggable_path("/library/x"), "/library/x");
+        let long = format!("/{}", "a".repeat(100_000));
+        let shown = loggable_path(&long);
+        assert!(
+            shown.len() < 300 && shown.ends_with("(100001 bytes)"),
+            "{shown}"
+        );
+        assert!(!loggable_path(&format!("/s/{}", "t".repeat(5000))).contains("ttt"));
+    }
 }

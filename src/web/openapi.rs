@@ -167,6 +167,27 @@ pub fn spec() -> Value {
             params: &[],
         },
         Op {
+            method: "post", path: "/api/v1/auth/logout", tag: "auth", summary: "Log out: the token used for this call stops working",
+            description: "Ends only this session; `/user/sessions/revoke-all` ends every one.", request: None, data: None,
+            responses: &[(200, "code 200: logged out"), UNAUTH],
+            auth: true,
+            params: &[],
+        },
+        Op {
+            method: "get", path: "/api/v1/user/sessions", tag: "user", summary: "Where the account is signed in",
+            description: "Live sessions, most recently used first; `current` marks the one making the call.", request: None, data: Some("Sessions"),
+            responses: &[(200, "code 200"), UNAUTH, BANNED],
+            auth: true,
+            params: &[],
+        },
+        Op {
+            method: "post", path: "/api/v1/user/sessions/revoke-all", tag: "user", summary: "Sign out everywhere",
+            description: "Every token of the account stops working, this one included.", request: None, data: None,
+            responses: &[(200, "code 200"), UNAUTH, BANNED],
+            auth: true,
+            params: &[],
+        },
+        Op {
             method: "get", path: "/api/v1/user/me", tag: "user", summary: "The signed-in account",
             description: "", request: None, data: Some("User"),
             responses: &[(200, "code 200"), UNAUTH, BANNED],
@@ -431,6 +452,11 @@ pub fn spec() -> Value {
                     ("new_email", string("")), ("verification_code", code()),
                 ]),
                 "EmailView": object(&[], &[("email", string(""))]),
+                "Sessions": object(&[], &[("sessions", json!({ "type": "array", "items": object(&[], &[
+                    ("id", string("")), ("user_agent", string("")), ("ip", string("")),
+                    ("created_at", string("UTC, RFC 3339")), ("last_seen_at", string("UTC, RFC 3339")),
+                    ("current", json!({ "type": "boolean" })),
+                ]) }))]),
                 "NewTask": object(&["type"], &[
                     ("type", json!({ "type": "string", "enum": ["t2i", "i2i", "t2v", "i2v"] })),
                     ("prompt", string("at most 2000 characters; required for t2i and t2v")),

@@ -135,22 +135,37 @@ pub fn form_error(
         AppError::Client { status, .. } => *status,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    render(tera, template, &ctx, status)
+    let mut res = render(tera, template, &ctx, status)?;
+    if let AppError::RateLimited { retry_after } = err {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(retry_after),
+        );
+    }
+    Ok(res)
 }
 
-/// A relative in-site path only, so a crafted `next` cannot send people elsewhere.
+/// Longest `next` kept; anything longer is no page of ours.
+const MAX_NEXT: usize = 2048;
+
+/// A same-origin path only, so a crafted `next` cannot send people elsewhere. Browsers drop
+/// tabs and newlines and read `\\` as `/`, so `/\t/evil.example` is `//evil.example` to them:
+/// refuse every control character, whitespace and backslash, and any start but one `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
-        {
-            n.to_string()
-        }
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/".to_string(),
     }
+}
+
+fn is_local_path(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars.next() == Some('/')
+        && chars.next() != Some('/')
+        && n.len() <= MAX_NEXT
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
 }
 
 pub fn urlencode(s: &str) -> String {
@@ -191,5 +206,19 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        for hostile in [
+            "/\t/evil.example/x",
+            "/\\evil.example",
+            "/ /evil.example",
+            "/\u{3000}/evil.example",
+            "/\u{7f}/evil.example",
+            "\t//evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(Some("/")), "/");
+        assert_eq!(safe_next(Some("/library?q=a%20b")), "/library?q=a%20b");
     }
 }

@@ -278,7 +278,12 @@ async fn forged_and_missing_tokens_are_rejected(app: &TestApp) {
     let user = picturedeck::users::service::find_by_username(&app.state, "ivan")
         .await
         .unwrap();
-    let resigned = other_key.issue(&user).unwrap().token;
+    // The genuine session id, so only the signature is wrong.
+    let sid = app.state.tokens.verify(&token).unwrap().sid;
+    let resigned = other_key
+        .issue(&user, &sid, chrono::Utc::now())
+        .unwrap()
+        .token;
     for bad in [
         None,
         Some("garbage"),

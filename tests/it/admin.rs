@@ -110,12 +110,12 @@ async fn admin_page_bans_with_one_click(app: &TestApp) {
     }
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "amy").await;
+    let csrf = app.page_login(&client, &csrf, "amy").await;
     assert_eq!(
         client.get(app.at("/admin")).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
-    app.page_login(&client, &csrf, "boss").await;
+    let csrf = app.page_login(&client, &csrf, "boss").await;
     let html = client
         .get(app.at("/admin"))
         .send()

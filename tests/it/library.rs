@@ -19,7 +19,7 @@ on_both_backends!(
 );
 
 /// Runs real tasks on the local engine and returns their ids once completed.
-async fn make(app: &TestApp, token: &str, prompts: &[&str]) -> Vec<String> {
+pub(crate) async fn make(app: &TestApp, token: &str, prompts: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for p in prompts {
         let (status, body) = app

@@ -212,7 +212,7 @@ async fn the_library_reads_well_at_both_sizes_with_tasks_in_every_state() {
 
         // 9.6: a video card on the main page does not offer 查看大图.
         b.goto(&app.at("/")).await;
-        let card = format!("#task-{}", seeded.done[3]);
+        let card = format!(".task-card[data-tasks~='{}']", seeded.done[3]);
         b.find(&card).await;
         assert!(!b.text(&card).await.contains("查看大图"));
 
@@ -276,7 +276,7 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
         if i == 0 {
             let tasks = b.count(".task-card").await;
             b.click(&format!(
-                "#task-{} button[hx-post$='/retry']",
+                ".task-card[data-tasks~='{}'] button[hx-post$='/retry']",
                 seeded.waiting[3]
             ))
             .await;

@@ -12,6 +12,7 @@ mod claims;
 mod cluster;
 mod crawler;
 mod generation;
+mod hostile_auth;
 mod hostile_media;
 mod library;
 mod library_pages;

@@ -74,9 +74,18 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     );
 
     // An open redirect through `next` is not possible.
-    let res = login_then("//evil.example").await;
+    let stranger = page_client();
+    let (fresh, _) = app.open(&stranger, "/login").await;
+    let form = [
+        ("username", "tina"),
+        ("password", PASSWORD),
+        ("next", "//evil.example"),
+    ];
+    let res = app.post_form(&stranger, &fresh, "/login", &form).await;
     assert_eq!(res.headers()["hx-redirect"], "/");
 
+    // Signed in, the pages carry a token bound to the account.
+    let (csrf, _) = app.open(&client, "/profile").await;
     let res = app.post_form(&client, &csrf, "/logout", &[]).await;
     assert_eq!(res.headers()["hx-redirect"], "/login");
     assert_eq!(
@@ -216,7 +225,7 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     let api_token = app.user("wendy").await;
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "wendy").await;
+    let csrf = app.page_login(&client, &csrf, "wendy").await;
     let res = app
         .post_form(
             &client,
@@ -279,7 +288,7 @@ async fn queued_tasks_show_their_place_in_the_queue(app: &TestApp) {
     app.register("queuer").await;
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "queuer").await;
+    let csrf = app.page_login(&client, &csrf, "queuer").await;
     let res = app
         .post_form(
             &client,

@@ -199,12 +199,12 @@ async fn rate_limits_outages_and_timeouts_are_retried() {
     let rows = call_times(&app, task["task_id"].as_str().unwrap()).await;
     let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
     assert!(
-        (1000..1900).contains(&waited),
+        (1000..3000).contains(&waited),
         "Retry-After: 1 was honoured, waited {waited} ms: {rows:?}"
     );
     let backoff = (rows[2].0 - rows[1].0).num_milliseconds() - rows[2].1;
     assert!(
-        backoff < 900,
+        backoff < 1000,
         "without Retry-After the short backoff applies, waited {backoff} ms"
     );
     assert_eq!(

@@ -48,7 +48,7 @@ async fn retry_keeps_the_aspect_ratio_of_the_first_attempt(app: &TestApp) {
     // The page's 重试 button goes through the same service.
     let browser = page_client();
     let (csrf, _) = app.open(&browser, "/login").await;
-    app.page_login(&browser, &csrf, "again").await;
+    let csrf = app.page_login(&browser, &csrf, "again").await;
     let retried = body["data"]["task_id"].as_str().unwrap().to_string();
     app.post(
         &format!("/api/v1/generation/{retried}/cancel"),

@@ -136,6 +136,9 @@ impl TestAppBuilder {
         config.database.url = database_url;
         config.database.pool_size = 4;
         config.server.workers = 2;
+        // Tests register many accounts from one address; tests/it/hostile_auth.rs checks the
+        // limit itself with a small one.
+        config.limits.registrations_per_ip_per_hour = 10_000;
         for f in self.tweak {
             f(&mut config);
         }
@@ -356,6 +359,15 @@ impl TestApp {
     }
 }
 
+/// The token a page gives htmx in `hx-headers` (empty when the page has none).
+pub fn csrf_of(html: &str) -> String {
+    html.split("\"X-CSRF-Token\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A browser-like HTTP client for the pages: keeps cookies, does not follow redirects.
 pub fn page_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -366,19 +378,17 @@ pub fn page_client() -> reqwest::Client {
 }
 
 impl TestApp {
-    /// GETs a page as a browser does; returns the CSRF token from its cookie and the HTML.
+    /// GETs a page as a browser does; returns the page's CSRF token (as htmx sends it) and
+    /// the HTML.
     pub async fn open(&self, client: &reqwest::Client, path: &str) -> (String, String) {
         let res = client.get(self.at(path)).send().await.expect("page");
-        let token = res
-            .cookies()
-            .find(|c| c.name() == "pd_csrf")
-            .map(|c| c.value().to_string())
-            .unwrap_or_default();
-        (token, res.text().await.expect("page body"))
+        let html = res.text().await.expect("page body");
+        (csrf_of(&html), html)
     }
 
-    /// Signs `name` in through the login form, as a person does.
-    pub async fn page_login(&self, client: &reqwest::Client, csrf: &str, name: &str) {
+    /// Signs `name` in through the login form, as a person does; returns the CSRF token of
+    /// the signed-in pages (it is bound to the account).
+    pub async fn page_login(&self, client: &reqwest::Client, csrf: &str, name: &str) -> String {
         let res = self
             .post_form(
                 client,
@@ -388,6 +398,7 @@ impl TestApp {
             )
             .await;
         assert!(res.status().is_success() || res.status().is_redirection());
+        self.open(client, "/profile").await.0
     }
 
     /// Posts a form as htmx does, with the CSRF header.

@@ -310,13 +310,20 @@ impl Browser {
         assert_eq!(chosen, json!(value), "{css} did not take {value:?}");
     }
 
+    /// The element's text; an htmx swap between finding and reading it makes the element stale,
+    /// so the element is found again rather than read as empty.
     pub async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        for _ in 0..20 {
+            let el = self.find(css).await;
+            let answer = self
+                .call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                .await;
+            if let Some(text) = answer.as_str() {
+                return text.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css}: the element went stale every time its text was read")
     }
 
     /// Runs `body` (a function body that may `return`) in the page.
