@@ -544,8 +544,9 @@ fn check_tables(track: &mp4::Mp4Track, file_len: u64) -> Result<()> {
         .iter()
         .map(|e| u64::from(e.sample_count))
         .sum();
+    // The crate counts samples from 1 in u32 and unwraps the lookup (found by fuzzing).
     ensure!(
-        timed >= u64::from(samples),
+        timed >= u64::from(samples) && timed < u64::from(u32::MAX),
         "stts does not time every sample"
     );
     // The crate adds up start times in u64 without checking.
