@@ -470,6 +470,49 @@ fn shift_chunk_offsets(container: &mut [u8], shift: u64) -> Result<()> {
     Ok(())
 }
 
+/// Where the child boxes start inside a container box the `mp4` crate walks into.
+fn children_at(kind: &[u8]) -> Option<usize> {
+    match kind {
+        b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"dinf" | b"edts" | b"udta" | b"mvex"
+        | b"moof" | b"traf" | b"mfra" | b"ilst" => Some(0),
+        b"meta" => Some(4),
+        b"stsd" | b"dref" => Some(8),
+        b"mp4a" => Some(28),
+        b"avc1" | b"hev1" | b"hvc1" | b"vp09" | b"encv" => Some(78),
+        _ => None,
+    }
+}
+
+/// Every box at least as long as its header and inside its parent. The `mp4` crate seeks to
+/// a box's start plus its size, so a box of size 0 (or smaller than its header) makes it read
+/// the same header forever (found by fuzzing).
+fn check_boxes(data: &[u8], depth: u32) -> Result<()> {
+    ensure!(depth < 12, "boxes nested too deep");
+    let mut rest = data;
+    while !rest.is_empty() {
+        ensure!(rest.len() >= 8, "a truncated box header");
+        let (size, header) = match u32::from_be_bytes(rest[..4].try_into()?) {
+            1 => {
+                ensure!(rest.len() >= 16, "a truncated box header");
+                (u64::from_be_bytes(rest[8..16].try_into()?), 16)
+            }
+            size => (u64::from(size), 8),
+        };
+        ensure!(
+            size >= header as u64 && size <= rest.len() as u64,
+            "a box size out of range"
+        );
+        let (this, next) = rest.split_at(size as usize);
+        if let Some(skip) = children_at(&this[4..8]) {
+            if let Some(children) = this[header..].get(skip..) {
+                check_boxes(children, depth + 1)?;
+            }
+        }
+        rest = next;
+    }
+    Ok(())
+}
+
 /// Samples read from the start of a track before giving up on a picture.
 const MAX_SAMPLES_TRIED: u32 = 600;
 
@@ -534,6 +577,7 @@ fn check_tables(track: &mp4::Mp4Track, file_len: u64) -> Result<()> {
 
 /// Decodes up to `limit` frames from the start of an MP4's H.264 track.
 fn decode_frames(mp4_bytes: &[u8], limit: usize) -> Result<Vec<RgbImage>> {
+    check_boxes(mp4_bytes, 0)?;
     let mut reader = Mp4Reader::read_header(Cursor::new(mp4_bytes), mp4_bytes.len() as u64)
         .context("reading the MP4 header")?;
     let (track_id, sample_count, params, length_size) = {
@@ -1081,8 +1125,9 @@ mod tests {
     }
 
     /// `bytes` with the big-endian u32 at `offset` past the first `fourcc` box type set to `value`.
-    fn patched(bytes: &[u8], fourcc: &[u8; 4], offset: usize, value: u32) -> Vec<u8> {
-        let at = bytes.windows(4).position(|w| w == fourcc).unwrap() + offset;
+    fn patched(bytes: &[u8], fourcc: &[u8; 4], offset: isize, value: u32) -> Vec<u8> {
+        let at = bytes.windows(4).position(|w| w == fourcc).unwrap() as isize + offset;
+        let at = at as usize;
         let mut out = bytes.to_vec();
         out[at..at + 4].copy_from_slice(&value.to_be_bytes());
         out
@@ -1102,6 +1147,10 @@ mod tests {
             ("stts without entries", patched(&good, b"stts", 8, 0)),
             ("stsz size of 4 GiB", patched(&good, b"stsz", 8, u32::MAX)),
             ("stco without entries", patched(&good, b"stco", 8, 0)),
+            (
+                "a box of size 0, which the crate reads forever",
+                patched(&good, b"tkhd", -4, 0),
+            ),
         ];
         for (what, bytes) in cases {
             assert!(poster_frame(&bytes).is_err(), "{what}");
