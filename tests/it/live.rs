@@ -72,7 +72,8 @@ impl Drop for Stream {
 async fn signed_in(app: &TestApp, name: &str) -> (reqwest::Client, String) {
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, name).await;
+    // Signing in starts a new session with a CSRF token of its own.
+    let csrf = app.page_login(&client, &csrf, name).await;
     (client, csrf)
 }
 
