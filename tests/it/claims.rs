@@ -580,7 +580,7 @@ async fn the_library_pages_favourite_tag_organise_share_and_upload(app: &TestApp
     };
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "organiser").await;
+    let csrf = app.page_login(&client, &csrf, "organiser").await;
     let post = |path: String, form: Vec<(&'static str, String)>| {
         let (client, csrf) = (&client, &csrf);
         async move {

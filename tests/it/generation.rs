@@ -699,7 +699,7 @@ async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_
     // picture as through the API, another recipe another picture.
     let client = crate::support::page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    app.page_login(&client, &csrf, "stylist").await;
+    let csrf = app.page_login(&client, &csrf, "stylist").await;
     let mut from_page = Vec::new();
     for (style, strength) in [("pencil_sketch", "1"), ("watercolor", "0.25")] {
         let res = app
