@@ -204,15 +204,12 @@ async fn only_finished_own_results_with_a_title_are_published(app: &TestApp) {
 
     // A task still queued cannot be published.
     app.stop_engine();
-    let (status, queued) = app
-        .post(
-            "/api/v1/generation",
-            Some(&alice),
+    let queued = app
+        .submit_task(
+            &alice,
             json!({"type": "t2i", "prompt": "还没画", "params": {"size": "128x96"}}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{queued}");
-    let queued = queued["data"]["task_id"].as_str().unwrap();
     let (status, answer) = app
         .send(
             Method::PUT,
@@ -796,9 +793,7 @@ async fn pages_show_the_gallery_a_work_and_an_author(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // Signed in, kai's own page shows the prompt, and the studio takes the recipe.
-    let kai_page = page_client();
-    let (csrf, _) = app.open(&kai_page, "/login").await;
-    app.page_login(&kai_page, &csrf, "kai").await;
+    let (kai_page, _) = app.signed_in("kai").await;
     let (_, own) = app.open(&kai_page, &format!("/w/{work}")).await;
     assert!(own.contains("秘密配方") && own.contains("id=\"unpublish\""));
     let (_, studio) = app.open(&kai_page, &format!("/?work={work}")).await;
@@ -808,9 +803,7 @@ async fn pages_show_the_gallery_a_work_and_an_author(app: &TestApp) {
     );
     // Another person's recipe leaves a hidden prompt out.
     app.register("lee").await;
-    let lee = page_client();
-    let (csrf, _) = app.open(&lee, "/login").await;
-    app.page_login(&lee, &csrf, "lee").await;
+    let (lee, _) = app.signed_in("lee").await;
     let (_, studio) = app.open(&lee, &format!("/?work={work}")).await;
     assert!(!studio.contains("秘密配方"));
     assert!(

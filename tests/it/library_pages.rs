@@ -9,18 +9,14 @@ use serde_json::Value;
 
 use crate::crawler::{seed_every_state, Seeded};
 use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
-use crate::support::{Backend, TestApp, PASSWORD};
+use crate::support::{Backend, TestApp};
 
 const LEFT: &str = "\u{E012}";
 const RIGHT: &str = "\u{E014}";
 
 pub(crate) async fn signed_in(app: &TestApp, driver: &str, name: &str) -> Browser {
     let b = Browser::start(driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", name).await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
-    b.find("#nav-library").await;
+    b.sign_in(app, name).await;
     b
 }
 

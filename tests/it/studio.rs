@@ -6,17 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
-use crate::support::{Backend, TestApp, PASSWORD};
-
-async fn make(app: &TestApp, token: &str, body: Value) -> Value {
-    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    answer["data"].clone()
-}
+use crate::support::{Backend, TestApp};
 
 /// The id of the card whose prompt contains `words`, once there is one.
 async fn card_with(b: &Browser, words: &str, seconds: u64) -> String {
@@ -53,18 +46,15 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
     // A full list: single pictures, one tall submission of four, and a filtered i2i.
     let mut ids = Vec::new();
     for i in 0..8 {
-        let made = make(
-            &app,
-            &token,
-            json!({"type": "t2i", "prompt": format!("雪山 {i}"), "params": {"size": "96x96"}}),
-        )
-        .await;
+        let made = app
+            .submit(
+                &token,
+                json!({"type": "t2i", "prompt": format!("雪山 {i}"), "params": {"size": "96x96"}}),
+            )
+            .await;
         ids.push(made["task_id"].as_str().unwrap().to_string());
     }
-    let four = make(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "竖幅 一只鹿", "params": {"aspect": "9:16", "resolution": "480p", "n": 4}}),
+    let four = app.submit(&token, json!({"type": "t2i", "prompt": "竖幅 一只鹿", "params": {"aspect": "9:16", "resolution": "480p", "n": 4}}),
     )
     .await;
     let four: Vec<String> = four["batch"]
@@ -89,16 +79,13 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
         .await
         .unwrap();
     let file = uploaded["data"]["file_id"].as_str().unwrap();
-    let filtered = make(&app, &token, json!({"type": "i2i", "prompt": "湖边", "images": [file], "params": {"style": "watercolor"}})).await;
+    let filtered = app.submit(&token, json!({"type": "i2i", "prompt": "湖边", "images": [file], "params": {"style": "watercolor"}})).await;
     ids.extend(four.iter().cloned());
     ids.push(filtered["task_id"].as_str().unwrap().to_string());
     app.wait_completed(&token, &ids).await;
 
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "painter").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "painter").await;
     b.wait_for_text("#welcome", "painter").await;
 
     for (size, width, height) in WINDOWS {
@@ -175,10 +162,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
 
         // A task made through the API appears by itself, with its progress moving.
         let wave = format!("海浪 {size}");
-        let made = make(
-            &app,
-            &token,
-            json!({"type": "t2v", "prompt": wave, "params": {"duration": 3, "resolution": "480p"}}),
+        let made = app.submit(&token, json!({"type": "t2v", "prompt": wave, "params": {"duration": 3, "resolution": "480p"}}),
         )
         .await;
         let task = made["task_id"].as_str().unwrap().to_string();
