@@ -278,17 +278,27 @@ fn encode_cursor(sort: Sort, p: &Publication, week_likes: i64) -> String {
     }
 }
 
-/// (sort kind, value, work id) of a cursor.
-fn decode_cursor(cursor: &str) -> Option<(char, i64, String)> {
+/// A decoded cursor: `n` (newest) or `s` (a likes score), the last card's value and work.
+struct Cursor {
+    kind: char,
+    value: i64,
+    work: String,
+}
+
+fn decode_cursor(cursor: &str) -> Option<Cursor> {
     let mut parts = cursor.splitn(3, '.');
     let kind = parts.next()?.chars().next()?;
     let value = parts.next()?.parse::<i64>().ok()?;
     let id = parts.next()?;
     uuid::Uuid::parse_str(id).ok()?;
-    matches!(kind, 'n' | 's').then(|| (kind, value, id.to_string()))
+    matches!(kind, 'n' | 's').then(|| Cursor {
+        kind,
+        value,
+        work: id.to_string(),
+    })
 }
 
-fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<(char, i64, String)>)> {
+fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<Cursor>)> {
     let sort = match blank(&q.sort) {
         None => Sort::Newest,
         Some(s) => Sort::parse(s).ok_or_else(|| bad("sort"))?,
@@ -322,7 +332,7 @@ fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<(char, i64, String)>
         None => None,
         Some(c) => {
             let c = decode_cursor(c).ok_or_else(|| bad("cursor"))?;
-            if (c.0 == 'n') != (sort == Sort::Newest) {
+            if (c.kind == 'n') != (sort == Sort::Newest) {
                 return Err(bad("cursor"));
             }
             Some(c)
@@ -422,8 +432,8 @@ pub async fn list(
                     f.favorited_by = Some(viewer_id.ok_or_else(AppError::unauthorized)?)
                 }
             }
-            if let Some((kind, value, uuid)) = cursor {
-                let p = store::by_uuid(conn, &uuid)?.ok_or_else(|| bad("cursor"))?;
+            if let Some(Cursor { kind, value, work }) = cursor {
+                let p = store::by_uuid(conn, &work)?.ok_or_else(|| bad("cursor"))?;
                 f.after = Some(match kind {
                     'n' => After::Published(
                         chrono::DateTime::from_timestamp_micros(value)

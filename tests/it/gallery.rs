@@ -843,3 +843,86 @@ async fn visitors_are_sent_to_log_in_when_the_instance_is_private(app: &TestApp)
         vec![work]
     );
 }
+
+/// What exiftool says about `bytes` with `args`, or None when exiftool is missing (a skip;
+/// under CI a failure).
+fn exiftool(bytes: &[u8], name: &str, args: &[&str]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = match std::process::Command::new("exiftool")
+        .args(args)
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if crate::support::under_ci() => panic!("exiftool is required under CI: {e}"),
+        Err(e) => {
+            crate::support::skipped(&format!("exiftool cannot run ({e})"));
+            return None;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every `TC260:AIGC` value exiftool found, parsed.
+fn aigc_labels(tags: &Value) -> Vec<Value> {
+    tags.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.to_ascii_lowercase().ends_with(":aigc"))
+        .map(|(_, v)| serde_json::from_str(v.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_media_carry_the_aigc_label_exiftool_reads() {
+    let app = TestApp::builder(crate::support::Backend::Sqlite)
+        .config(open)
+        .start()
+        .await
+        .unwrap();
+    let vera = app.user("vera").await;
+    for (kind, name) in [("t2v", "work.mp4"), ("t2i", "work.png")] {
+        let task = app.finished(&vera, kind, "海浪拍岸").await;
+        let work = publish(&app, &vera, &task, json!({"title": "浪"})).await;
+        let (_, d) = app
+            .get(&format!("/api/v1/gallery/works/{work}"), None)
+            .await;
+        let media = reqwest::get(app.at(d["data"]["media_url"].as_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(media.status(), StatusCode::OK);
+        let bytes = media.bytes().await.unwrap();
+        let Some(tags) = exiftool(&bytes, name, &["-j", "-G1"]) else {
+            break;
+        };
+        let tags: Value = serde_json::from_str::<Value>(&tags).unwrap()[0].clone();
+        let labels = aigc_labels(&tags);
+        assert!(
+            !labels.is_empty(),
+            "{kind}: exiftool found no AIGC label: {tags}"
+        );
+        for label in &labels {
+            assert_eq!(label["Label"], "1", "{kind}");
+            assert_eq!(label["ProduceID"], task.as_str(), "{kind}");
+            assert_eq!(label["ContentProducer"], "PictureDeck", "{kind}");
+        }
+        if kind == "t2v" {
+            // Both places: the top-level uuid box and moov/udta/XMP_; the video still plays.
+            let walk = exiftool(&bytes, name, &["-v2"]).unwrap();
+            assert!(
+                walk.contains("Tag 'uuid'") && walk.contains("Tag 'XMP_'"),
+                "{walk}"
+            );
+            assert_eq!(walk.matches("TC260:AIGC").count(), 2, "{walk}");
+            assert_eq!(tags["QuickTime:Duration"], "3.00 s", "{tags}");
+        }
+    }
+    app.stop().await;
+}
