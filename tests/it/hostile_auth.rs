@@ -405,7 +405,7 @@ async fn ban(app: &TestApp, name: &str, status: picturedeck::users::model::Statu
     let user = picturedeck::users::service::find_by_username(&app.state, name)
         .await
         .unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, status)
+    picturedeck::users::service::set_status(&app.state, &user, status, None)
         .await
         .unwrap();
 }
