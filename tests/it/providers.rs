@@ -319,7 +319,7 @@ async fn permanent_errors_fail_at_once_with_a_reason_people_understand() {
     fake.stop().await;
 }
 
-async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
+pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
     let base = fake.url.clone();
     TestApp::builder(backend)
         .config(move |c| {
