@@ -244,13 +244,16 @@ pub async fn take_down(
             }
             let reason = if mine { None } else { reason };
             if store::unpublish(conn, p.id, by, reason.as_deref(), now())? && !mine {
-                let detail = format!("{} {}", p.uuid, reason.as_deref().unwrap_or_default());
-                crate::audit::record(
+                crate::audit::record_by(
                     conn,
-                    Some(UserId(by)),
-                    "gallery.take_down",
-                    Some(&detail),
-                    None,
+                    &crate::audit::Action {
+                        actor: Some(UserId(by)),
+                        user: Some(UserId(p.user_id)),
+                        action: "gallery.take_down",
+                        target: Some(&p.uuid),
+                        detail: reason.as_deref(),
+                        ip: None,
+                    },
                 )?;
             }
             Ok(())

@@ -305,6 +305,24 @@ async fn an_admin_takes_a_work_down_with_a_reason_the_author_reads(app: &TestApp
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert!(listed(app, "/api/v1/gallery/works", None).await.is_empty());
+    // The audit log keeps who took it down.
+    let (_, me) = app.get("/api/v1/user/me", Some(&carol)).await;
+    let carol_uuid = me["data"]["uuid"].as_str().unwrap().to_string();
+    let actions = app
+        .state
+        .db
+        .run(move |conn| {
+            let carol = picturedeck::users::store::find_by_uuid(conn, &carol_uuid)
+                .unwrap()
+                .unwrap();
+            Ok(picturedeck::audit::actions_of(conn, carol.id()).unwrap())
+        })
+        .await
+        .unwrap();
+    assert!(
+        actions.contains(&"gallery.take_down".to_string()),
+        "{actions:?}"
+    );
 }
 
 async fn filters_search_and_keyset_pages(app: &TestApp) {
