@@ -123,6 +123,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::generation::pages::configure(cfg, config.limits.upload_bytes);
     crate::library::api::configure(cfg);
     crate::library::pages::configure(cfg);
+    // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
+    crate::mail::api::configure(cfg);
+    crate::mail::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
 }

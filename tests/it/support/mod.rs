@@ -56,6 +56,7 @@ pub struct TestApp {
     mails: Option<Arc<Mutex<Vec<OutgoingMail>>>>,
     handle: actix_web::dev::ServerHandle,
     engine: Option<tokio::task::JoinHandle<()>>,
+    mail_worker: tokio::task::JoinHandle<()>,
     pg_schema: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -160,6 +161,7 @@ impl TestAppBuilder {
         let engine = Some(tokio::spawn(picturedeck::generation::engine::run(
             state.clone(),
         )));
+        let mail_worker = tokio::spawn(picturedeck::mail::worker::run(state.clone()));
         let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
@@ -169,6 +171,7 @@ impl TestAppBuilder {
             mails,
             handle,
             engine,
+            mail_worker,
             pg_schema,
             _dir: dir,
         })
@@ -259,7 +262,9 @@ impl TestApp {
         }
     }
 
-    pub fn mails(&self) -> Vec<OutgoingMail> {
+    /// The mails the memory mailer got, once the outbox worker has sent every queued one.
+    pub async fn mails(&self) -> Vec<OutgoingMail> {
+        self.outbox_settled().await;
         self.mails
             .as_ref()
             .expect("memory mailer")
@@ -268,10 +273,29 @@ impl TestApp {
             .clone()
     }
 
+    /// Waits (up to 20 s) until no mail is waiting or being sent.
+    pub async fn outbox_settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let pending = picturedeck::mail::service::pending(&self.state)
+                .await
+                .expect("outbox");
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pending} mails still queued"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The 6-digit code of the newest mail to `to`.
-    pub fn last_code(&self, to: &str) -> String {
+    pub async fn last_code(&self, to: &str) -> String {
         let mail = self
             .mails()
+            .await
             .into_iter()
             .rev()
             .find(|m| m.to == to)
@@ -324,6 +348,7 @@ impl TestApp {
         if let Some(engine) = &self.engine {
             engine.abort();
         }
+        self.mail_worker.abort();
         self.handle.stop(false).await;
     }
 }
