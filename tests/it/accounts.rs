@@ -570,8 +570,7 @@ async fn five_wrong_codes_void_the_code(app: &TestApp) {
 
 async fn change_password_needs_the_old_one_and_revokes_other_tokens(app: &TestApp) {
     let first = app.user("oscar").await;
-    let (_, second) = app.login_with("oscar", PASSWORD).await;
-    let second = second["data"]["token"].as_str().unwrap().to_string();
+    let second = app.token("oscar").await;
 
     let (status, body) = app
         .post(

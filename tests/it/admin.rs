@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{page_client, TestApp, PASSWORD};
+use crate::support::{TestApp, PASSWORD};
 
 on_both_backends!(
     only_admins_list_and_ban_accounts,
@@ -108,22 +108,13 @@ async fn admin_page_bans_with_one_click(app: &TestApp) {
     for i in 0..55 {
         app.register(&format!("filler{i:02}")).await;
     }
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "amy").await;
+    let (client, csrf) = app.signed_in("amy").await;
     assert_eq!(
         client.get(app.at("/admin")).send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
     let csrf = app.page_login(&client, &csrf, "boss").await;
-    let html = client
-        .get(app.at("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/admin").await;
     assert!(
         html.contains("id=\"nav-admin\"")
             && html.contains("filler54")
@@ -135,14 +126,7 @@ async fn admin_page_bans_with_one_click(app: &TestApp) {
     );
     let start = html.find("/admin?before=").unwrap();
     let next: String = html[start..].chars().take_while(|c| *c != '"').collect();
-    let older = client
-        .get(app.at(&next))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, older) = app.open(&client, &next).await;
     assert!(older.contains(">amy<") && older.contains(">boss<") && !older.contains("filler54"));
 
     let amy_row = older.find("id=\"ban-amy\"").unwrap();

@@ -578,9 +578,7 @@ async fn the_library_pages_favourite_tag_organise_share_and_upload(app: &TestApp
         let token = token.clone();
         async move { app.get(&path, Some(&token)).await.1["data"].clone() }
     };
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "organiser").await;
+    let (client, csrf) = app.signed_in("organiser").await;
     let post = |path: String, form: Vec<(&'static str, String)>| {
         let (client, csrf) = (&client, &csrf);
         async move {
@@ -759,10 +757,7 @@ async fn the_library_timeline_loads_more_as_a_person_scrolls() {
     }
 
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "scroller").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "scroller").await;
     b.wait_for_text("#welcome", "scroller").await;
     b.goto(&app.at("/library?view=timeline")).await;
     b.wait_for_count(".result-card", 40).await;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{email, page_client, Backend, TestApp, PASSWORD};
+use crate::support::{email, page_client, Backend, TestApp, TlsApp, PASSWORD};
 
 on_both_backends!(
     next_parameters_never_leave_the_site,
@@ -85,14 +85,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     app.register("sessy").await;
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/login",
-            &[("username", "sessy"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.post_login(&client, &csrf, "sessy").await;
     let page_token = session_cookie(&res).expect("session cookie");
     let (csrf, _) = app.open(&client, "/profile").await;
     let api = reqwest::Client::new()
@@ -115,14 +108,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     assert!(sessions.iter().any(|s| s["user_agent"] == "PhoneApp/2.0"));
     assert!(sessions.iter().all(|s| s["ip"] == "127.0.0.1"));
 
-    let html = client
-        .get(app.at("/profile?tab=sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/profile?tab=sessions").await;
     assert_eq!(html.matches("class=\"session-row\"").count(), 2, "{html}");
     assert!(
         html.contains("PhoneApp&#x2F;2.0") && html.contains("sign-out-everywhere"),
@@ -150,12 +136,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Sign out everywhere ends every token at once.
-    let (_, a) = app.login_with("sessy", PASSWORD).await;
-    let (_, b) = app.login_with("sessy", PASSWORD).await;
-    let (a, b) = (
-        a["data"]["token"].as_str().unwrap().to_string(),
-        b["data"]["token"].as_str().unwrap().to_string(),
-    );
+    let (a, b) = (app.token("sessy").await, app.token("sessy").await);
     let (status, _) = app
         .post("/api/v1/user/sessions/revoke-all", Some(&a), json!({}))
         .await;
@@ -168,11 +149,8 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     }
 
     // One session signed out from the profile page: that one ends, this one goes on.
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "sessy").await;
-    let (_, other) = app.login_with("sessy", PASSWORD).await;
-    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let (client, csrf) = app.signed_in("sessy").await;
+    let other = app.token("sessy").await;
     let sid = app.state.tokens.verify(&other).unwrap().sid;
     let res = app
         .post_form(
@@ -653,10 +631,8 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
         .unwrap();
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     // No page carries an inline script or handler the policy would block.
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
     app.register("viewer").await;
-    app.page_login(&client, &csrf, "viewer").await;
+    let (client, _) = app.signed_in("viewer").await;
     for path in [
         "/",
         "/library",
@@ -664,14 +640,7 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
         "/profile?tab=sessions",
         "/api/docs",
     ] {
-        let html = client
-            .get(app.at(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, html) = app.open(&client, path).await;
         for script in html.split("<script").skip(1) {
             assert!(
                 script.trim_start().starts_with("src="),
@@ -689,21 +658,9 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_brings_http2_hsts_and_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = crate::platform::self_signed_certificate(dir.path());
-    let (c, k) = (cert.clone(), key.clone());
-    let app = TestApp::builder(Backend::Sqlite)
-        .config(move |config| {
-            config.server.tls_cert = Some(c);
-            config.server.tls_key = Some(k);
-        })
-        .start()
-        .await
-        .unwrap();
-    let https = app.url.replace("http://", "https://");
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let TlsApp {
+        app, https, client, ..
+    } = TestApp::start_tls(dir.path()).await;
     let res = client.get(format!("{https}/login")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["strict-transport-security"]
@@ -742,13 +699,9 @@ async fn a_csrf_token_is_bound_to_the_signed_in_account(app: &TestApp) {
         .unwrap()
         .value()
         .to_string();
-    let session_of = |name: &'static str| async move {
-        let (_, body) = app.login_with(name, PASSWORD).await;
-        body["data"]["token"].as_str().unwrap().to_string()
-    };
     app.register("mallory").await;
     app.register("victim").await;
-    let (mallory, victim) = (session_of("mallory").await, session_of("victim").await);
+    let (mallory, victim) = (app.token("mallory").await, app.token("victim").await);
     let page_token = |session: String| {
         let (plain, url, nonce) = (plain.clone(), app.at("/profile"), nonce.clone());
         async move {
@@ -801,14 +754,9 @@ async fn a_person_signs_out_everywhere_from_the_profile_page() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.register("roamer").await;
-    let (_, other) = app.login_with("roamer", PASSWORD).await;
-    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let other = app.token("roamer").await;
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "roamer").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
-    b.find("#nav-library").await;
+    b.sign_in(&app, "roamer").await;
     for (size, width, height) in WINDOWS {
         b.window(width, height).await;
         b.goto(&app.at("/profile?tab=sessions")).await;

@@ -9,18 +9,14 @@ use serde_json::Value;
 
 use crate::crawler::{seed_every_state, Seeded};
 use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
-use crate::support::{Backend, TestApp, PASSWORD};
+use crate::support::{Backend, TestApp};
 
 const LEFT: &str = "\u{E012}";
 const RIGHT: &str = "\u{E014}";
 
 async fn signed_in(app: &TestApp, driver: &str, name: &str) -> Browser {
     let b = Browser::start(driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", name).await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
-    b.find("#nav-library").await;
+    b.sign_in(app, name).await;
     b
 }
 
@@ -270,19 +266,38 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
             .await;
         assert_eq!(prompt, "竖幅的鹿");
 
-        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing. In the wide
-        // window only: on a phone the studio's sticky form still lies over the task list
-        // (issue 9.9, the studio's part).
-        if i == 0 {
-            let tasks = b.count(".task-card").await;
-            b.click(&format!(
-                ".task-card[data-tasks~='{}'] button[hx-post$='/retry']",
-                seeded.waiting[3]
-            ))
-            .await;
-            b.wait_for_count(".task-card", tasks + 1).await;
-            assert!(!b.text("#generate-form").await.contains("只能选一种"));
+        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing, clicked as a
+        // person clicks at both sizes; the new task's card is in view afterwards.
+        let tasks = b.count(".task-card").await;
+        b.click(&format!(
+            ".task-card[data-tasks~='{}'] button[hx-post$='/retry']",
+            seeded.waiting[3]
+        ))
+        .await;
+        b.wait_for_count(".task-card", tasks + 1).await;
+        assert!(!b.text("#generate-form").await.contains("只能选一种"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let newest = b
+                .script(
+                    "const c = document.querySelector('#tasks .task-card'); const r = c.getBoundingClientRect();
+                     return [c.querySelector('.task-prompt').textContent, r.top >= 0 && r.top < innerHeight - 40];",
+                )
+                .await;
+            assert_eq!(
+                newest[0], "取消的海",
+                "{size}: the retry is the newest card"
+            );
+            if newest[1] == Value::Bool(true) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{size}: the retried task is out of view"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        b.screenshot(&shot(&dir, size, "retried")).await;
 
         // 9.7: deleting from the detail page lands on the list and says so.
         let victim = [&seeded.waiting[0], &seeded.waiting[1]][i];
