@@ -244,12 +244,18 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         &app.state,
         &user,
         picturedeck::users::model::Status::Banned,
+        None,
     )
     .await
     .unwrap();
 
+    // The old token is refused as banned (it tells why), not as signed out.
     let (status, body) = app.get("/api/v1/user/me", Some(&token)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::FORBIDDEN, Some(403)),
+        "{body}"
+    );
     let (status, body) = app.login_with("heidi", PASSWORD).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], 403);
@@ -262,6 +268,7 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         &app.state,
         &user,
         picturedeck::users::model::Status::Active,
+        None,
     )
     .await
     .unwrap();

@@ -405,7 +405,7 @@ async fn ban(app: &TestApp, name: &str, status: picturedeck::users::model::Statu
     let user = picturedeck::users::service::find_by_username(&app.state, name)
         .await
         .unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, status)
+    picturedeck::users::service::set_status(&app.state, &user, status, None)
         .await
         .unwrap();
 }
@@ -501,6 +501,27 @@ async fn share_password_guesses_from_many_addresses_lock_the_share_and_its_owner
     assert!(res.headers().contains_key("retry-after"));
     let (_, list) = app.get("/api/v1/library/shares", Some(&token)).await;
     assert!(list["data"][0]["locked_until"].is_string(), "{list}");
+    // The owner sees it on the pages too: the library says a link is locked and 我的分享
+    // marks which one, until when.
+    let (owner, _) = app.signed_in("guarded").await;
+    let (_, library) = app.open(&owner, "/library").await;
+    assert!(
+        library.contains("id=\"locked-shares\"") && library.contains("href=\"/library/shares\""),
+        "{library}"
+    );
+    let (_, mine) = app.open(&owner, "/library/shares").await;
+    let row = mine
+        .split("class=\"share-row")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no share row: {mine}"));
+    assert!(
+        row.contains("share-locked")
+            && row.contains("已锁定")
+            && row.contains("访问密码错误次数过多")
+            && row.contains("私密花园")
+            && row.contains(url.trim_start_matches("/s/")),
+        "{row}"
+    );
     // When the lock has run out, the right password opens it and clears the count.
     app.sql("UPDATE shares SET locked_until = '2000-01-01 00:00:00', failed_attempts = 3")
         .await;
@@ -515,6 +536,13 @@ async fn share_password_guesses_from_many_addresses_lock_the_share_and_its_owner
     let (_, list) = app.get("/api/v1/library/shares", Some(&token)).await;
     assert!(list["data"][0]["locked_until"].is_null());
     assert_eq!(list["data"][0]["failed_attempts"], 0);
+    let (_, library) = app.open(&owner, "/library").await;
+    assert!(!library.contains("id=\"locked-shares\""));
+    let (_, mine) = app.open(&owner, "/library/shares").await;
+    assert!(
+        !mine.contains("share-locked") && mine.contains("有效"),
+        "{mine}"
+    );
 }
 
 /// A fresh data dir is the owner's alone, and so is every file in it; `config check` says

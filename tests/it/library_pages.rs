@@ -320,3 +320,69 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
     b.quit().await;
     app.stop().await;
 }
+
+/// 我的分享 in Chromium at both sizes (issue 8.11): the library says a link is locked, the
+/// shares page marks which one and until when (local time), nothing runs off a phone's
+/// screen, and revoking a link takes it off the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_a_locked_share_on_the_shares_page_at_both_sizes() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let token = app.user("sharer").await;
+    let ids = crate::library::make(&app, &token, &["私密花园", "公开的山"]).await;
+    let mut urls = Vec::new();
+    for (id, body) in ids.iter().zip([
+        serde_json::json!({"password": "芝麻开门"}),
+        serde_json::json!({"expires_in_hours": 24}),
+    ]) {
+        let mut body = body;
+        body["result"] = Value::String(id.clone());
+        let (_, made) = app.post("/api/v1/library/shares", Some(&token), body).await;
+        urls.push(made["data"]["url"].as_str().unwrap().to_string());
+    }
+    for i in 0..picturedeck::library::service::SHARE_FAILURES_BEFORE_LOCK {
+        let _ = picturedeck::library::service::unlock_share(
+            &app.state,
+            urls[0].trim_start_matches("/s/"),
+            "wrong guess",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+    }
+    let dir = screenshot_dir();
+    let b = signed_in(&app, &driver, "sharer").await;
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/library")).await;
+        b.click("#locked-shares a").await;
+        b.wait_for_url("/library/shares").await;
+        b.wait_for_count(".share-row", 2).await;
+        let locked = b
+            .text(".share-row.share-locked .share-lock-note time")
+            .await;
+        assert!(
+            !locked.is_empty() && !locked.contains("UTC"),
+            "{size}: {locked}"
+        );
+        assert!(b.text(".share-row.share-locked").await.contains("私密花园"));
+        assert!(b
+            .text(".share-row:not(.share-locked)")
+            .await
+            .contains("有效"));
+        let fits = b
+            .script("return document.documentElement.scrollWidth <= innerWidth;")
+            .await;
+        assert_eq!(
+            fits,
+            Value::Bool(true),
+            "{size}: the page is wider than the window"
+        );
+        b.screenshot(&shot(&dir, size, "shares-locked")).await;
+    }
+    b.click(".share-row:not(.share-locked) .share-revoke").await;
+    b.wait_for_count(".share-row", 1).await;
+    let res = reqwest::get(app.at(&urls[1])).await.unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND, "revoked");
+    b.quit().await;
+    app.stop().await;
+}

@@ -268,19 +268,25 @@ async fn until(b: &Browser, script: &str, seconds: u64, what: &str) {
     }
 }
 
+/// An app whose models include the DashScope fake's, `name` signed in there in Chromium.
+async fn wan_studio(driver: &str, name: &str) -> (FakeVendor, TestApp, String, Browser) {
+    let fake = FakeVendor::dashscope().await;
+    let app = crate::providers::app_with_wan(&fake, Backend::Sqlite)
+        .await
+        .unwrap();
+    let token = app.user(name).await;
+    let b = Browser::start(driver).await;
+    b.sign_in(&app, name).await;
+    (fake, app, token, b)
+}
+
 /// A vendor that does not say how far it is (DashScope) shows a bar that moves and no number
 /// while its task runs: the real engine polling the DashScope fake, the live stream, the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashscope_task_shows_a_moving_bar_and_no_number_while_it_runs() {
     let Some(driver) = chromedriver() else { return };
-    let fake = FakeVendor::dashscope().await;
-    let app = crate::providers::app_with_wan(&fake, Backend::Sqlite)
-        .await
-        .unwrap();
-    let token = app.user("waiter").await;
+    let (fake, app, token, b) = wan_studio(&driver, "waiter").await;
     let shots = screenshot_dir();
-    let b = Browser::start(&driver).await;
-    b.sign_in(&app, "waiter").await;
     for (size, width, height) in WINDOWS {
         b.window(width, height).await;
         b.goto(&app.at("/")).await;
@@ -345,14 +351,8 @@ async fn a_dashscope_task_shows_a_moving_bar_and_no_number_while_it_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_playing_video_is_not_replaced_by_a_live_update() {
     let Some(driver) = chromedriver() else { return };
-    let fake = FakeVendor::dashscope().await;
-    let app = crate::providers::app_with_wan(&fake, Backend::Sqlite)
-        .await
-        .unwrap();
-    let token = app.user("watcher").await;
+    let (fake, app, token, b) = wan_studio(&driver, "watcher").await;
     let shots = screenshot_dir();
-    let b = Browser::start(&driver).await;
-    b.sign_in(&app, "watcher").await;
     for (size, width, height) in WINDOWS {
         b.window(width, height).await;
         b.goto(&app.at("/")).await;
