@@ -22,7 +22,17 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub engine: EngineConfig,
     pub storage: StorageConfig,
+    pub gallery: GalleryConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GalleryConfig {
+    /// Let people who are not signed in browse the public gallery (and land on it at `/`).
+    /// Unset: on with `--serve`, off on the desktop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,6 +342,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             engine: EngineConfig::default(),
             storage: StorageConfig::default(),
+            gallery: GalleryConfig::default(),
             providers: default_providers(),
         }
     }

@@ -186,7 +186,9 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+    // A server shows its gallery to visitors unless told otherwise; the desktop does not.
+    config.gallery.anonymous.get_or_insert(serve);
     let configured = config.bind_addr()?;
     // The desktop mode serves only this machine unless told otherwise, and moves to a free
     // port if the configured one is taken; a server must get the address it was given.

@@ -11,6 +11,8 @@ mod browser;
 mod claims;
 mod cluster;
 mod crawler;
+mod gallery;
+mod gallery_browser;
 mod generation;
 mod hostile_auth;
 mod hostile_media;

@@ -50,6 +50,34 @@ macro_rules! on_both_backends {
     };
 }
 
+/// `on_both_backends!` with a configuration change, e.g. `on_both_backends_with!(super::open; a, b)`
+/// where `fn open(c: &mut Config)` (the path is resolved inside each test's module).
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($tweak:path; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::builder($crate::support::Backend::Sqlite)
+                        .config($tweak).start().await.expect("app");
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::builder($crate::support::Backend::Postgres)
+                        .config($tweak).start().await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub url: String,
     pub state: Arc<AppState>,
@@ -470,6 +498,34 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Any method with an optional JSON body and bearer token; the status and the envelope.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().request(method, self.at(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.expect("JSON envelope"))
+    }
+
+    /// A small finished result of `kind` made by the built-in engine; its task id.
+    pub async fn finished(&self, token: &str, kind: &str, prompt: &str) -> String {
+        let body = json!({"type": kind, "prompt": prompt, "params": {"size": "128x96"}});
+        let id = self.submit_task(token, body).await;
+        self.wait_completed(token, std::slice::from_ref(&id)).await;
+        id
+    }
+
     /// Submits a generation through the API and expects it accepted; returns the answer's
     /// `data` (the first task, and `batch` for several).
     pub async fn submit(&self, token: &str, body: Value) -> Value {
