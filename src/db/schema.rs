@@ -256,3 +256,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     follows,
     comments
 );
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        uuid -> Text,
+        kind -> Text,
+        recipient -> Text,
+        lang -> Text,
+        user_id -> Nullable<BigInt>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}

@@ -84,6 +84,7 @@ pub struct TestApp {
     mails: Option<Arc<Mutex<Vec<OutgoingMail>>>>,
     handle: actix_web::dev::ServerHandle,
     engine: Option<tokio::task::JoinHandle<()>>,
+    mail_worker: tokio::task::JoinHandle<()>,
     pg_schema: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -188,6 +189,7 @@ impl TestAppBuilder {
         let engine = Some(tokio::spawn(picturedeck::generation::engine::run(
             state.clone(),
         )));
+        let mail_worker = tokio::spawn(picturedeck::mail::worker::run(state.clone()));
         let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
@@ -197,6 +199,7 @@ impl TestAppBuilder {
             mails,
             handle,
             engine,
+            mail_worker,
             pg_schema,
             _dir: dir,
         })
@@ -293,7 +296,9 @@ impl TestApp {
         }
     }
 
-    pub fn mails(&self) -> Vec<OutgoingMail> {
+    /// The mails the memory mailer got, once the outbox worker has sent every queued one.
+    pub async fn mails(&self) -> Vec<OutgoingMail> {
+        self.outbox_settled().await;
         self.mails
             .as_ref()
             .expect("memory mailer")
@@ -302,10 +307,29 @@ impl TestApp {
             .clone()
     }
 
+    /// Waits (up to 20 s) until no mail is waiting or being sent.
+    pub async fn outbox_settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let pending = picturedeck::mail::service::pending(&self.state)
+                .await
+                .expect("outbox");
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pending} mails still queued"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The 6-digit code of the newest mail to `to`.
-    pub fn last_code(&self, to: &str) -> String {
+    pub async fn last_code(&self, to: &str) -> String {
         let mail = self
             .mails()
+            .await
             .into_iter()
             .rev()
             .find(|m| m.to == to)
@@ -358,6 +382,7 @@ impl TestApp {
         if let Some(engine) = &self.engine {
             engine.abort();
         }
+        self.mail_worker.abort();
         self.handle.stop(false).await;
     }
 }
