@@ -40,6 +40,8 @@ pub struct AppState {
     /// Task changes for the pages' live streams.
     pub live: crate::generation::live::Live,
     pub imports: crate::library::archive::ImportSlots,
+    /// The compiled moderation word lists.
+    pub moderation: crate::moderation::service::PromptCheck,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             wake: Notify::new(),
             live: Default::default(),
             imports: Default::default(),
+            moderation: Default::default(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),

@@ -22,8 +22,31 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub engine: EngineConfig,
     pub storage: StorageConfig,
+    pub moderation: ModerationConfig,
     pub gallery: GalleryConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+/// Content moderation (issue 11 item 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModerationConfig {
+    /// Refuse a task whose prompt holds a listed term, before it is queued.
+    pub prompt_check: bool,
+    /// Use the shipped zh + en list (src/moderation/words.txt) besides your own.
+    pub default_words: bool,
+    /// More terms, any language; admins also add terms on the 审核词库 page.
+    pub words: Vec<String>,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig {
+            prompt_check: true,
+            default_words: true,
+            words: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -342,6 +365,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             engine: EngineConfig::default(),
             storage: StorageConfig::default(),
+            moderation: ModerationConfig::default(),
             gallery: GalleryConfig::default(),
             providers: default_providers(),
         }

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The account is banned; its owner is told why (403, `data.reason`).
     #[error("account banned")]
     Banned { reason: Option<String> },
+    /// The prompt holds terms of the moderation lists; they are named to the person (422).
+    #[error("prompt refused by the word list")]
+    Refused { terms: String },
     #[error("{context}: {source:#}")]
     Internal {
         context: &'static str,
@@ -94,6 +97,7 @@ impl AppError {
             AppError::Client { code, .. } => *code,
             AppError::RateLimited { .. } => 429,
             AppError::Banned { .. } => 403,
+            AppError::Refused { .. } => 422,
             AppError::Internal { .. } => 500,
         }
     }
@@ -104,6 +108,7 @@ impl AppError {
             AppError::RateLimited { .. } => "err.rate_limited",
             AppError::Banned { reason: None } => "err.banned",
             AppError::Banned { reason: Some(_) } => "err.banned_reason",
+            AppError::Refused { .. } => "err.gen.prompt_refused",
             AppError::Internal { .. } => "err.internal",
         }
     }
@@ -115,6 +120,7 @@ impl AppError {
             AppError::Banned {
                 reason: Some(reason),
             } => text.replace("{reason}", reason),
+            AppError::Refused { terms } => text.replace("{terms}", terms),
             _ => text,
         }
     }
@@ -122,6 +128,7 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Client { field, .. } => *field,
+            AppError::Refused { .. } => Some("prompt"),
             _ => None,
         }
     }
@@ -153,6 +160,7 @@ impl ResponseError for AppError {
             AppError::Client { status, .. } => *status,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Banned { .. } => StatusCode::FORBIDDEN,
+            AppError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -14,6 +14,7 @@ pub mod generation;
 pub mod i18n;
 pub mod library;
 pub mod mail;
+pub mod moderation;
 pub mod private_files;
 pub mod ratelimit;
 pub mod storage;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::service::{self, AdminUserView, AuditPage, AuditQuery, Change, UserPage, UserQuery};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
+use crate::moderation::service::{self as moderation, Added, WordLists};
 use crate::users::model::Role;
 use crate::web::auth::{ApiUser, ClientOrigin};
 
@@ -17,7 +18,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/{uuid}/unban", web::post().to(unban))
             .route("/users/{uuid}/role", web::post().to(set_role))
             .route("/users/{uuid}/quota", web::post().to(set_quota))
-            .route("/audit", web::get().to(audit)),
+            .route("/audit", web::get().to(audit))
+            .route("/moderation/words", web::get().to(words))
+            .route("/moderation/words", web::post().to(add_words))
+            .route("/moderation/words/{id}", web::delete().to(delete_word)),
     );
 }
 
@@ -112,4 +116,49 @@ async fn audit(
 ) -> AppResult<Reply<AuditPage>> {
     let page = service::audit_log(&state, &user.0, q.into_inner()).await?;
     Ok(Reply::ok("msg.ok", page))
+}
+
+async fn words(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<WordLists>> {
+    Ok(Reply::ok(
+        "msg.ok",
+        moderation::word_lists(&state, &user.0).await?,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewWords {
+    /// Terms to refuse, at most 200, each at most 50 characters.
+    words: Vec<String>,
+    /// `zh` or `en`: which list they belong to.
+    lang: String,
+}
+
+async fn add_words(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+    body: Json<NewWords>,
+) -> AppResult<Reply<Added>> {
+    let body = body.into_inner();
+    if body
+        .words
+        .iter()
+        .any(|w| w.contains(['\n', ',', '，', '、']))
+    {
+        return Err(AppError::invalid("words", "err.moderation.term"));
+    }
+    let text = body.words.join("\n");
+    let added = moderation::add_words(&state, &user.0, &text, &body.lang, &origin.0).await?;
+    Ok(Reply::ok("msg.saved", added))
+}
+
+async fn delete_word(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+    id: Path<String>,
+) -> AppResult<Reply<()>> {
+    moderation::delete_word(&state, &user.0, &id, &origin.0).await?;
+    Ok(Reply::message("msg.deleted"))
 }

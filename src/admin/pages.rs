@@ -9,9 +9,11 @@ use serde::Deserialize;
 use super::service::{self, AuditQuery, Change, UserQuery};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::i18n::Lang;
+use crate::moderation::service as moderation;
 use crate::users::model::Role;
 use crate::web::auth::{ClientOrigin, PageUser};
-use crate::web::render::{base_context, render};
+use crate::web::render::{base_context, form_error, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(users_page))
@@ -19,7 +21,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users/{uuid}/ban", web::post().to(ban))
         .route("/admin/users/{uuid}/unban", web::post().to(unban))
         .route("/admin/users/{uuid}/role", web::post().to(set_role))
-        .route("/admin/users/{uuid}/quota", web::post().to(set_quota));
+        .route("/admin/users/{uuid}/quota", web::post().to(set_quota))
+        .route("/admin/moderation", web::get().to(moderation_page))
+        .route("/admin/moderation/words", web::post().to(add_words))
+        .route(
+            "/admin/moderation/words/{id}/delete",
+            web::post().to(delete_word),
+        );
 }
 
 fn admin_context(req: &HttpRequest, user: &PageUser, tab: &str) -> tera::Context {
@@ -176,4 +184,66 @@ async fn audit_page(
     }
     ctx.insert("filters", &more.join("&"));
     render(&state.templates, "admin/audit.html", &ctx, StatusCode::OK)
+}
+
+async fn moderation_page(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+) -> AppResult<HttpResponse> {
+    let lists = moderation::word_lists(&state, &user.0).await?;
+    let mut ctx = admin_context(&req, &user, "moderation");
+    ctx.insert("lists", &lists);
+    render(
+        &state.templates,
+        "admin/moderation.html",
+        &ctx,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WordsForm {
+    words: String,
+    lang: String,
+}
+
+/// Adds terms; answers with the word section again (the form's message beside it).
+async fn add_words(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+    lang: Lang,
+    form: Form<WordsForm>,
+) -> AppResult<HttpResponse> {
+    const PARTIAL: &str = "admin/_words.html";
+    let result = moderation::add_words(&state, &user.0, &form.words, &form.lang, &origin.0).await;
+    let mut ctx = admin_context(&req, &user, "moderation");
+    ctx.insert("lists", &moderation::word_lists(&state, &user.0).await?);
+    match result {
+        Ok(added) => {
+            ctx.insert("added", &added);
+            render(&state.templates, PARTIAL, &ctx, StatusCode::OK)
+        }
+        Err(err) => {
+            ctx.insert(
+                "form",
+                &serde_json::json!({ "words": form.words, "lang": form.lang }),
+            );
+            form_error(&state.templates, PARTIAL, ctx, lang, err)
+        }
+    }
+}
+
+/// Removes a term; htmx drops its row.
+async fn delete_word(
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+    id: Path<String>,
+) -> AppResult<HttpResponse> {
+    moderation::delete_word(&state, &user.0, &id, &origin.0).await?;
+    Ok(HttpResponse::Ok().finish())
 }

@@ -174,6 +174,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    moderation_words (id) {
+        id -> BigInt,
+        uuid -> Text,
+        word -> Text,
+        norm -> Text,
+        lang -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     publications (id) {
         id -> BigInt,
         uuid -> Text,
@@ -249,6 +261,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     generations,
     uploads,
     api_calls,
+    moderation_words,
     publications,
     publication_tags,
     likes,

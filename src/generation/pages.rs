@@ -12,7 +12,7 @@ use super::service::{self, NewTask};
 use super::stream;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
-use crate::i18n::{self, Lang};
+use crate::i18n::Lang;
 use crate::users::model::User;
 use crate::web::auth::{MaybeUser, PageUser};
 use crate::web::render::{base_context, render};
@@ -197,7 +197,7 @@ async fn submit(
         Err(AppError::Internal { context, source }) => Err(AppError::Internal { context, source }),
         Err(err) => {
             let mut ctx = base_context(&req, Some(&user.0));
-            ctx.insert("message", &i18n::text(lang, err.key()));
+            ctx.insert("message", &err.message(lang));
             let mut res = render(
                 &state.templates,
                 "_error_fragment.html",

@@ -133,6 +133,7 @@ pub async fn submit(
     lang: Lang,
 ) -> AppResult<TaskView> {
     let (kind, prompt, params, count) = validate(&task)?;
+    crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)

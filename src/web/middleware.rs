@@ -266,6 +266,9 @@ impl Problem {
                 AppError::Banned { reason } => AppError::Banned {
                     reason: reason.clone(),
                 },
+                AppError::Refused { terms } => AppError::Refused {
+                    terms: terms.clone(),
+                },
                 other => AppError::client(other.status_code(), other.code(), other.key()),
             },
         }

@@ -431,6 +431,26 @@ pub fn spec() -> Value {
             auth: true,
             params: &[("action", "query", "one action, e.g. admin_ban or login_failed"), ("actor", "query", "username of who did it"), ("user", "query", "username of the account it was about"), ("ip", "query", "client address"), ("from", "query", "first day, YYYY-MM-DD (UTC)"), ("to", "query", "last day, YYYY-MM-DD (UTC), included"), ("kind", "query", "admin: what admins did to others only"), ("before", "query", "`next` of the previous page")],
         },
+        Op {
+            method: "get", path: "/api/v1/admin/moderation/words", tag: "admin", summary: "The moderation word lists (admins only)",
+            description: "The shipped terms (when on), the configured ones, the admins' own, and how many prompts were refused today and in all.",
+            request: None, data: Some("WordLists"),
+            responses: &[(200, "code 200"), UNAUTH, (403, "code 403: not an admin")],
+            auth: true, params: &[],
+        },
+        Op {
+            method: "post", path: "/api/v1/admin/moderation/words", tag: "admin", summary: "Add terms to refuse in prompts (admins only)",
+            description: "Matched ignoring width, case, spaces and punctuation between characters, and traditional/simplified forms; a term listed already in another form is skipped. Each added term is audited.",
+            request: Some("NewWords"), data: Some("AddedWords"),
+            responses: &[(200, "code 200"), (400, "code 400: bad lang, or a term empty, over 50 characters or with a separator (data.field)"), UNAUTH, (403, "code 403: not an admin")],
+            auth: true, params: &[],
+        },
+        Op {
+            method: "delete", path: "/api/v1/admin/moderation/words/{id}", tag: "admin", summary: "Remove one of the admins' terms (admins only)",
+            description: "", request: None, data: None,
+            responses: &[(200, "code 200"), UNAUTH, (403, "code 403: not an admin"), (404, "code 404: no such term")],
+            auth: true, params: &[("id", "path", "the term's id")],
+        },
     ];
     let mut paths = Map::new();
     for op in &ops {
@@ -577,6 +597,27 @@ pub fn spec() -> Value {
                 "BanRequest": object(&[], &[("reason", string("shown to the account's owner; at most 500 characters"))]),
                 "RoleRequest": object(&["role"], &[("role", string("user | admin"))]),
                 "QuotaRequest": object(&["daily_quota"], &[("daily_quota", json!({ "type": "integer", "nullable": true, "minimum": 0, "maximum": 100000 }))]),
+                "WordLists": object(&[], &[
+                    ("prompt_check", json!({ "type": "boolean" })),
+                    ("shipped_zh", json!({ "type": "array", "items": { "type": "string" } })),
+                    ("shipped_en", json!({ "type": "array", "items": { "type": "string" } })),
+                    ("shipped_total", json!({ "type": "integer" })),
+                    ("configured", json!({ "type": "array", "items": { "type": "string" } })),
+                    ("words", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Word" } })),
+                    ("refused_today", json!({ "type": "integer" })), ("refused_total", json!({ "type": "integer" })),
+                ]),
+                "Word": object(&[], &[
+                    ("id", string("")), ("word", string("")), ("lang", string("zh | en")),
+                    ("added_by", json!({ "type": "string", "nullable": true })), ("created_at", string("UTC, RFC 3339")),
+                ]),
+                "NewWords": object(&["words", "lang"], &[
+                    ("words", json!({ "type": "array", "maxItems": 200, "items": { "type": "string", "maxLength": 50 } })),
+                    ("lang", string("zh | en")),
+                ]),
+                "AddedWords": object(&[], &[
+                    ("added", json!({ "type": "array", "items": { "type": "string" } })),
+                    ("skipped", json!({ "type": "array", "items": { "type": "string" }, "description": "listed already" })),
+                ]),
                 "AuditPage": object(&[], &[
                     ("entries", json!({ "type": "array", "items": { "$ref": "#/components/schemas/AuditEntry" } })),
                     ("next", json!({ "type": "string", "nullable": true, "description": "`before` of the next page" })),

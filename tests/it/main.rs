@@ -20,6 +20,7 @@ mod library;
 mod library_pages;
 mod live;
 mod mail;
+mod moderation;
 mod pages;
 mod platform;
 mod providers;

@@ -138,6 +138,9 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         ("/api/v1/admin/users/{uuid}/role", "post"),
         ("/api/v1/admin/users/{uuid}/quota", "post"),
         ("/api/v1/admin/audit", "get"),
+        ("/api/v1/admin/moderation/words", "get"),
+        ("/api/v1/admin/moderation/words", "post"),
+        ("/api/v1/admin/moderation/words/{id}", "delete"),
     ] {
         let op = &spec["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
