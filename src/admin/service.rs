@@ -8,7 +8,7 @@ use crate::users::store;
 
 pub const PAGE_SIZE: i64 = 50;
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<UserView>,
     /// Pass as `before` for the next page; absent on the last page.

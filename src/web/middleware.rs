@@ -13,7 +13,7 @@ use rand::RngCore;
 use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::error::{AppError, Envelope};
+use crate::error::{AppError, Envelope, ErrorData};
 use crate::i18n::{self, Lang};
 
 #[derive(Clone)]
@@ -301,11 +301,24 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     if let Some(secs) = p.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
+    if p.status == StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 lists what the path does take. The API's methods are its document's.
+        let allow = super::openapi::allowed_methods(req.path());
+        if !allow.is_empty() {
+            builder.insert_header((header::ALLOW, allow.join(", ")));
+        }
+    }
     if wants_json(req) {
         // Retry-After is also in the body, for clients that only read the envelope.
         let data = match (p.field, p.retry_after) {
-            (Some(f), _) => Some(serde_json::json!({ "field": f })),
-            (None, Some(secs)) => Some(serde_json::json!({ "retry_after": secs })),
+            (Some(f), _) => Some(ErrorData {
+                field: Some(f.to_string()),
+                retry_after: None,
+            }),
+            (None, Some(secs)) => Some(ErrorData {
+                field: None,
+                retry_after: Some(secs),
+            }),
             (None, None) => None,
         };
         return builder.json(Envelope {
