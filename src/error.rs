@@ -21,6 +21,9 @@ pub enum AppError {
     },
     #[error("rate limited, retry after {retry_after}s")]
     RateLimited { retry_after: u64 },
+    /// The account is banned; its owner is told why (403, `data.reason`).
+    #[error("account banned")]
+    Banned { reason: Option<String> },
     #[error("{context}: {source:#}")]
     Internal {
         context: &'static str,
@@ -90,6 +93,7 @@ impl AppError {
         match self {
             AppError::Client { code, .. } => *code,
             AppError::RateLimited { .. } => 429,
+            AppError::Banned { .. } => 403,
             AppError::Internal { .. } => 500,
         }
     }
@@ -98,7 +102,20 @@ impl AppError {
         match self {
             AppError::Client { key, .. } => key,
             AppError::RateLimited { .. } => "err.rate_limited",
+            AppError::Banned { reason: None } => "err.banned",
+            AppError::Banned { reason: Some(_) } => "err.banned_reason",
             AppError::Internal { .. } => "err.internal",
+        }
+    }
+
+    /// What a person reads, in `lang`: the message of `key`, with the ban reason filled in.
+    pub fn message(&self, lang: Lang) -> String {
+        let text = crate::i18n::text(lang, self.key());
+        match self {
+            AppError::Banned {
+                reason: Some(reason),
+            } => text.replace("{reason}", reason),
+            _ => text,
         }
     }
 
@@ -135,6 +152,7 @@ impl ResponseError for AppError {
         match self {
             AppError::Client { status, .. } => *status,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Banned { .. } => StatusCode::FORBIDDEN,
             AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -166,8 +184,9 @@ pub struct Envelope<T: Serialize> {
     pub data: Option<T>,
 }
 
-/// `data` of an error envelope: the offending field of a 400, or the wait of a 429.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// `data` of an error envelope: the offending field of a 400, the wait of a 429, or the reason
+/// of a ban.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct ErrorData {
     /// The request field the message is about.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,6 +194,9 @@ pub struct ErrorData {
     /// Seconds to wait, as in the `Retry-After` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Why the account is banned, for its owner's refused requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `data` of an answer that carries only its message.

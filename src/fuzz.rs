@@ -8,7 +8,7 @@
 use std::io::Cursor;
 
 use crate::library::archive::Archive;
-use crate::storage::{images, media};
+use crate::storage::{images, label, media};
 
 /// An archive as `POST /api/v1/library/import` reads it: the manifest, then every file it
 /// names, checked and decoded.
@@ -26,13 +26,32 @@ pub fn mp4_poster(data: &[u8]) {
     let _ = crate::generation::providers::local::video::poster_frame(data);
 }
 
-/// What an upload or an imported picture goes through: sniffing, then decoding within limits
-/// and the thumbnail.
+/// What an upload, an imported picture or a vendor's image goes through: sniffing, then
+/// decoding within limits and the thumbnail; a vendor's PNG or JPEG is also labelled as it
+/// came (the AIGC label and the recipe), and the recipe read back as a dropped file is.
 pub fn image_decode(data: &[u8]) {
     if media::sniff(data) == Some(media::MP4) {
         return;
     }
-    if let Some((format, _)) = images::sniff(data) {
+    if let Some((format, mime)) = images::sniff(data) {
+        let reuse = serde_json::json!({"prompt": "fuzz"});
+        let tag = label::Label {
+            producer: "PictureDeck",
+            produce_id: "00000000-0000-4000-8000-000000000000",
+            reuse: &reuse,
+        };
+        match mime {
+            "image/png" => {
+                let _ = label::png_reuse(data);
+                if let Ok(labelled) = label::label_png(data, &tag) {
+                    let _ = label::png_reuse(&labelled);
+                }
+            }
+            "image/jpeg" => {
+                let _ = label::label_jpeg(data, &tag);
+            }
+            _ => {}
+        }
         if let Ok(img) = images::decode_upright(data, format) {
             let _ = images::thumbnail(&img);
         }

@@ -17,5 +17,6 @@ pub mod mail;
 pub mod private_files;
 pub mod ratelimit;
 pub mod storage;
+pub mod testing;
 pub mod users;
 pub mod web;

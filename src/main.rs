@@ -85,7 +85,12 @@ enum UserCommand {
         password: Option<String>,
     },
     /// Ban an account: it cannot log in and its tokens stop working at once.
-    Ban { username: String },
+    Ban {
+        username: String,
+        /// Shown to the account's owner when refused.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Lift a ban.
     Unban { username: String },
 }
@@ -306,11 +311,11 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
                 user.username
             );
         }
-        UserCommand::Ban { username } => {
+        UserCommand::Ban { username, reason } => {
             let user = service::find_by_username(&state, &username)
                 .await
                 .map_err(explain)?;
-            service::set_status(&state, &user, Status::Banned)
+            service::set_status(&state, &user, Status::Banned, reason.as_deref())
                 .await
                 .map_err(explain)?;
             println!("{} is banned", user.username);
@@ -319,7 +324,7 @@ async fn user_command(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
             let user = service::find_by_username(&state, &username)
                 .await
                 .map_err(explain)?;
-            service::set_status(&state, &user, Status::Active)
+            service::set_status(&state, &user, Status::Active, None)
                 .await
                 .map_err(explain)?;
             println!("{} is active again", user.username);

@@ -103,5 +103,15 @@
     delete waiting[e.data];
   });
   source.addEventListener("reload", refresh);
+  // The server refused the stream (a network drop retries instead). If this browser is signed
+  // out or banned, loading the page again lands on the login page, which says why.
+  source.addEventListener("error", function () {
+    if (source.readyState !== EventSource.CLOSED) return;
+    fetch("/generate/tasks", { credentials: "same-origin" })
+      .then(function (r) {
+        if (r.redirected && new URL(r.url).pathname === "/login") window.location.reload();
+      })
+      .catch(function () { /* the server is away; nothing to say yet */ });
+  });
   window.addEventListener("pagehide", function () { source.close(); });
 })();

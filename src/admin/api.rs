@@ -1,43 +1,38 @@
-//! Admin JSON endpoints under /api/v1/admin.
+//! Admin JSON endpoints under /api/v1/admin (admins only; others get 403).
 
-use actix_web::web::{self, Data, Path, Query};
+use actix_web::web::{self, Data, Json, Path, Query};
 use serde::Deserialize;
-use utoipa::{IntoParams, OpenApi};
+use utoipa::{OpenApi, ToSchema};
 
-use super::service::{self, UserPage};
+use super::service::{self, AdminUserView, AuditPage, AuditQuery, Change, UserPage, UserQuery};
 use crate::app::AppState;
-use crate::error::{AppResult, Envelope, ErrorData, Reply};
-use crate::users::model::{Status, UserView};
-use crate::web::auth::ApiUser;
+use crate::error::{AppError, AppResult, Envelope, ErrorData, Reply};
+use crate::users::model::Role;
+use crate::web::auth::{ApiUser, ClientOrigin};
 use crate::web::openapi::route;
 
 #[derive(OpenApi)]
-#[openapi(paths(list_users, ban, unban))]
+#[openapi(paths(list_users, ban, unban, set_role, set_quota, audit))]
 pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     route(cfg, __path_list_users, list_users);
     route(cfg, __path_ban, ban);
     route(cfg, __path_unban, unban);
-}
-
-#[derive(Deserialize, Default, IntoParams)]
-#[serde(default)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// `next` of the previous page.
-    pub before: Option<String>,
+    route(cfg, __path_set_role, set_role);
+    route(cfg, __path_set_quota, set_quota);
+    route(cfg, __path_audit, audit);
 }
 
 #[utoipa::path(
     get, path = "/api/v1/admin/users", tag = "admin", operation_id = "list_users",
-    summary = "List accounts (admins only)",
-    description = "Newest first, 50 a page; pass `next` of one page as `before` for the following one.",
+    summary = "Search accounts (admins only)",
+    description = "Newest first, 50 a page, each with its results, tasks today, daily quota, storage used and last login; pass `next` of one page as `before` for the following one (the filters stay the same).",
     security(("bearer" = [])),
-    params(PageQuery),
+    params(UserQuery),
     responses(
         (status = 200, description = "code 200", body = Envelope<UserPage>),
-        (status = 400, description = "code 400: `before` is no account", body = Envelope<ErrorData>),
+        (status = 400, description = "code 400: a bad filter (`data.field`)", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
     )
@@ -45,35 +40,54 @@ pub struct PageQuery {
 async fn list_users(
     state: Data<AppState>,
     user: ApiUser,
-    q: Query<PageQuery>,
+    q: Query<UserQuery>,
 ) -> AppResult<Reply<UserPage>> {
-    let page = service::list_users(&state, &user.0, q.into_inner().before).await?;
+    let page = service::list_users(&state, &user.0, q.into_inner()).await?;
     Ok(Reply::ok("msg.ok", page))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(default)]
+pub struct BanRequest {
+    /// Shown to the banned person when refused.
+    #[schema(schema_with = reason_schema)]
+    reason: String,
+}
+
+fn reason_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text(0, service::MAX_REASON_CHARS)
 }
 
 #[utoipa::path(
     post, path = "/api/v1/admin/users/{uuid}/ban", tag = "admin", operation_id = "ban_user",
     summary = "Ban an account (admins only)",
-    description = "The account cannot log in and every token it holds stops working at once.",
+    description = "The account cannot log in and every token it holds stops working at once; its owner is refused with 403 and the reason (`data.reason`). The last active admin cannot be banned.",
     security(("bearer" = [])),
     params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = BanRequest,
     responses(
-        (status = 200, description = "code 200: banned", body = Envelope<UserView>),
-        (status = 400, description = "code 400: an admin cannot ban themselves", body = Envelope<ErrorData>),
+        (status = 200, description = "code 200: banned", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: yourself, or a reason too long", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
     )
 )]
 async fn ban(
     state: Data<AppState>,
     user: ApiUser,
+    origin: ClientOrigin,
     uuid: Path<String>,
-) -> AppResult<Reply<UserView>> {
-    Ok(Reply::ok(
-        "msg.banned",
-        service::set_status(&state, &user.0, &uuid, Status::Banned).await?,
-    ))
+    body: Json<BanRequest>,
+) -> AppResult<Reply<AdminUserView>> {
+    let change = Change::Ban {
+        reason: body.into_inner().reason,
+    };
+    let row = service::change_user(&state, &user.0, &uuid, change, &origin.0).await?;
+    Ok(Reply::ok("msg.banned", row))
 }
 
 #[utoipa::path(
@@ -82,7 +96,7 @@ async fn ban(
     security(("bearer" = [])),
     params(("uuid" = String, Path, description = "The account's public id")),
     responses(
-        (status = 200, description = "code 200: active again", body = Envelope<UserView>),
+        (status = 200, description = "code 200: active again", body = Envelope<AdminUserView>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
@@ -91,10 +105,127 @@ async fn ban(
 async fn unban(
     state: Data<AppState>,
     user: ApiUser,
+    origin: ClientOrigin,
     uuid: Path<String>,
-) -> AppResult<Reply<UserView>> {
-    Ok(Reply::ok(
-        "msg.unbanned",
-        service::set_status(&state, &user.0, &uuid, Status::Active).await?,
+) -> AppResult<Reply<AdminUserView>> {
+    let row = service::change_user(&state, &user.0, &uuid, Change::Unban, &origin.0).await?;
+    Ok(Reply::ok("msg.unbanned", row))
+}
+
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(default)]
+pub struct RoleRequest {
+    #[schema(schema_with = role_schema, required = true)]
+    role: String,
+}
+
+fn role_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([Role::User.as_str(), Role::Admin.as_str()]))
+        .build()
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/role", tag = "admin", operation_id = "set_role",
+    summary = "Change an account's role (admins only)",
+    description = "Not your own; the last active admin cannot be demoted.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = RoleRequest,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: a bad role, or yourself", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
+async fn set_role(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+    uuid: Path<String>,
+    body: Json<RoleRequest>,
+) -> AppResult<Reply<AdminUserView>> {
+    let role =
+        Role::parse(body.role.trim()).ok_or_else(|| AppError::invalid("role", "err.admin.role"))?;
+    let row = service::change_user(&state, &user.0, &uuid, Change::Role(role), &origin.0).await?;
+    Ok(Reply::ok("msg.saved", row))
+}
+
+/// `{"daily_quota": 20}` sets the limit, `{"daily_quota": null}` lifts it; any other field is
+/// refused, so a misspelt one cannot lift a limit by accident.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRequest {
+    /// Tasks per day; null: no limit.
+    #[serde(deserialize_with = "crate::json::whole")]
+    #[schema(schema_with = quota_schema, required = true)]
+    daily_quota: Option<i64>,
+}
+
+fn quota_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::or_null(crate::web::openapi::integer(
+        0,
+        i64::from(service::MAX_DAILY_QUOTA),
     ))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/quota", tag = "admin", operation_id = "set_quota",
+    summary = "Set an account's daily task quota (admins only)",
+    description = "`null` lifts the limit; it holds from the next submit.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = QuotaRequest,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: not 0–100000 or null", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
+async fn set_quota(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+    uuid: Path<String>,
+    body: Json<QuotaRequest>,
+) -> AppResult<Reply<AdminUserView>> {
+    let quota = body
+        .daily_quota
+        .map(|q| i32::try_from(q).map_err(|_| AppError::invalid("daily_quota", "err.admin.quota")))
+        .transpose()?;
+    let row =
+        service::change_user(&state, &user.0, &uuid, Change::DailyQuota(quota), &origin.0).await?;
+    Ok(Reply::ok("msg.saved", row))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "audit",
+    summary = "Read the audit log (admins only)",
+    description = "Newest first, 50 a page: who did what to which account or thing, when and from which address.",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AuditPage>),
+        (status = 400, description = "code 400: a bad date (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+    )
+)]
+async fn audit(
+    state: Data<AppState>,
+    user: ApiUser,
+    q: Query<AuditQuery>,
+) -> AppResult<Reply<AuditPage>> {
+    let page = service::audit_log(&state, &user.0, q.into_inner()).await?;
+    Ok(Reply::ok("msg.ok", page))
 }

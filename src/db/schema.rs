@@ -14,6 +14,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         username_key -> Nullable<Text>,
+        ban_reason -> Nullable<Text>,
+        last_login_at -> Nullable<Timestamp>,
     }
 }
 
@@ -39,6 +41,9 @@ diesel::table! {
         detail -> Nullable<Text>,
         ip -> Nullable<Text>,
         created_at -> Timestamp,
+        actor_id -> Nullable<BigInt>,
+        target -> Nullable<Text>,
+        uuid -> Nullable<Text>,
     }
 }
 

@@ -70,6 +70,13 @@ impl Live {
         }
     }
 
+    /// Ends every open stream of `user_id` (a ban): the pages reconnect, are refused, and
+    /// go to the login page. Streams on other instances end at the page's next request.
+    pub fn sign_out(&self, user_id: i64) {
+        // Dropping the sender closes every receiver once it has read what was sent.
+        self.lock().users.remove(&user_id);
+    }
+
     /// Pages open now, over all users.
     pub fn listeners(&self) -> usize {
         self.lock()

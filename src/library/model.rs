@@ -216,3 +216,16 @@ pub struct ShareView {
     /// Set while too many wrong passwords keep the link locked.
     pub locked_until: Option<String>,
 }
+
+/// A share as its owner's page lists it: the link, and what it shares by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareEntry {
+    #[serde(flatten)]
+    pub share: ShareView,
+    /// The shared result's prompt, or the folder's name.
+    pub label: String,
+    /// Where the owner opens what is shared: the result's page, or the folder in the library.
+    pub target_url: String,
+    /// The link's time ran out.
+    pub expired: bool,
+}

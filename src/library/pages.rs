@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Before /library/{id}, which would take "export" for an id.
         .route("/library/export", web::get().to(export))
         .route("/library/import", web::post().to(import))
+        .route("/library/shares", web::get().to(shares))
         .route("/library/{id}", web::get().to(detail))
         .route("/library/{id}/favorite", web::post().to(favorite))
         .route("/library/{id}/tags", web::post().to(tags))
@@ -159,7 +160,36 @@ async fn index(
         .and_then(|id| flat.iter().find(|f| f["id"] == id))
         .cloned();
     ctx.insert("current_folder", &current);
+    ctx.insert(
+        "locked_shares",
+        &service::locked_shares(&state, &user.0).await?,
+    );
     render(&state.templates, "library/index.html", &ctx, StatusCode::OK)
+}
+
+/// `scheme://host` as the browser reached us, for share links to copy.
+fn origin(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// 我的分享: every live link with what it shares, its password, expiry, views, and whether
+/// wrong passwords have locked it (issue 8: the owner sees the lockout).
+async fn shares(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+) -> AppResult<HttpResponse> {
+    let mut ctx = base_context(&req, Some(&user.0));
+    ctx.insert("nav", "library");
+    ctx.insert("shares", &service::share_entries(&state, &user.0).await?);
+    ctx.insert("origin", &origin(&req));
+    render(
+        &state.templates,
+        "library/shares.html",
+        &ctx,
+        StatusCode::OK,
+    )
 }
 
 /// The grid for new filters, or the next page appended by infinite scroll.
@@ -453,14 +483,7 @@ async fn share(
     let share = service::create_share(state, user, request).await?;
     let mut ctx = base_context(&req, Some(user));
     ctx.insert("share", &share);
-    ctx.insert(
-        "origin",
-        &format!(
-            "{}://{}",
-            req.connection_info().scheme(),
-            req.connection_info().host()
-        ),
-    );
+    ctx.insert("origin", &origin(&req));
     render(
         &state.templates,
         "library/_share.html",

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::model::{
     FolderFilter, FolderRef, FolderView, ListQuery, NewNode, NewShare, Node, ResultPage,
-    ResultView, Share, ShareView, FOLDER, MAX_FOLDER_NAME, MAX_TAGS, MAX_TAG_CHARS,
+    ResultView, Share, ShareEntry, ShareView, FOLDER, MAX_FOLDER_NAME, MAX_TAGS, MAX_TAG_CHARS,
 };
 use super::store::{self, Filter};
 use crate::app::AppState;
@@ -795,7 +795,18 @@ pub async fn create_share(
 }
 
 pub async fn shares(state: &AppState, user: &User) -> AppResult<Vec<ShareView>> {
+    Ok(share_entries(state, user)
+        .await?
+        .into_iter()
+        .map(|e| e.share)
+        .collect())
+}
+
+/// The owner's live share links, newest first, each with what it shares by name; for the
+/// shares page, where a locked or expired link says so.
+pub async fn share_entries(state: &AppState, user: &User) -> AppResult<Vec<ShareEntry>> {
     let user_id = user.id;
+    let now = Utc::now().naive_utc();
     state
         .db
         .run(move |conn| {
@@ -803,16 +814,36 @@ pub async fn shares(state: &AppState, user: &User) -> AppResult<Vec<ShareView>> 
             let mut out = Vec::with_capacity(list.len());
             for s in list {
                 let target = match (s.generation_id, s.collection_id) {
-                    (Some(g), _) => store::result_by_id(conn, g)?.map(|g| g.uuid),
-                    (_, Some(c)) => store::folder_by_id(conn, c)?.map(|n| n.uuid),
+                    (Some(g), _) => store::result_by_id(conn, g)?.map(|g| {
+                        let url = format!("/library/{}", g.uuid);
+                        (g.uuid, g.prompt.unwrap_or_default(), url)
+                    }),
+                    (_, Some(c)) => store::folder_by_id(conn, c)?.map(|n| {
+                        let url = format!("/library?folder={}", n.uuid);
+                        (n.uuid, n.name, url)
+                    }),
                     _ => None,
                 };
-                if let Some(target) = target {
-                    out.push(share_view(&s, target));
+                if let Some((uuid, label, target_url)) = target {
+                    out.push(ShareEntry {
+                        expired: s.expires_at.is_some_and(|e| e <= now),
+                        share: share_view(&s, uuid),
+                        label,
+                        target_url,
+                    });
                 }
             }
             Ok(out)
         })
+        .await
+}
+
+/// How many of the owner's share links are locked by wrong passwords now (the library says so).
+pub async fn locked_shares(state: &AppState, user: &User) -> AppResult<i64> {
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| Ok(store::locked_shares(conn, user_id, Utc::now().naive_utc())?))
         .await
 }
 

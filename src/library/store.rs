@@ -392,6 +392,16 @@ pub fn shares_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Share>> {
         .load(conn)
 }
 
+/// How many of the user's live share links wrong passwords keep locked at `now`.
+pub fn locked_shares(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> QueryResult<i64> {
+    shares::table
+        .filter(shares::user_id.eq(user_id))
+        .filter(shares::revoked_at.is_null())
+        .filter(shares::locked_until.gt(now))
+        .count()
+        .get_result(conn)
+}
+
 pub fn revoke_share(
     conn: &mut DbConn,
     user_id: i64,

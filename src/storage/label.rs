@@ -100,15 +100,17 @@ fn itxt_text<'a>(data: &'a [u8], keyword: &str) -> Option<&'a str> {
     let rest = data
         .strip_prefix(keyword.as_bytes())?
         .strip_prefix(&[0u8])?;
+    // Compression flag, method, then the language tag and translated keyword (NUL-ended).
+    // A vendor's PNG may end anywhere: every step is checked, none indexes.
     let (&compressed, rest) = rest.split_first()?;
     if compressed != 0 {
         return None;
     }
-    let rest = &rest[1..];
+    let rest = rest.get(1..)?;
     let lang_end = rest.iter().position(|b| *b == 0)?;
-    let rest = &rest[lang_end + 1..];
+    let rest = rest.get(lang_end + 1..)?;
     let key_end = rest.iter().position(|b| *b == 0)?;
-    std::str::from_utf8(&rest[key_end + 1..]).ok()
+    std::str::from_utf8(rest.get(key_end + 1..)?).ok()
 }
 
 /// The PNG with our XMP and reuse chunks (replacing any earlier ones) before IEND.
@@ -230,6 +232,21 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(label_png(b"not a png", &label(&json!({}))).is_err());
+        // A vendor PNG whose iTXt stops right after our keyword and its flag is relabelled,
+        // not a panic (it used to index past the end).
+        for cut in 0..4 {
+            let mut data = format!("{XMP_KEYWORD}\0\0").into_bytes();
+            data.extend_from_slice(&[0, 0, 0][..cut]);
+            let mut png = PNG_SIGNATURE.to_vec();
+            write_chunk(&mut png, b"iTXt", &data);
+            write_chunk(&mut png, b"IEND", b"");
+            let labelled = label_png(&png, &label(&json!({"n": cut}))).unwrap();
+            assert_eq!(
+                png_reuse(&labelled).unwrap(),
+                json!({"n": cut}),
+                "cut {cut}"
+            );
+        }
         assert!(label_png(PNG_SIGNATURE, &label(&json!({}))).is_err());
         assert!(label_jpeg(b"nope", &label(&json!({}))).is_err());
     }

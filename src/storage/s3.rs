@@ -1,11 +1,18 @@
 //! A small S3 client (path-style, AWS Signature Version 4) for S3-compatible object stores:
 //! MinIO, Alibaba OSS, Tencent COS, AWS S3. Only what PictureDeck needs: put, get (with
-//! Range), delete, and creating the bucket at start.
+//! Range), delete, and creating the bucket at start. The signature is `aws-sigv4`'s, AWS's own
+//! signer; this module only builds the URL and sends the request.
+
+use std::time::SystemTime;
 
 use anyhow::{bail, Context as _};
-use chrono::Utc;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
 
 #[derive(Clone)]
 pub struct S3 {
@@ -18,18 +25,8 @@ pub struct S3 {
     pub secret_key: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// RFC 3986 encoding as SigV4 wants it; `/` kept in object keys.
+/// RFC 3986 encoding as SigV4 wants it; `/` kept in object keys. The URL is sent as encoded
+/// here and signed as it is (S3 signs the path encoded once).
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -44,86 +41,78 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
-struct Credentials<'a> {
+/// The key that signs, and the region and service it signs for.
+struct SigningKey<'a> {
     access_key: &'a str,
     secret_key: &'a str,
     region: &'a str,
     service: &'a str,
 }
 
-/// A request as SigV4 sees it: the encoded path (no query: PictureDeck sends none) and the
-/// headers to sign, `host` among them.
+/// A request as SigV4 sees it: `host` comes from the URL, `x-amz-date` from the time.
 struct Unsigned<'a> {
     method: &'a str,
-    path: &'a str,
+    url: &'a str,
     headers: &'a [(&'a str, &'a str)],
-    payload_hash: &'a str,
+    body: &'a [u8],
 }
 
-/// Every step of the signature, so the tests can hold each against AWS's published values.
-#[cfg_attr(not(test), allow(dead_code))]
+/// The headers to add (`x-amz-date`, `x-amz-content-sha256` for S3, `authorization`) and the
+/// signature, which the tests hold against AWS's published values.
 struct Signed {
-    canonical_request: String,
-    string_to_sign: String,
+    headers: Vec<(&'static str, String)>,
+    #[cfg_attr(not(test), allow(dead_code))]
     signature: String,
-    authorization: String,
 }
 
-/// AWS Signature Version 4 (header form) at `amz_date` (`YYYYMMDDTHHMMSSZ`).
-fn sign_v4(creds: &Credentials<'_>, amz_date: &str, req: &Unsigned<'_>) -> Signed {
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+/// S3's variant of SigV4: the path is signed as sent (encoded once, not normalised) and the
+/// payload's SHA-256 travels in `x-amz-content-sha256`.
+fn s3_settings() -> SigningSettings {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    settings
+}
+
+/// AWS Signature Version 4, header form, at `time`.
+fn sign_v4(
+    key: &SigningKey<'_>,
+    settings: SigningSettings,
+    time: SystemTime,
+    req: &Unsigned<'_>,
+) -> anyhow::Result<Signed> {
+    let identity: Identity =
+        Credentials::new(key.access_key, key.secret_key, None, None, "picturedeck").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(key.region)
+        .name(key.service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .context("SigV4 parameters")?
+        .into();
+    let request = SignableRequest::new(
+        req.method,
+        req.url,
+        req.headers.iter().copied(),
+        SignableBody::Bytes(req.body),
+    )
+    .context("a request SigV4 can sign")?;
+    let (instructions, signature) = sign(request, &params)
+        .context("SigV4 signing")?
+        .into_parts();
+    let headers = instructions
+        .into_parts()
+        .0
+        .into_iter()
+        .map(|h| (h.name(), h.value().to_string()))
         .collect();
-    headers.sort();
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}:{value}\n"))
-        .collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical_request = format!(
-        "{}\n{}\n\n{canonical_headers}\n{signed_headers}\n{}",
-        req.method, req.path, req.payload_hash
-    );
-    let day = amz_date.get(..8).unwrap_or(amz_date);
-    let scope = format!("{day}/{}/{}/aws4_request", creds.region, creds.service);
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical_request.as_bytes()))
-    );
-    let mut key = hmac(format!("AWS4{}", creds.secret_key).as_bytes(), day);
-    for part in [creds.region, creds.service, "aws4_request"] {
-        key = hmac(&key, part);
-    }
-    let signature = hex(&hmac(&key, &string_to_sign));
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-        creds.access_key
-    );
-    Signed {
-        canonical_request,
-        string_to_sign,
-        signature,
-        authorization,
-    }
+    Ok(Signed { headers, signature })
 }
 
 impl S3 {
-    fn host(&self) -> anyhow::Result<String> {
-        let url =
-            reqwest::Url::parse(&self.endpoint).context("storage.s3_endpoint is not a URL")?;
-        let host = url.host_str().context("storage.s3_endpoint has no host")?;
-        Ok(match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        })
-    }
-
     /// A signed request for `/{bucket}/{key}` (or the bucket itself when `key` is empty).
     fn request(
         &self,
@@ -140,39 +129,29 @@ impl S3 {
                 uri_encode(key, true)
             )
         };
-        let now = Utc::now();
-        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let payload = hex(&Sha256::digest(body));
-        let host = self.host()?;
+        let url = format!("{}{path}", self.endpoint.trim_end_matches('/'));
+        reqwest::Url::parse(&url).context("storage.s3_endpoint is not a URL")?;
         let signed = sign_v4(
-            &Credentials {
+            &SigningKey {
                 access_key: &self.access_key,
                 secret_key: &self.secret_key,
                 region: &self.region,
                 service: "s3",
             },
-            &amz_date,
+            s3_settings(),
+            SystemTime::now(),
             &Unsigned {
                 method: method.as_str(),
-                path: &path,
-                headers: &[
-                    ("host", &host),
-                    ("x-amz-content-sha256", &payload),
-                    ("x-amz-date", &amz_date),
-                ],
-                payload_hash: &payload,
+                url: &url,
+                headers: &[],
+                body,
             },
-        );
-        let authorization = signed.authorization;
-        Ok(self
-            .http
-            .request(
-                method,
-                format!("{}{path}", self.endpoint.trim_end_matches('/')),
-            )
-            .header("x-amz-date", amz_date)
-            .header("x-amz-content-sha256", payload)
-            .header("authorization", authorization))
+        )?;
+        let mut builder = self.http.request(method, url);
+        for (name, value) in signed.headers {
+            builder = builder.header(name, value);
+        }
+        Ok(builder)
     }
 
     /// Creates the bucket unless it exists.
@@ -232,10 +211,8 @@ impl S3 {
 mod tests {
     use super::*;
 
-    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
     /// The credentials of AWS's Signature Version 4 test suite.
-    const SUITE: Credentials<'static> = Credentials {
+    const SUITE: SigningKey<'static> = SigningKey {
         access_key: "AKIDEXAMPLE",
         secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         region: "us-east-1",
@@ -244,46 +221,51 @@ mod tests {
 
     /// The credentials of the worked examples in the S3 API reference ("Signature
     /// Calculations for the Authorization Header: Transferring Payload in a Single Chunk").
-    const S3_DOCS: Credentials<'static> = Credentials {
+    const S3_DOCS: SigningKey<'static> = SigningKey {
         access_key: "AKIAIOSFODNN7EXAMPLE",
         secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         region: "us-east-1",
         service: "s3",
     };
 
+    fn at(amz_date: &str) -> SystemTime {
+        chrono::NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc()
+            .into()
+    }
+
+    fn header<'a>(signed: &'a Signed, name: &str) -> &'a str {
+        signed
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
     /// The test suite's vanilla request: no query, no body, only `Host` and `X-Amz-Date`.
     fn vanilla(method: &str) -> Signed {
         sign_v4(
             &SUITE,
-            "20150830T123600Z",
+            SigningSettings::default(),
+            at("20150830T123600Z"),
             &Unsigned {
                 method,
-                path: "/",
-                headers: &[
-                    ("Host", "example.amazonaws.com"),
-                    ("X-Amz-Date", "20150830T123600Z"),
-                ],
-                payload_hash: EMPTY,
+                url: "https://example.amazonaws.com/",
+                headers: &[],
+                body: b"",
             },
         )
+        .unwrap()
     }
 
     #[test]
     fn get_vanilla_of_the_sigv4_test_suite() {
         let signed = vanilla("GET");
+        assert_eq!(header(&signed, "x-amz-date"), "20150830T123600Z");
         assert_eq!(
-            signed.canonical_request,
-            format!(
-                "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n{EMPTY}"
-            )
-        );
-        assert_eq!(
-            signed.string_to_sign,
-            "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n\
-             bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
-        );
-        assert_eq!(
-            signed.authorization,
+            header(&signed, "authorization"),
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
              SignedHeaders=host;x-amz-date, \
              Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
@@ -302,32 +284,22 @@ mod tests {
     fn the_s3_reference_get_object_with_a_range() {
         let signed = sign_v4(
             &S3_DOCS,
-            "20130524T000000Z",
+            s3_settings(),
+            at("20130524T000000Z"),
             &Unsigned {
                 method: "GET",
-                path: "/test.txt",
-                headers: &[
-                    ("Host", "examplebucket.s3.amazonaws.com"),
-                    ("Range", "bytes=0-9"),
-                    ("x-amz-content-sha256", EMPTY),
-                    ("x-amz-date", "20130524T000000Z"),
-                ],
-                payload_hash: EMPTY,
+                url: "https://examplebucket.s3.amazonaws.com/test.txt",
+                headers: &[("Range", "bytes=0-9")],
+                body: b"",
             },
-        );
+        )
+        .unwrap();
         assert_eq!(
-            signed.canonical_request,
-            format!(
-                "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n\
-                 x-amz-content-sha256:{EMPTY}\nx-amz-date:20130524T000000Z\n\n\
-                 host;range;x-amz-content-sha256;x-amz-date\n{EMPTY}"
-            )
+            header(&signed, "x-amz-content-sha256"),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(
-            signed.string_to_sign,
-            "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
-             7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
-        );
+        assert!(header(&signed, "authorization")
+            .contains("SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"));
         assert_eq!(
             signed.signature,
             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
@@ -336,31 +308,34 @@ mod tests {
 
     #[test]
     fn the_s3_reference_put_object_with_a_body_and_a_dollar_in_the_key() {
-        let body = "Welcome to Amazon S3.";
-        let payload = hex(&Sha256::digest(body.as_bytes()));
-        assert_eq!(
-            payload,
-            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
+        let url = format!(
+            "https://examplebucket.s3.amazonaws.com/{}",
+            uri_encode("test$file.text", true)
         );
-        let path = format!("/{}", uri_encode("test$file.text", true));
-        assert_eq!(path, "/test%24file.text");
+        assert_eq!(
+            url,
+            "https://examplebucket.s3.amazonaws.com/test%24file.text"
+        );
         let signed = sign_v4(
             &S3_DOCS,
-            "20130524T000000Z",
+            s3_settings(),
+            at("20130524T000000Z"),
             &Unsigned {
                 method: "PUT",
-                path: &path,
+                url: &url,
                 headers: &[
                     ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
-                    ("Host", "examplebucket.s3.amazonaws.com"),
-                    ("x-amz-content-sha256", &payload),
-                    ("x-amz-date", "20130524T000000Z"),
                     ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
                 ],
-                payload_hash: &payload,
+                body: b"Welcome to Amazon S3.",
             },
+        )
+        .unwrap();
+        assert_eq!(
+            header(&signed, "x-amz-content-sha256"),
+            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
         );
-        assert!(signed.authorization.contains(
+        assert!(header(&signed, "authorization").contains(
             "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class,"
         ));
         assert_eq!(

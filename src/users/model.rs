@@ -15,6 +15,14 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -30,6 +38,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "banned" => Some(Status::Banned),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -52,6 +68,9 @@ pub struct User {
     pub daily_quota: Option<i32>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Why the account is banned, shown to its owner when refused.
+    pub ban_reason: Option<String>,
+    pub last_login_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -65,6 +84,13 @@ impl User {
 
     pub fn is_banned(&self) -> bool {
         self.status == Status::Banned.as_str()
+    }
+
+    /// The refusal a banned account gets, with the reason an admin gave.
+    pub fn banned_error(&self) -> crate::error::AppError {
+        crate::error::AppError::Banned {
+            reason: self.ban_reason.clone().filter(|r| !r.is_empty()),
+        }
     }
 
     pub fn view(&self) -> UserView {

@@ -78,6 +78,13 @@ async fn login_page(
     }
     let mut ctx = base_context(&req, None);
     ctx.insert("next", &q.next);
+    // A ban bounced this browser here: say so, with the admin's reason.
+    if let Some(token) = session(&req) {
+        if let Some(reason) = service::ban_notice(&state, &token).await? {
+            let reason = (!reason.is_empty()).then_some(reason);
+            ctx.insert("banned", &AppError::Banned { reason }.message(lang));
+        }
+    }
     if q.registered.is_some() {
         ctx.insert("notice", &i18n::text(lang, "msg.registered_login"));
     } else if q.reset.is_some() {

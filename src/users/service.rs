@@ -302,13 +302,16 @@ pub async fn login(
         }
     };
     if user.is_banned() {
-        return Err(AppError::forbidden("err.banned"));
+        return Err(user.banned_error());
     }
     state.limiter.clear(&account_key);
     let id = user.id();
     state
         .db
-        .run(move |conn| Ok(audit::record(conn, Some(id), "login", None, Some(&ip))?))
+        .run(move |conn| {
+            store::set_last_login(conn, id, Utc::now().naive_utc())?;
+            Ok(audit::record(conn, Some(id), "login", None, Some(&ip))?)
+        })
         .await?;
     issue(state, &user, origin).await
 }
@@ -356,14 +359,20 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<User> {
         .tokens
         .verify(token)
         .ok_or_else(AppError::unauthorized)?;
-    let user = state
+    state
         .db
         .run(move |conn| {
-            let Some(user) =
-                store::find_by_uuid(conn, &claims.sub)?.filter(|u| u.token_version == claims.ver)
-            else {
+            let Some(user) = store::find_by_uuid(conn, &claims.sub)? else {
                 return Ok(None);
             };
+            // A ban is told to the holder of any genuine token of the account, with its
+            // reason, though the ban also ended the token's session.
+            if user.is_banned() {
+                return Err(user.banned_error());
+            }
+            if user.token_version != claims.ver {
+                return Ok(None);
+            }
             let now = Utc::now().naive_utc();
             let Some(session) = store::live_session(conn, &claims.sid, user.id, now)? else {
                 return Ok(None);
@@ -374,11 +383,22 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<User> {
             Ok(Some(user))
         })
         .await?
-        .ok_or_else(AppError::unauthorized)?;
-    if user.is_banned() {
-        return Err(AppError::forbidden("err.banned"));
-    }
-    Ok(user)
+        .ok_or_else(AppError::unauthorized)
+}
+
+/// The reason a page session's account is banned, if it is: the login page shows it to the
+/// person a ban bounced there. Only a genuine token of the account tells it.
+pub async fn ban_notice(state: &AppState, token: &str) -> AppResult<Option<String>> {
+    let Some(claims) = state.tokens.verify(token) else {
+        return Ok(None);
+    };
+    let user = state
+        .db
+        .run(move |conn| Ok(store::find_by_uuid(conn, &claims.sub)?))
+        .await?;
+    Ok(user
+        .filter(User::is_banned)
+        .map(|u| u.ban_reason.unwrap_or_default()))
 }
 
 // ---- sessions ---------------------------------------------------------------------------
@@ -811,14 +831,22 @@ pub async fn find_by_username(state: &AppState, username: &str) -> AppResult<Use
         .ok_or_else(AppError::not_found)
 }
 
-/// Bans or restores an account; a ban ends its sessions at once.
-pub async fn set_status(state: &AppState, user: &User, status: Status) -> AppResult<()> {
+/// Bans (with an optional reason its owner is shown) or restores an account; a ban ends its
+/// sessions at once.
+pub async fn set_status(
+    state: &AppState,
+    user: &User,
+    status: Status,
+    reason: Option<&str>,
+) -> AppResult<()> {
     let id = user.id();
+    let reason = reason.map(str::to_string);
     state
         .db
         .run(move |conn| {
-            store::set_status(conn, id, status.as_str(), Utc::now().naive_utc())?;
-            audit::record(conn, Some(id), status.as_str(), None, None)?;
+            let reason = reason.as_deref().filter(|_| status == Status::Banned);
+            store::set_status(conn, id, status.as_str(), reason, Utc::now().naive_utc())?;
+            audit::record(conn, Some(id), status.as_str(), reason, None)?;
             Ok(())
         })
         .await

@@ -133,16 +133,19 @@ pub fn set_email(
         .map(drop)
 }
 
-/// Changes the account status; tokens held before stop working at once.
+/// Changes the account status (a ban keeps its reason, a lift clears it); tokens held before
+/// stop working at once.
 pub fn set_status(
     conn: &mut DbConn,
     id: UserId,
     status: &str,
+    reason: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(id.0))
         .set((
             users::status.eq(status),
+            users::ban_reason.eq(reason),
             users::token_version.eq(users::token_version + 1),
             users::updated_at.eq(now),
         ))
@@ -227,6 +230,13 @@ pub fn revoke_all_sessions(conn: &mut DbConn, id: UserId, now: NaiveDateTime) ->
     .set(sessions::revoked_at.eq(now))
     .execute(conn)
     .map(drop)
+}
+
+pub fn set_last_login(conn: &mut DbConn, id: UserId, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id.0))
+        .set(users::last_login_at.eq(now))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn set_role(conn: &mut DbConn, id: UserId, role: &str, now: NaiveDateTime) -> QueryResult<()> {

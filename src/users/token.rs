@@ -84,6 +84,8 @@ mod tests {
             daily_quota: None,
             created_at: now,
             updated_at: now,
+            ban_reason: None,
+            last_login_at: None,
         }
     }
 

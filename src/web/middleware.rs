@@ -241,9 +241,11 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 struct Problem {
     status: StatusCode,
     code: u16,
-    key: &'static str,
     field: Option<&'static str>,
     retry_after: Option<u64>,
+    /// The reason of a ban, for its owner.
+    ban_reason: Option<Option<String>>,
+    error: AppError,
 }
 
 impl Problem {
@@ -251,11 +253,20 @@ impl Problem {
         Problem {
             status: err.status_code(),
             code: err.code(),
-            key: err.key(),
             field: err.field(),
             retry_after: match err {
                 AppError::RateLimited { retry_after } => Some(*retry_after),
                 _ => None,
+            },
+            ban_reason: match err {
+                AppError::Banned { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            error: match err {
+                AppError::Banned { reason } => AppError::Banned {
+                    reason: reason.clone(),
+                },
+                other => AppError::client(other.status_code(), other.code(), other.key()),
             },
         }
     }
@@ -296,7 +307,7 @@ pub async fn render_errors(
 
 fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     let lang = Lang::of(req);
-    let message = i18n::text(lang, p.key);
+    let message = p.error.message(lang);
     let mut builder = HttpResponse::build(p.status);
     if let Some(secs) = p.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
@@ -310,16 +321,20 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     }
     if wants_json(req) {
         // Retry-After is also in the body, for clients that only read the envelope.
-        let data = match (p.field, p.retry_after) {
-            (Some(f), _) => Some(ErrorData {
+        let data = match (p.field, p.retry_after, &p.ban_reason) {
+            (Some(f), _, _) => Some(ErrorData {
                 field: Some(f.to_string()),
-                retry_after: None,
+                ..Default::default()
             }),
-            (None, Some(secs)) => Some(ErrorData {
-                field: None,
+            (None, Some(secs), _) => Some(ErrorData {
                 retry_after: Some(secs),
+                ..Default::default()
             }),
-            (None, None) => None,
+            (None, None, Some(reason)) => Some(ErrorData {
+                reason: reason.clone(),
+                ..Default::default()
+            }),
+            (None, None, None) => None,
         };
         return builder.json(Envelope {
             code: p.code,
@@ -327,7 +342,8 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
             data,
         });
     }
-    if p.status == StatusCode::UNAUTHORIZED {
+    // A banned account's page goes to the login page too, which shows the reason.
+    if p.status == StatusCode::UNAUTHORIZED || p.ban_reason.is_some() {
         let next = req
             .uri()
             .path_and_query()

@@ -127,14 +127,10 @@ pub fn form_error(
     let mut errors = Map::new();
     errors.insert(
         err.field().unwrap_or("form").to_string(),
-        Value::String(i18n::text(lang, err.key())),
+        Value::String(err.message(lang)),
     );
     ctx.insert("errors", &errors);
-    let status = match &err {
-        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::Client { status, .. } => *status,
-        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = actix_web::ResponseError::status_code(&err);
     let mut res = render(tera, template, &ctx, status)?;
     if let AppError::RateLimited { retry_after } = err {
         res.headers_mut().insert(

@@ -244,12 +244,18 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         &app.state,
         &user,
         picturedeck::users::model::Status::Banned,
+        None,
     )
     .await
     .unwrap();
 
+    // The old token is refused as banned (it tells why), not as signed out.
     let (status, body) = app.get("/api/v1/user/me", Some(&token)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::FORBIDDEN, Some(403)),
+        "{body}"
+    );
     let (status, body) = app.login_with("heidi", PASSWORD).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], 403);
@@ -262,6 +268,7 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         &app.state,
         &user,
         picturedeck::users::model::Status::Active,
+        None,
     )
     .await
     .unwrap();
@@ -570,8 +577,7 @@ async fn five_wrong_codes_void_the_code(app: &TestApp) {
 
 async fn change_password_needs_the_old_one_and_revokes_other_tokens(app: &TestApp) {
     let first = app.user("oscar").await;
-    let (_, second) = app.login_with("oscar", PASSWORD).await;
-    let second = second["data"]["token"].as_str().unwrap().to_string();
+    let second = app.token("oscar").await;
 
     let (status, body) = app
         .post(

@@ -63,10 +63,7 @@ async fn a_person_generates_an_image_and_sees_it_appear() {
     app.register("artist").await;
     let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "artist").await;
-    b.fill("#password", crate::support::PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "artist").await;
     b.wait_for_text("#welcome", "artist").await;
 
     b.fill("#prompt", "雪山日落，湖面倒影").await;
@@ -145,10 +142,7 @@ async fn a_failing_server_and_a_lost_one_say_so_in_a_toast() {
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.register("unlucky").await;
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "unlucky").await;
-    b.fill("#password", crate::support::PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "unlucky").await;
     b.wait_for_text("#welcome", "unlucky").await;
 
     // The tasks' table is gone: submitting answers 500, and the page says the request failed.
@@ -184,10 +178,7 @@ async fn a_person_organises_results_in_the_library() {
     }
     let shots = screenshot_dir();
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "curator").await;
-    b.fill("#password", crate::support::PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "curator").await;
     b.wait_for_text("#welcome", "curator").await;
     b.find_within(".task-card.status-completed:nth-child(3)", 60)
         .await;

@@ -96,7 +96,7 @@ async fn the_cli_bans_and_unbans_a_live_account(app: &TestApp) {
         app.get("/api/v1/user/me", Some(&token)).await.0,
         StatusCode::OK
     );
-    let out = cli(app, &["user", "ban", "rowdy"]).await;
+    let out = cli(app, &["user", "ban", "rowdy", "--reason", "flooding"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -104,14 +104,16 @@ async fn the_cli_bans_and_unbans_a_live_account(app: &TestApp) {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("rowdy is banned"));
 
-    // The running server sees the other process's ban at once.
+    // The running server sees the other process's ban at once, and tells the reason.
     let (status, body) = app.get("/api/v1/user/me", Some(&token)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["data"]["reason"], "flooding");
     let (status, body) = app.login_with("rowdy", PASSWORD).await;
     assert_eq!(
         (status, body["code"].as_i64()),
         (StatusCode::FORBIDDEN, Some(403))
     );
+    assert_eq!(body["message"], "账号已被封禁，原因：flooding");
 
     let out = cli(app, &["user", "unban", "rowdy"]).await;
     assert!(
@@ -578,9 +580,7 @@ async fn the_library_pages_favourite_tag_organise_share_and_upload(app: &TestApp
         let token = token.clone();
         async move { app.get(&path, Some(&token)).await.1["data"].clone() }
     };
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "organiser").await;
+    let (client, csrf) = app.signed_in("organiser").await;
     let post = |path: String, form: Vec<(&'static str, String)>| {
         let (client, csrf) = (&client, &csrf);
         async move {
@@ -759,10 +759,7 @@ async fn the_library_timeline_loads_more_as_a_person_scrolls() {
     }
 
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "scroller").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "scroller").await;
     b.wait_for_text("#welcome", "scroller").await;
     b.goto(&app.at("/library?view=timeline")).await;
     b.wait_for_count(".result-card", 40).await;

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{page_client, TestApp};
+use crate::support::TestApp;
 
 on_both_backends!(every_link_of_every_page_answers_in_every_task_state);
 
@@ -277,9 +277,7 @@ async fn every_link_of_every_page_answers_in_every_task_state(app: &TestApp) {
     // The user reaches every result's page, the pictures and the filters; the admin, with
     // an empty library, the menu, the user list and the shares.
     for (name, least) in [("crawler", 40), ("root", 15)] {
-        let client = page_client();
-        let (csrf, _) = app.open(&client, "/login").await;
-        app.page_login(&client, &csrf, name).await;
+        let (client, _) = app.signed_in(name).await;
         let mut starts: Vec<String> = menu.iter().map(|s| s.to_string()).collect();
         starts.extend(seeded.starts.iter().cloned());
         let (failures, fetched) = crawl(app, &client, &starts).await;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::support::TestApp;
+use picturedeck::testing::mean_abs_diff;
 
 on_both_backends!(
     text_to_image_runs_on_the_local_engine_and_the_result_downloads,
@@ -23,32 +24,6 @@ on_both_backends!(
     lease_of_a_killed_worker_is_recovered,
     two_engines_run_every_task_exactly_once,
 );
-
-/// Polls the task until it is final (completed, failed or canceled).
-async fn wait_final(app: &TestApp, token: &str, task_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = app
-            .get(&format!("/api/v1/generation/{task_id}"), Some(token))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if matches!(
-            body["data"]["status"].as_str(),
-            Some("completed" | "failed" | "canceled")
-        ) {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "task never finished: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn submit(app: &TestApp, token: &str, body: Value) -> String {
-    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["code"], 200);
-    answer["data"]["task_id"].as_str().unwrap().to_string()
-}
 
 fn small(kind: &str, prompt: &str) -> Value {
     json!({"type": kind, "prompt": prompt, "params": {"size": "128x96"}})
@@ -72,7 +47,7 @@ async fn text_to_image_runs_on_the_local_engine_and_the_result_downloads(app: &T
         .unwrap()
         .ends_with('Z'));
 
-    let done = wait_final(app, &token, &task_id).await;
+    let done = app.wait_final(&token, &task_id).await;
     let data = &done["data"];
     assert_eq!(data["status"], "completed", "{done}");
     assert_eq!(done["message"], "任务完成");
@@ -109,13 +84,13 @@ async fn text_to_image_runs_on_the_local_engine_and_the_result_downloads(app: &T
     assert_eq!(thumb.headers()["content-type"], "image/webp");
 
     // The same prompt and seed give the same picture; the list shows the task first.
-    let again = submit(
-        app,
-        &token,
-        json!({"type": "t2i", "prompt": "雪山日落", "params": {"size": "160x120", "seed": 7}}),
-    )
-    .await;
-    let again = wait_final(app, &token, &again).await;
+    let again = app
+        .submit_task(
+            &token,
+            json!({"type": "t2i", "prompt": "雪山日落", "params": {"size": "160x120", "seed": 7}}),
+        )
+        .await;
+    let again = app.wait_final(&token, &again).await;
     let second = reqwest::get(app.at(again["data"]["result_url"].as_str().unwrap()))
         .await
         .unwrap()
@@ -224,7 +199,7 @@ async fn bad_generation_requests_get_code_400(app: &TestApp) {
 async fn another_users_task_reads_as_missing(app: &TestApp) {
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
-    let task = submit(app, &alice, small("t2i", "秘密花园")).await;
+    let task = app.submit_task(&alice, small("t2i", "秘密花园")).await;
     for path in [
         format!("/api/v1/generation/{task}"),
         format!("/api/v1/generation/{task}/cancel"),
@@ -249,8 +224,8 @@ async fn daily_quota_is_enforced_with_429(app: &TestApp) {
     let token = app.user("eager").await;
     app.sql("UPDATE users SET daily_quota = 2 WHERE username = 'eager'")
         .await;
-    submit(app, &token, small("t2i", "one")).await;
-    submit(app, &token, small("t2i", "two")).await;
+    app.submit_task(&token, small("t2i", "one")).await;
+    app.submit_task(&token, small("t2i", "two")).await;
     let (status, body) = app
         .post("/api/v1/generation", Some(&token), small("t2i", "three"))
         .await;
@@ -302,7 +277,7 @@ async fn several_results_from_one_request_with_an_aspect_ratio(app: &TestApp) {
     assert_eq!(answer["data"]["task_id"], batch[0].as_str());
     assert!(answer["data"]["params"].get("n").is_none());
     for (i, id) in batch.iter().enumerate() {
-        let done = wait_final(app, &token, id).await;
+        let done = app.wait_final(&token, id).await;
         let data = &done["data"];
         assert_eq!(data["status"], "completed", "{done}");
         assert_eq!(data["params"]["seed"], 40 + i);
@@ -346,17 +321,12 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
         .await;
     // With the engine stopped the cancel always meets a queued task: no race to win or lose.
     app.stop_engine();
-    let task = submit(app, &token, small("t2i", "changing my mind")).await;
+    let task = app
+        .submit_task(&token, small("t2i", "changing my mind"))
+        .await;
     let cancel = |task: String| {
         let token = token.clone();
-        async move {
-            app.post(
-                &format!("/api/v1/generation/{task}/cancel"),
-                Some(&token),
-                json!({}),
-            )
-            .await
-        }
+        async move { app.task_action(&token, &task, "cancel").await }
     };
     let (status, body) = cancel(task.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -368,13 +338,7 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
         "a canceled task cannot be canceled again"
     );
 
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/generation/{task}/retry"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.task_action(&token, &task, "retry").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let new_task = body["data"]["task_id"].as_str().unwrap().to_string();
     assert_ne!(new_task, task);
@@ -385,7 +349,7 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
     // completing, and nothing left queued or running, means the engine has seen both.
     let engine = tokio::spawn(picturedeck::generation::engine::run(app.state.clone()));
     assert_eq!(
-        wait_final(app, &token, &new_task).await["data"]["status"],
+        app.wait_final(&token, &new_task).await["data"]["status"],
         "completed"
     );
     wait_idle(app).await;
@@ -409,13 +373,7 @@ async fn queued_tasks_cancel_and_retry(app: &TestApp) {
         "result and thumbnail"
     );
 
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/generation/{new_task}/retry"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.task_action(&token, &new_task, "retry").await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
@@ -599,13 +557,13 @@ async fn image_to_image_uses_the_callers_upload(app: &TestApp) {
     );
 
     // The seed's own example: the reference by its URL, "让上传的照片呈现出油画效果".
-    let task = submit(
-        app,
-        &owner,
-        json!({"type": "i2i", "prompt": "让上传的照片呈现出油画效果", "images": [file_url]}),
-    )
-    .await;
-    let done = wait_final(app, &owner, &task).await;
+    let task = app
+        .submit_task(
+            &owner,
+            json!({"type": "i2i", "prompt": "让上传的照片呈现出油画效果", "images": [file_url]}),
+        )
+        .await;
+    let done = app.wait_final(&owner, &task).await;
     assert_eq!(done["data"]["status"], "completed", "{done}");
     assert_eq!(
         (
@@ -630,21 +588,9 @@ fn textured_png(w: u32, h: u32) -> Vec<u8> {
     picturedeck::storage::images::encode_png(&img).unwrap()
 }
 
-/// Mean absolute difference per channel (0–255) between two same-sized pictures.
-fn mean_abs_diff(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
-    assert_eq!(a.dimensions(), b.dimensions());
-    let total: f64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-        .sum();
-    total / a.as_raw().len() as f64
-}
-
 /// The finished task's result, decoded.
 async fn result_picture(app: &TestApp, token: &str, task: &str) -> image::RgbImage {
-    let done = wait_final(app, token, task).await;
+    let done = app.wait_final(token, task).await;
     assert_eq!(done["data"]["status"], "completed", "{done}");
     let url = done["data"]["result_url"].as_str().unwrap();
     let bytes = reqwest::get(app.at(url))
@@ -682,7 +628,7 @@ async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_
         "pixel_art",
         "color_transfer",
     ] {
-        let task = submit(&app, &token, i2i(style, 1.0)).await;
+        let task = app.submit_task(&token, i2i(style, 1.0)).await;
         let out = result_picture(&app, &token, &task).await;
         let change = mean_abs_diff(&source, &out);
         assert!(
@@ -697,7 +643,7 @@ async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_
     }
 
     // Strength scales the change: a light touch stays closer to the reference.
-    let task = submit(&app, &token, i2i("oil_painting", 0.25)).await;
+    let task = app.submit_task(&token, i2i("oil_painting", 0.25)).await;
     let light = result_picture(&app, &token, &task).await;
     let (full, light_change) = (
         mean_abs_diff(&source, &styled[0].1),
@@ -710,9 +656,7 @@ async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_
 
     // The page's form carries style and strength the same way: the same recipe gives the same
     // picture as through the API, another recipe another picture.
-    let client = crate::support::page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "stylist").await;
+    let (client, csrf) = app.signed_in("stylist").await;
     let mut from_page = Vec::new();
     for (style, strength) in [("pencil_sketch", "1"), ("watercolor", "0.25")] {
         let res = app
@@ -752,8 +696,8 @@ async fn each_style_and_the_strength_change_the_picture_through_the_api_and_the_
 
 async fn signed_links_expire_and_cannot_be_forged(app: &TestApp) {
     let token = app.user("linker").await;
-    let task = submit(app, &token, small("t2i", "sea")).await;
-    let done = wait_final(app, &token, &task).await;
+    let task = app.submit_task(&token, small("t2i", "sea")).await;
+    let done = app.wait_final(&token, &task).await;
     let url = done["data"]["result_url"].as_str().unwrap().to_string();
     assert_eq!(
         reqwest::get(app.at(&url)).await.unwrap().status(),
@@ -792,7 +736,7 @@ async fn lease_of_a_killed_worker_is_recovered(app: &TestApp) {
     let token = app.user("patient").await;
     // Stop this app's engine, queue a task and let a "worker" claim it and die (lease in the past).
     app.stop_engine();
-    let task = submit(app, &token, small("t2i", "still here")).await;
+    let task = app.submit_task(&token, small("t2i", "still here")).await;
     let claimed = app
         .state
         .db
@@ -822,7 +766,7 @@ async fn lease_of_a_killed_worker_is_recovered(app: &TestApp) {
         .unwrap();
     assert_eq!(recovered, 1);
     let engine = tokio::spawn(picturedeck::generation::engine::run(app.state.clone()));
-    let done = wait_final(app, &token, &task).await;
+    let done = app.wait_final(&token, &task).await;
     engine.abort();
     assert_eq!(done["data"]["status"], "completed");
     assert_eq!(
@@ -906,13 +850,11 @@ async fn two_engines_run_every_task_exactly_once(app: &TestApp) {
 
 async fn text_and_keyframes_to_video_write_playable_mp4(app: &TestApp) {
     let token = app.user("director").await;
-    let task = submit(
-        app,
-        &token,
+    let task = app.submit_task(&token,
         json!({"type": "t2v", "prompt": "海上日出", "params": {"size": "160x96", "duration": 2}}),
     )
     .await;
-    let done = wait_final(app, &token, &task).await;
+    let done = app.wait_final(&token, &task).await;
     assert_eq!(done["data"]["status"], "completed", "{done}");
     assert_eq!(done["data"]["mime"], "video/mp4");
     let url = app.at(done["data"]["result_url"].as_str().unwrap());
@@ -948,8 +890,8 @@ async fn text_and_keyframes_to_video_write_playable_mp4(app: &TestApp) {
         .await;
         ids.push(body["data"]["file_id"].as_str().unwrap().to_string());
     }
-    let task = submit(app, &token, json!({"type": "i2v", "prompt": "由红变蓝", "images": ids, "params": {"size": "128x96", "duration": 2}})).await;
-    let done = wait_final(app, &token, &task).await;
+    let task = app.submit_task(&token, json!({"type": "i2v", "prompt": "由红变蓝", "images": ids, "params": {"size": "128x96", "duration": 2}})).await;
+    let done = app.wait_final(&token, &task).await;
     assert_eq!(done["data"]["status"], "completed", "{done}");
     let mp4 = reqwest::get(app.at(done["data"]["result_url"].as_str().unwrap()))
         .await
@@ -973,13 +915,13 @@ async fn the_visible_label_is_an_instance_option() {
         .await
         .unwrap();
     let token = app.user("labelled").await;
-    let task = submit(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "夜晚星空", "params": {"size": "400x300", "seed": 3}}),
-    )
-    .await;
-    let done = wait_final(&app, &token, &task).await;
+    let task = app
+        .submit_task(
+            &token,
+            json!({"type": "t2i", "prompt": "夜晚星空", "params": {"size": "400x300", "seed": 3}}),
+        )
+        .await;
+    let done = app.wait_final(&token, &task).await;
     let stamped = reqwest::get(app.at(done["data"]["result_url"].as_str().unwrap()))
         .await
         .unwrap()

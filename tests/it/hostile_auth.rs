@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{email, page_client, Backend, TestApp, PASSWORD};
+use crate::support::{email, page_client, Backend, TestApp, TlsApp, PASSWORD};
 
 on_both_backends!(
     next_parameters_never_leave_the_site,
@@ -85,14 +85,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     app.register("sessy").await;
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/login",
-            &[("username", "sessy"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.post_login(&client, &csrf, "sessy").await;
     let page_token = session_cookie(&res).expect("session cookie");
     let (csrf, _) = app.open(&client, "/profile").await;
     let api = reqwest::Client::new()
@@ -115,14 +108,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     assert!(sessions.iter().any(|s| s["user_agent"] == "PhoneApp/2.0"));
     assert!(sessions.iter().all(|s| s["ip"] == "127.0.0.1"));
 
-    let html = client
-        .get(app.at("/profile?tab=sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/profile?tab=sessions").await;
     assert_eq!(html.matches("class=\"session-row\"").count(), 2, "{html}");
     assert!(
         html.contains("PhoneApp&#x2F;2.0") && html.contains("sign-out-everywhere"),
@@ -150,12 +136,7 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Sign out everywhere ends every token at once.
-    let (_, a) = app.login_with("sessy", PASSWORD).await;
-    let (_, b) = app.login_with("sessy", PASSWORD).await;
-    let (a, b) = (
-        a["data"]["token"].as_str().unwrap().to_string(),
-        b["data"]["token"].as_str().unwrap().to_string(),
-    );
+    let (a, b) = (app.token("sessy").await, app.token("sessy").await);
     let (status, _) = app
         .post("/api/v1/user/sessions/revoke-all", Some(&a), json!({}))
         .await;
@@ -168,11 +149,8 @@ async fn logout_ends_the_token_and_the_profile_lists_sessions(app: &TestApp) {
     }
 
     // One session signed out from the profile page: that one ends, this one goes on.
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "sessy").await;
-    let (_, other) = app.login_with("sessy", PASSWORD).await;
-    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let (client, csrf) = app.signed_in("sessy").await;
+    let other = app.token("sessy").await;
     let sid = app.state.tokens.verify(&other).unwrap().sid;
     let res = app
         .post_form(
@@ -427,7 +405,7 @@ async fn ban(app: &TestApp, name: &str, status: picturedeck::users::model::Statu
     let user = picturedeck::users::service::find_by_username(&app.state, name)
         .await
         .unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, status)
+    picturedeck::users::service::set_status(&app.state, &user, status, None)
         .await
         .unwrap();
 }
@@ -523,6 +501,27 @@ async fn share_password_guesses_from_many_addresses_lock_the_share_and_its_owner
     assert!(res.headers().contains_key("retry-after"));
     let (_, list) = app.get("/api/v1/library/shares", Some(&token)).await;
     assert!(list["data"][0]["locked_until"].is_string(), "{list}");
+    // The owner sees it on the pages too: the library says a link is locked and 我的分享
+    // marks which one, until when.
+    let (owner, _) = app.signed_in("guarded").await;
+    let (_, library) = app.open(&owner, "/library").await;
+    assert!(
+        library.contains("id=\"locked-shares\"") && library.contains("href=\"/library/shares\""),
+        "{library}"
+    );
+    let (_, mine) = app.open(&owner, "/library/shares").await;
+    let row = mine
+        .split("class=\"share-row")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no share row: {mine}"));
+    assert!(
+        row.contains("share-locked")
+            && row.contains("已锁定")
+            && row.contains("访问密码错误次数过多")
+            && row.contains("私密花园")
+            && row.contains(url.trim_start_matches("/s/")),
+        "{row}"
+    );
     // When the lock has run out, the right password opens it and clears the count.
     app.sql("UPDATE shares SET locked_until = '2000-01-01 00:00:00', failed_attempts = 3")
         .await;
@@ -537,6 +536,13 @@ async fn share_password_guesses_from_many_addresses_lock_the_share_and_its_owner
     let (_, list) = app.get("/api/v1/library/shares", Some(&token)).await;
     assert!(list["data"][0]["locked_until"].is_null());
     assert_eq!(list["data"][0]["failed_attempts"], 0);
+    let (_, library) = app.open(&owner, "/library").await;
+    assert!(!library.contains("id=\"locked-shares\""));
+    let (_, mine) = app.open(&owner, "/library/shares").await;
+    assert!(
+        !mine.contains("share-locked") && mine.contains("有效"),
+        "{mine}"
+    );
 }
 
 /// A fresh data dir is the owner's alone, and so is every file in it; `config check` says
@@ -652,10 +658,8 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
         .unwrap();
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     // No page carries an inline script or handler the policy would block.
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
     app.register("viewer").await;
-    app.page_login(&client, &csrf, "viewer").await;
+    let (client, _) = app.signed_in("viewer").await;
     for path in [
         "/",
         "/library",
@@ -663,14 +667,7 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
         "/profile?tab=sessions",
         "/api/docs",
     ] {
-        let html = client
-            .get(app.at(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, html) = app.open(&client, path).await;
         for script in html.split("<script").skip(1) {
             assert!(
                 script.trim_start().starts_with("src="),
@@ -688,21 +685,9 @@ async fn every_answer_carries_the_security_headers(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_brings_http2_hsts_and_secure_cookies() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = crate::platform::self_signed_certificate(dir.path());
-    let (c, k) = (cert.clone(), key.clone());
-    let app = TestApp::builder(Backend::Sqlite)
-        .config(move |config| {
-            config.server.tls_cert = Some(c);
-            config.server.tls_key = Some(k);
-        })
-        .start()
-        .await
-        .unwrap();
-    let https = app.url.replace("http://", "https://");
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let TlsApp {
+        app, https, client, ..
+    } = TestApp::start_tls(dir.path()).await;
     let res = client.get(format!("{https}/login")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["strict-transport-security"]
@@ -741,13 +726,9 @@ async fn a_csrf_token_is_bound_to_the_signed_in_account(app: &TestApp) {
         .unwrap()
         .value()
         .to_string();
-    let session_of = |name: &'static str| async move {
-        let (_, body) = app.login_with(name, PASSWORD).await;
-        body["data"]["token"].as_str().unwrap().to_string()
-    };
     app.register("mallory").await;
     app.register("victim").await;
-    let (mallory, victim) = (session_of("mallory").await, session_of("victim").await);
+    let (mallory, victim) = (app.token("mallory").await, app.token("victim").await);
     let page_token = |session: String| {
         let (plain, url, nonce) = (plain.clone(), app.at("/profile"), nonce.clone());
         async move {
@@ -800,14 +781,9 @@ async fn a_person_signs_out_everywhere_from_the_profile_page() {
     let Some(driver) = chromedriver() else { return };
     let app = TestApp::start(Backend::Sqlite).await.unwrap();
     app.register("roamer").await;
-    let (_, other) = app.login_with("roamer", PASSWORD).await;
-    let other = other["data"]["token"].as_str().unwrap().to_string();
+    let other = app.token("roamer").await;
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "roamer").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
-    b.find("#nav-library").await;
+    b.sign_in(&app, "roamer").await;
     for (size, width, height) in WINDOWS {
         b.window(width, height).await;
         b.goto(&app.at("/profile?tab=sessions")).await;

@@ -1034,9 +1034,7 @@ async fn the_library_page_opens_while_tasks_are_queued_canceled_or_failed(app: &
     app.sql("UPDATE generations SET status = 'failed', error_code = 'err.gen.params' WHERE prompt = '失败的城'")
         .await;
 
-    let browser = page_client();
-    let (csrf, _) = app.open(&browser, "/login").await;
-    app.page_login(&browser, &csrf, "waiter").await;
+    let (browser, _) = app.signed_in("waiter").await;
     for path in [
         "/library".to_string(),
         "/library?view=timeline".to_string(),

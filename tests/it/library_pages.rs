@@ -9,18 +9,14 @@ use serde_json::Value;
 
 use crate::crawler::{seed_every_state, Seeded};
 use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
-use crate::support::{Backend, TestApp, PASSWORD};
+use crate::support::{Backend, TestApp};
 
 const LEFT: &str = "\u{E012}";
 const RIGHT: &str = "\u{E014}";
 
 async fn signed_in(app: &TestApp, driver: &str, name: &str) -> Browser {
     let b = Browser::start(driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", name).await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
-    b.find("#nav-library").await;
+    b.sign_in(app, name).await;
     b
 }
 
@@ -270,19 +266,38 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
             .await;
         assert_eq!(prompt, "竖幅的鹿");
 
-        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing. In the wide
-        // window only: on a phone the studio's sticky form still lies over the task list
-        // (issue 9.9, the studio's part).
-        if i == 0 {
-            let tasks = b.count(".task-card").await;
-            b.click(&format!(
-                ".task-card[data-tasks~='{}'] button[hx-post$='/retry']",
-                seeded.waiting[3]
-            ))
-            .await;
-            b.wait_for_count(".task-card", tasks + 1).await;
-            assert!(!b.text("#generate-form").await.contains("只能选一种"));
+        // 9.2: 重试 of a task made with 16:9 queues it again instead of refusing, clicked as a
+        // person clicks at both sizes; the new task's card is in view afterwards.
+        let tasks = b.count(".task-card").await;
+        b.click(&format!(
+            ".task-card[data-tasks~='{}'] button[hx-post$='/retry']",
+            seeded.waiting[3]
+        ))
+        .await;
+        b.wait_for_count(".task-card", tasks + 1).await;
+        assert!(!b.text("#generate-form").await.contains("只能选一种"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let newest = b
+                .script(
+                    "const c = document.querySelector('#tasks .task-card'); const r = c.getBoundingClientRect();
+                     return [c.querySelector('.task-prompt').textContent, r.top >= 0 && r.top < innerHeight - 40];",
+                )
+                .await;
+            assert_eq!(
+                newest[0], "取消的海",
+                "{size}: the retry is the newest card"
+            );
+            if newest[1] == Value::Bool(true) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{size}: the retried task is out of view"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        b.screenshot(&shot(&dir, size, "retried")).await;
 
         // 9.7: deleting from the detail page lands on the list and says so.
         let victim = [&seeded.waiting[0], &seeded.waiting[1]][i];
@@ -302,6 +317,72 @@ async fn deleting_and_making_again_from_the_detail_page_at_both_sizes() {
     b.accept_dialog().await;
     b.wait_for_text("#notice", "文件夹已删除").await;
     b.find(".result-card").await;
+    b.quit().await;
+    app.stop().await;
+}
+
+/// 我的分享 in Chromium at both sizes (issue 8.11): the library says a link is locked, the
+/// shares page marks which one and until when (local time), nothing runs off a phone's
+/// screen, and revoking a link takes it off the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sees_a_locked_share_on_the_shares_page_at_both_sizes() {
+    let Some(driver) = chromedriver() else { return };
+    let app = TestApp::start(Backend::Sqlite).await.unwrap();
+    let token = app.user("sharer").await;
+    let ids = crate::library::make(&app, &token, &["私密花园", "公开的山"]).await;
+    let mut urls = Vec::new();
+    for (id, body) in ids.iter().zip([
+        serde_json::json!({"password": "芝麻开门"}),
+        serde_json::json!({"expires_in_hours": 24}),
+    ]) {
+        let mut body = body;
+        body["result"] = Value::String(id.clone());
+        let (_, made) = app.post("/api/v1/library/shares", Some(&token), body).await;
+        urls.push(made["data"]["url"].as_str().unwrap().to_string());
+    }
+    for i in 0..picturedeck::library::service::SHARE_FAILURES_BEFORE_LOCK {
+        let _ = picturedeck::library::service::unlock_share(
+            &app.state,
+            urls[0].trim_start_matches("/s/"),
+            "wrong guess",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+    }
+    let dir = screenshot_dir();
+    let b = signed_in(&app, &driver, "sharer").await;
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/library")).await;
+        b.click("#locked-shares a").await;
+        b.wait_for_url("/library/shares").await;
+        b.wait_for_count(".share-row", 2).await;
+        let locked = b
+            .text(".share-row.share-locked .share-lock-note time")
+            .await;
+        assert!(
+            !locked.is_empty() && !locked.contains("UTC"),
+            "{size}: {locked}"
+        );
+        assert!(b.text(".share-row.share-locked").await.contains("私密花园"));
+        assert!(b
+            .text(".share-row:not(.share-locked)")
+            .await
+            .contains("有效"));
+        let fits = b
+            .script("return document.documentElement.scrollWidth <= innerWidth;")
+            .await;
+        assert_eq!(
+            fits,
+            Value::Bool(true),
+            "{size}: the page is wider than the window"
+        );
+        b.screenshot(&shot(&dir, size, "shares-locked")).await;
+    }
+    b.click(".share-row:not(.share-locked) .share-revoke").await;
+    b.wait_for_count(".share-row", 1).await;
+    let res = reqwest::get(app.at(&urls[1])).await.unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::NOT_FOUND, "revoked");
     b.quit().await;
     app.stop().await;
 }

@@ -68,22 +68,13 @@ impl Drop for Stream {
     }
 }
 
-/// A browser session of `name`, and its CSRF token.
-async fn signed_in(app: &TestApp, name: &str) -> (reqwest::Client, String) {
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    // Signing in starts a new session with a CSRF token of its own.
-    let csrf = app.page_login(&client, &csrf, name).await;
-    (client, csrf)
-}
-
 async fn every_tab_of_the_owner_and_no_one_else_hears_of_a_task(app: &TestApp) {
     let alice = app.user("alice").await;
     app.user("bob").await;
     let ((tab1, _), (tab2, _), (other, csrf)) = (
-        signed_in(app, "alice").await,
-        signed_in(app, "alice").await,
-        signed_in(app, "bob").await,
+        app.signed_in("alice").await,
+        app.signed_in("alice").await,
+        app.signed_in("bob").await,
     );
     let events = "/generate/events";
     let (s1, s2) = (

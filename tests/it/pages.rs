@@ -48,26 +48,12 @@ async fn pages_need_a_session_and_login_sets_it(app: &TestApp) {
     assert!(session.http_only());
     assert!(session.same_site_lax());
 
-    let html = client
-        .get(app.at("/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/profile").await;
     assert!(
         html.contains("tina@example.com"),
         "profile shows the account"
     );
-    let html = client
-        .get(app.at("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/").await;
     assert!(
         html.contains("id=\"nav-profile\"") && !html.contains("id=\"nav-admin\""),
         "no admin menu for users"
@@ -99,26 +85,12 @@ async fn form_posts_without_the_csrf_token_are_refused(app: &TestApp) {
     let client = page_client();
     let (csrf, _) = app.open(&client, "/login").await;
     for token in ["", "0000", &"f".repeat(64)] {
-        let res = app
-            .post_form(
-                &client,
-                token,
-                "/login",
-                &[("username", "uma"), ("password", PASSWORD)],
-            )
-            .await;
+        let res = app.post_login(&client, token, "uma").await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "token {token:?}");
         assert!(res.cookies().all(|c| c.name() != "pd_session"));
         assert!(res.text().await.unwrap().contains("页面已过期"));
     }
-    let res = app
-        .post_form(
-            &client,
-            &csrf,
-            "/login",
-            &[("username", "uma"), ("password", PASSWORD)],
-        )
-        .await;
+    let res = app.post_login(&client, &csrf, "uma").await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -172,14 +144,7 @@ async fn register_page_flow_and_language_switch(app: &TestApp) {
 
     let res = register(PASSWORD).await;
     assert_eq!(res.headers()["hx-redirect"], "/login?registered=1");
-    let html = client
-        .get(app.at("/login?registered=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/login?registered=1").await;
     assert!(html.contains("注册成功"));
 
     let res = client
@@ -188,14 +153,7 @@ async fn register_page_flow_and_language_switch(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(res.headers()["location"], "/login");
-    let html = client
-        .get(app.at("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = app.open(&client, "/login").await;
     assert!(
         html.contains("lang=\"en\"") && html.contains("Sign in"),
         "English after the switch"
@@ -223,9 +181,7 @@ async fn register_page_flow_and_language_switch(app: &TestApp) {
 
 async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
     let api_token = app.user("wendy").await;
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "wendy").await;
+    let (client, csrf) = app.signed_in("wendy").await;
     let res = app
         .post_form(
             &client,
@@ -286,9 +242,7 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
 async fn queued_tasks_show_their_place_in_the_queue(app: &TestApp) {
     app.stop_engine();
     app.register("queuer").await;
-    let client = page_client();
-    let (csrf, _) = app.open(&client, "/login").await;
-    let csrf = app.page_login(&client, &csrf, "queuer").await;
+    let (client, csrf) = app.signed_in("queuer").await;
     let res = app
         .post_form(
             &client,

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, TlsApp};
 
 on_both_backends!(
     health_and_readiness_answer,
@@ -142,6 +142,9 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         ("/api/v1/library/import", "post"),
         ("/api/v1/admin/users/{uuid}/ban", "post"),
         ("/api/v1/admin/users/{uuid}/unban", "post"),
+        ("/api/v1/admin/users/{uuid}/role", "post"),
+        ("/api/v1/admin/users/{uuid}/quota", "post"),
+        ("/api/v1/admin/audit", "get"),
     ] {
         let op = &spec["paths"][path][method];
         assert!(op.is_object(), "{method} {path} missing");
@@ -366,21 +369,13 @@ fn healthz_ok(port: u16) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_a_pem_certificate_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed_certificate(dir.path());
-    let (c, k) = (cert.clone(), key.clone());
-    let app = TestApp::builder(crate::support::Backend::Sqlite)
-        .config(move |config| {
-            config.server.tls_cert = Some(c);
-            config.server.tls_key = Some(k);
-        })
-        .start()
-        .await
-        .unwrap();
-    let https = app.url.replace("http://", "https://");
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
+    let TlsApp {
+        app,
+        https,
+        client,
+        cert,
+        key,
+    } = TestApp::start_tls(dir.path()).await;
     let res = client.get(format!("{https}/healthz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
@@ -496,35 +491,4 @@ async fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
         );
         app.stop().await;
     }
-}
-
-/// A self-signed certificate for localhost and its key, as PEM files in `dir`.
-pub(crate) fn self_signed_certificate(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (Debian's openssl package) makes the test certificate");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    (cert, key)
 }

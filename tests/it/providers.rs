@@ -39,24 +39,10 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
         .unwrap()
 }
 
+/// Submits a task and waits until it is final; returns its `data`.
 pub async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
-    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let id = answer["data"]["task_id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, body) = app
-            .get(&format!("/api/v1/generation/{id}"), Some(token))
-            .await;
-        if matches!(
-            body["data"]["status"].as_str(),
-            Some("completed" | "failed")
-        ) {
-            return body["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "task never finished: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let id = app.submit_task(token, body).await;
+    app.wait_final(token, &id).await["data"].clone()
 }
 
 async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
@@ -333,7 +319,7 @@ async fn permanent_errors_fail_at_once_with_a_reason_people_understand() {
     fake.stop().await;
 }
 
-async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
+pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<TestApp> {
     let base = fake.url.clone();
     TestApp::builder(backend)
         .config(move |c| {

@@ -5,40 +5,21 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::{page_client, TestApp};
+use crate::support::TestApp;
 
 on_both_backends!(
     retry_keeps_the_aspect_ratio_of_the_first_attempt,
     reuse_puts_the_recipe_into_the_form,
 );
 
-/// Queues a task while the engine is stopped; returns its id.
-pub async fn queued(app: &TestApp, token: &str, body: Value) -> String {
-    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    answer["data"]["task_id"].as_str().unwrap().to_string()
-}
-
 async fn retry_keeps_the_aspect_ratio_of_the_first_attempt(app: &TestApp) {
     app.stop_engine();
     let token = app.user("again").await;
     let body = json!({"type": "t2i", "prompt": "竖幅的鹿", "params": {"aspect": "9:16", "resolution": "480p"}});
-    let task = queued(app, &token, body).await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/generation/{task}/cancel"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
+    let task = app.submit_task(&token, body).await;
+    let (status, body) = app.task_action(&token, &task, "cancel").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/generation/{task}/retry"),
-            Some(&token),
-            json!({}),
-        )
-        .await;
+    let (status, body) = app.task_action(&token, &task, "retry").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let params = &body["data"]["params"];
     assert_eq!(params["aspect"], "9:16", "{body}");
@@ -46,16 +27,9 @@ async fn retry_keeps_the_aspect_ratio_of_the_first_attempt(app: &TestApp) {
     assert_ne!(body["data"]["task_id"], task);
 
     // The page's 重试 button goes through the same service.
-    let browser = page_client();
-    let (csrf, _) = app.open(&browser, "/login").await;
-    let csrf = app.page_login(&browser, &csrf, "again").await;
+    let (browser, csrf) = app.signed_in("again").await;
     let retried = body["data"]["task_id"].as_str().unwrap().to_string();
-    app.post(
-        &format!("/api/v1/generation/{retried}/cancel"),
-        Some(&token),
-        json!({}),
-    )
-    .await;
+    app.task_action(&token, &retried, "cancel").await;
     let res = app
         .post_form(&browser, &csrf, &format!("/generate/{retried}/retry"), &[])
         .await;
@@ -68,10 +42,8 @@ async fn reuse_puts_the_recipe_into_the_form(app: &TestApp) {
     app.stop_engine();
     let token = app.user("reuser").await;
     let body = json!({"type": "t2i", "prompt": "雪山\"日落\"", "params": {"aspect": "16:9", "seed": 7, "style": "watercolor"}});
-    let task = queued(app, &token, body).await;
-    let browser = page_client();
-    let (csrf, _) = app.open(&browser, "/login").await;
-    app.page_login(&browser, &csrf, "reuser").await;
+    let task = app.submit_task(&token, body).await;
+    let (browser, _) = app.signed_in("reuser").await;
 
     let (_, html) = app.open(&browser, &format!("/?reuse={task}")).await;
     let recipe = data_reuse(&html).expect("the form carries the recipe");
@@ -102,9 +74,7 @@ async fn reuse_puts_the_recipe_into_the_form(app: &TestApp) {
 
     // Someone else's task, or none, leaves the form empty instead of failing.
     app.user("nosy").await;
-    let other = page_client();
-    let (csrf, _) = app.open(&other, "/login").await;
-    app.page_login(&other, &csrf, "nosy").await;
+    let (other, _) = app.signed_in("nosy").await;
     for path in [format!("/?reuse={task}"), "/?reuse=nope".to_string()] {
         let res = other.get(app.at(&path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");

@@ -1,22 +1,17 @@
 //! The studio page in a real Chromium, at a desktop (1440×900) and a phone (390×844) size:
 //! 开始生成 is always within reach (and Ctrl+Enter submits), one submission of four is one card
 //! of four pictures that keep their shape, cards say the model and filter, tasks made elsewhere
-//! appear live with real progress, a card under the pointer is not swapped away, and on a
-//! phone the new task is in view after submitting. Screenshots go to `screenshot_dir()`.
+//! appear live with real progress, a card under the pointer or with a playing video is not
+//! swapped away, a vendor's unreported progress is a moving bar, and on a phone the new task is
+//! in view after submitting. Screenshots go to `screenshot_dir()`.
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::support::fakes::FakeVendor;
 use crate::support::webdriver::{chromedriver, screenshot_dir, Browser, WINDOWS};
-use crate::support::{Backend, TestApp, PASSWORD};
-
-async fn make(app: &TestApp, token: &str, body: Value) -> Value {
-    let (status, answer) = app.post("/api/v1/generation", Some(token), body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    answer["data"].clone()
-}
+use crate::support::{Backend, TestApp};
 
 /// The id of the card whose prompt contains `words`, once there is one.
 async fn card_with(b: &Browser, words: &str, seconds: u64) -> String {
@@ -53,18 +48,15 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
     // A full list: single pictures, one tall submission of four, and a filtered i2i.
     let mut ids = Vec::new();
     for i in 0..8 {
-        let made = make(
-            &app,
-            &token,
-            json!({"type": "t2i", "prompt": format!("雪山 {i}"), "params": {"size": "96x96"}}),
-        )
-        .await;
+        let made = app
+            .submit(
+                &token,
+                json!({"type": "t2i", "prompt": format!("雪山 {i}"), "params": {"size": "96x96"}}),
+            )
+            .await;
         ids.push(made["task_id"].as_str().unwrap().to_string());
     }
-    let four = make(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "竖幅 一只鹿", "params": {"aspect": "9:16", "resolution": "480p", "n": 4}}),
+    let four = app.submit(&token, json!({"type": "t2i", "prompt": "竖幅 一只鹿", "params": {"aspect": "9:16", "resolution": "480p", "n": 4}}),
     )
     .await;
     let four: Vec<String> = four["batch"]
@@ -89,16 +81,13 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
         .await
         .unwrap();
     let file = uploaded["data"]["file_id"].as_str().unwrap();
-    let filtered = make(&app, &token, json!({"type": "i2i", "prompt": "湖边", "images": [file], "params": {"style": "watercolor"}})).await;
+    let filtered = app.submit(&token, json!({"type": "i2i", "prompt": "湖边", "images": [file], "params": {"style": "watercolor"}})).await;
     ids.extend(four.iter().cloned());
     ids.push(filtered["task_id"].as_str().unwrap().to_string());
     app.wait_completed(&token, &ids).await;
 
     let b = Browser::start(&driver).await;
-    b.goto(&app.at("/login")).await;
-    b.fill("#username", "painter").await;
-    b.fill("#password", PASSWORD).await;
-    b.click("#login-submit").await;
+    b.sign_in(&app, "painter").await;
     b.wait_for_text("#welcome", "painter").await;
 
     for (size, width, height) in WINDOWS {
@@ -175,10 +164,7 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
 
         // A task made through the API appears by itself, with its progress moving.
         let wave = format!("海浪 {size}");
-        let made = make(
-            &app,
-            &token,
-            json!({"type": "t2v", "prompt": wave, "params": {"duration": 3, "resolution": "480p"}}),
+        let made = app.submit(&token, json!({"type": "t2v", "prompt": wave, "params": {"duration": 3, "resolution": "480p"}}),
         )
         .await;
         let task = made["task_id"].as_str().unwrap().to_string();
@@ -271,4 +257,187 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
     }
     b.quit().await;
     app.stop().await;
+}
+
+/// Waits until `script` (returning a boolean) is true, up to `seconds`.
+async fn until(b: &Browser, script: &str, seconds: u64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while b.script(script).await != json!(true) {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An app whose models include the DashScope fake's, `name` signed in there in Chromium.
+async fn wan_studio(driver: &str, name: &str) -> (FakeVendor, TestApp, String, Browser) {
+    let fake = FakeVendor::dashscope().await;
+    let app = crate::providers::app_with_wan(&fake, Backend::Sqlite)
+        .await
+        .unwrap();
+    let token = app.user(name).await;
+    let b = Browser::start(driver).await;
+    b.sign_in(&app, name).await;
+    (fake, app, token, b)
+}
+
+/// A vendor that does not say how far it is (DashScope) shows a bar that moves and no number
+/// while its task runs: the real engine polling the DashScope fake, the live stream, the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashscope_task_shows_a_moving_bar_and_no_number_while_it_runs() {
+    let Some(driver) = chromedriver() else { return };
+    let (fake, app, token, b) = wan_studio(&driver, "waiter").await;
+    let shots = screenshot_dir();
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/")).await;
+        b.find("#tasks").await;
+        fake.finish_at_most(0);
+        let prompt = format!("江南水乡 {size}");
+        let task = app
+            .submit_task(
+                &token,
+                json!({"type": "t2i", "prompt": prompt, "model": "wan/wan2.2-t2i-flash"}),
+            )
+            .await;
+        let card = card_with(&b, &prompt, 20).await;
+        b.find_within(&format!("#{card}[data-status=processing] progress"), 20)
+            .await;
+        // Polled several times while RUNNING: still no number.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while fake
+            .seen()
+            .iter()
+            .filter(|s| s.path.contains("/tasks/"))
+            .count()
+            < 4
+        {
+            assert!(Instant::now() < deadline, "{size}: the engine never polled");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let bar = b
+            .script(&format!(
+                "const c = document.getElementById('{card}'); const p = c.querySelector('progress');
+                 c.scrollIntoView({{block: 'center'}});
+                 return [c.dataset.status, p.matches(':indeterminate'), p.hasAttribute('value'),
+                         getComputedStyle(p).animationName, c.querySelector('.percent') === null,
+                         /\\d\\s*%/.test(c.textContent)];"
+            ))
+            .await;
+        assert_eq!(
+            bar,
+            json!(["processing", true, false, "sweep", true, false]),
+            "{size}"
+        );
+        b.screenshot(&shots.join(format!("studio-{size}-5-dashscope-running.png")))
+            .await;
+        fake.finish_at_most(usize::MAX);
+        b.find_within(&format!("#{card}[data-status=completed] img"), 30)
+            .await;
+        assert_eq!(
+            app.wait_final(&token, &task).await["data"]["status"],
+            "completed"
+        );
+    }
+    b.quit().await;
+    app.stop().await;
+    fake.stop().await;
+}
+
+/// A card whose video someone is playing is not replaced by a live update: the update waits
+/// until the video is paused, then lands at once. Two videos of one submit from the DashScope
+/// fake: one finishes and plays (muted, looping, the pointer elsewhere) while the other
+/// finishes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playing_video_is_not_replaced_by_a_live_update() {
+    let Some(driver) = chromedriver() else { return };
+    let (fake, app, token, b) = wan_studio(&driver, "watcher").await;
+    let shots = screenshot_dir();
+    for (size, width, height) in WINDOWS {
+        b.window(width, height).await;
+        b.goto(&app.at("/")).await;
+        b.find("#tasks").await;
+        fake.finish_at_most(1);
+        let prompt = format!("海浪 {size}");
+        let made = app
+            .submit(
+                &token,
+                json!({"type": "t2v", "prompt": prompt, "model": "wan/wan2.2-t2v-plus",
+                       "params": {"size": "1280*720", "duration": 5, "n": 2}}),
+            )
+            .await;
+        let batch: Vec<String> = made["batch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(batch.len(), 2, "{made}");
+        let card = card_with(&b, &prompt, 20).await;
+        b.find_within(&format!("#{card} video"), 30).await;
+        b.script(&format!(
+            "const c = document.getElementById('{card}'); c.scrollIntoView({{block: 'center'}});
+             c.dataset.mark = 'kept'; const v = c.querySelector('video');
+             v.muted = true; v.loop = true; v.play(); return null;"
+        ))
+        .await;
+        until(
+            &b,
+            &format!("const v = document.querySelector('#{card} video'); return !v.paused && v.currentTime > 0;"),
+            20,
+            "the video never played",
+        )
+        .await;
+        b.hover(None).await;
+        let pointed = b
+            .script(&format!(
+                "return document.getElementById('{card}').matches(':hover');"
+            ))
+            .await;
+        assert_eq!(
+            pointed,
+            json!(false),
+            "{size}: only the playing holds the card"
+        );
+
+        // The other video finishes; its card update waits while this one plays.
+        fake.finish_at_most(usize::MAX);
+        for id in &batch {
+            assert_eq!(
+                app.wait_final(&token, id).await["data"]["status"],
+                "completed"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let held = b
+            .script(&format!(
+                "const c = document.getElementById('{card}'); const v = c.querySelector('video');
+                 return [c.dataset.mark || '', c.querySelectorAll('video').length, !v.paused];"
+            ))
+            .await;
+        assert_eq!(
+            held,
+            json!(["kept", 1, true]),
+            "{size}: replaced while playing"
+        );
+        b.screenshot(&shots.join(format!("studio-{size}-6-playing-held.png")))
+            .await;
+
+        // Paused, the card catches up at once.
+        b.script(&format!(
+            "document.querySelector('#{card} video').pause(); return null;"
+        ))
+        .await;
+        b.find_within(&format!("#{card}[data-status=completed]"), 10)
+            .await;
+        let after = b
+            .script(&format!(
+                "const c = document.getElementById('{card}'); return [c.dataset.mark || '', c.querySelectorAll('video').length];"
+            ))
+            .await;
+        assert_eq!(after, json!(["", 2]), "{size}");
+    }
+    b.quit().await;
+    app.stop().await;
+    fake.stop().await;
 }

@@ -34,10 +34,22 @@ pub enum Answer {
     Slow(Duration),
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Shared {
     seen: Arc<Mutex<Vec<Seen>>>,
     script: Arc<Mutex<VecDeque<Answer>>>,
+    /// DashScope: how many remote tasks may still finish; the others stay RUNNING.
+    may_finish: Arc<Mutex<usize>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            seen: Arc::default(),
+            script: Arc::default(),
+            may_finish: Arc::new(Mutex::new(usize::MAX)),
+        }
+    }
 }
 
 pub struct FakeVendor {
@@ -142,8 +154,9 @@ impl FakeVendor {
 /// A DashScope (Wan) fake: asynchronous tasks that go PENDING → RUNNING → SUCCEEDED over a few
 /// polls. Words in the prompt steer a task: `[moderation]` fails it with DataInspectionFailed,
 /// `[expired]` makes it UNKNOWN, `[slow]` keeps it running for many polls.
-/// A remote task: its prompt, how often it was polled, whether it makes a video.
-type WanTask = (String, u32, bool);
+/// A remote task: its prompt, how often it was polled, whether it makes a video, whether it
+/// has finished.
+type WanTask = (String, u32, bool, bool);
 
 #[derive(Clone, Default)]
 struct Wan {
@@ -182,16 +195,23 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
     }
     if let Some(id) = path.strip_prefix("/api/v1/tasks/") {
         let mut tasks = wan.tasks.lock().unwrap();
-        let Some((prompt, polls, video)) = tasks.get_mut(id) else {
+        let Some((prompt, polls, video, finished)) = tasks.get_mut(id) else {
             return HttpResponse::Ok().json(
                 json!({"request_id": "r", "output": {"task_id": id, "task_status": "UNKNOWN"}}),
             );
         };
         *polls += 1;
         let steps = if prompt.contains("[slow]") { 40 } else { 3 };
+        if *polls >= steps && !*finished {
+            let mut may_finish = wan.shared.may_finish.lock().unwrap();
+            if *may_finish > 0 {
+                *may_finish = may_finish.saturating_sub(1);
+                *finished = true;
+            }
+        }
         let output = if prompt.contains("[expired]") {
             json!({"task_id": id, "task_status": "UNKNOWN"})
-        } else if *polls < steps {
+        } else if *polls < steps || !*finished {
             json!({"task_id": id, "task_status": if *polls == 1 { "PENDING" } else { "RUNNING" }})
         } else if prompt.contains("[moderation]") {
             json!({"task_id": id, "task_status": "FAILED", "code": "DataInspectionFailed", "message": "Input data may contain inappropriate content."})
@@ -222,7 +242,7 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
     let video = path.contains("video-synthesis");
     let mut tasks = wan.tasks.lock().unwrap();
     let id = format!("wan-task-{}", tasks.len() + 1);
-    tasks.insert(id.clone(), (prompt, 0, video));
+    tasks.insert(id.clone(), (prompt, 0, video, false));
     HttpResponse::Ok()
         .json(json!({"request_id": "r", "output": {"task_id": id, "task_status": "PENDING"}}))
 }
@@ -259,6 +279,12 @@ impl FakeVendor {
             shared,
             handle,
         }
+    }
+
+    /// Lets at most `n` more remote tasks finish; the rest stay RUNNING (a vendor that gives no
+    /// progress) until the limit is raised. `usize::MAX` lets every task finish again.
+    pub fn finish_at_most(&self, n: usize) {
+        *self.shared.may_finish.lock().unwrap() = n;
     }
 
     /// Requests that submitted a task (not polls or downloads).

@@ -234,12 +234,18 @@ impl TestApp {
         .await
     }
 
-    /// Registers and logs in; returns the token.
-    pub async fn user(&self, name: &str) -> String {
-        self.register(name).await;
+    /// Logs `name` in through the API with the shared test password (a new session each
+    /// time); returns the token.
+    pub async fn token(&self, name: &str) -> String {
         let (status, body) = self.login_with(name, PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["data"]["token"].as_str().expect("token").to_string()
+    }
+
+    /// Registers and logs in; returns the token.
+    pub async fn user(&self, name: &str) -> String {
+        self.register(name).await;
+        self.token(name).await
     }
 
     /// Waits (up to 2 minutes, video included) until every task in `ids` is completed.
@@ -354,8 +360,7 @@ impl TestApp {
         )
         .await
         .expect("admin");
-        let (_, body) = self.login_with(name, PASSWORD).await;
-        body["data"]["token"].as_str().expect("token").to_string()
+        self.token(name).await
     }
 }
 
@@ -386,19 +391,38 @@ impl TestApp {
         (csrf_of(&html), html)
     }
 
+    /// Posts the login form for `name` with the shared test password; returns the answer
+    /// (tests that look at its cookies or headers).
+    pub async fn post_login(
+        &self,
+        client: &reqwest::Client,
+        csrf: &str,
+        name: &str,
+    ) -> reqwest::Response {
+        self.post_form(
+            client,
+            csrf,
+            "/login",
+            &[("username", name), ("password", PASSWORD)],
+        )
+        .await
+    }
+
     /// Signs `name` in through the login form, as a person does; returns the CSRF token of
-    /// the signed-in pages (it is bound to the account).
+    /// the signed-in pages (it is bound to the account and changes at login).
     pub async fn page_login(&self, client: &reqwest::Client, csrf: &str, name: &str) -> String {
-        let res = self
-            .post_form(
-                client,
-                csrf,
-                "/login",
-                &[("username", name), ("password", PASSWORD)],
-            )
-            .await;
+        let res = self.post_login(client, csrf, name).await;
         assert!(res.status().is_success() || res.status().is_redirection());
         self.open(client, "/profile").await.0
+    }
+
+    /// A fresh browser-like client signed in as `name` (registered already), with the CSRF
+    /// token issued at login.
+    pub async fn signed_in(&self, name: &str) -> (reqwest::Client, String) {
+        let client = page_client();
+        let (csrf, _) = self.open(&client, "/login").await;
+        let csrf = self.page_login(&client, &csrf, name).await;
+        (client, csrf)
     }
 
     /// Posts a form as htmx does, with the CSRF header.
@@ -418,4 +442,123 @@ impl TestApp {
             .await
             .expect("form post")
     }
+}
+
+impl TestApp {
+    /// Submits a generation through the API and expects it accepted; returns the answer's
+    /// `data` (the first task, and `batch` for several).
+    pub async fn submit(&self, token: &str, body: Value) -> Value {
+        let (status, answer) = self.post("/api/v1/generation", Some(token), body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["code"], 200, "{answer}");
+        answer["data"].clone()
+    }
+
+    /// Submits a generation; returns its task id.
+    pub async fn submit_task(&self, token: &str, body: Value) -> String {
+        let data = self.submit(token, body).await;
+        data["task_id"].as_str().expect("task_id").to_string()
+    }
+
+    /// POSTs `/api/v1/generation/{task}/{action}` (`cancel`, `retry`); returns status and
+    /// envelope.
+    pub async fn task_action(&self, token: &str, task: &str, action: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/generation/{task}/{action}"),
+            Some(token),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Polls a task (up to 60 s) until it is final: completed, failed or canceled; returns
+    /// the envelope.
+    pub async fn wait_final(&self, token: &str, task: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .get(&format!("/api/v1/generation/{task}"), Some(token))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if matches!(
+                body["data"]["status"].as_str(),
+                Some("completed" | "failed" | "canceled")
+            ) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task never finished: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// An app that serves HTTPS only, with a self-signed certificate for localhost.
+pub struct TlsApp {
+    pub app: TestApp,
+    /// The app's base URL with `https://`.
+    pub https: String,
+    /// A client that accepts the self-signed certificate.
+    pub client: reqwest::Client,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl TestApp {
+    /// Starts an app on SQLite serving HTTPS with a certificate and key made in `dir`.
+    pub async fn start_tls(dir: &std::path::Path) -> TlsApp {
+        let (cert, key) = self_signed_certificate(dir);
+        let (c, k) = (cert.clone(), key.clone());
+        let app = TestApp::builder(Backend::Sqlite)
+            .config(move |config| {
+                config.server.tls_cert = Some(c);
+                config.server.tls_key = Some(k);
+            })
+            .start()
+            .await
+            .expect("app");
+        let https = app.url.replace("http://", "https://");
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        TlsApp {
+            app,
+            https,
+            client,
+            cert,
+            key,
+        }
+    }
+}
+
+/// A self-signed certificate for localhost and its key, as PEM files in `dir`.
+pub fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    (cert, key)
 }

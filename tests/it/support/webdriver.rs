@@ -161,6 +161,16 @@ impl Browser {
             .await;
     }
 
+    /// Signs `name` in on the login page with the shared test password, typing as a person
+    /// does, and waits for the signed-in menu.
+    pub async fn sign_in(&self, app: &crate::support::TestApp, name: &str) {
+        self.goto(&app.at("/login")).await;
+        self.fill("#username", name).await;
+        self.fill("#password", crate::support::PASSWORD).await;
+        self.click("#login-submit").await;
+        self.find("#nav-library").await;
+    }
+
     pub async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await

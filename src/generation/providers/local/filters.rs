@@ -953,6 +953,7 @@ fn fbm2(x: f32, y: f32, octaves: u32, seed: u32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{mean_abs_diff, mean_rgb};
 
     const ALL: [Style; 5] = [
         Style::OilPainting,
@@ -964,27 +965,6 @@ mod tests {
 
     fn picture(w: u32, h: u32) -> RgbImage {
         super::super::paint::paint("雪山日落", 3, w, h)
-    }
-
-    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let total: f64 = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-            .sum();
-        total / a.as_raw().len() as f64
-    }
-
-    fn mean_rgb(img: &RgbImage) -> [f64; 3] {
-        let mut sum = [0.0; 3];
-        for p in img.pixels() {
-            for (s, v) in sum.iter_mut().zip(p.0) {
-                *s += f64::from(v);
-            }
-        }
-        sum.map(|v| v / f64::from(img.width() * img.height()))
     }
 
     /// Mean difference between horizontal neighbours: how busy the fine detail is.

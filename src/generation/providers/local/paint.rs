@@ -2625,27 +2625,7 @@ fn to_hsl(c: Col) -> (f32, f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let total: f64 = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
-            .sum();
-        total / a.as_raw().len() as f64
-    }
-
-    fn mean_rgb(img: &RgbImage) -> [f64; 3] {
-        let mut sum = [0.0; 3];
-        for p in img.pixels() {
-            for (s, v) in sum.iter_mut().zip(p.0) {
-                *s += f64::from(v);
-            }
-        }
-        sum.map(|v| v / f64::from(img.width() * img.height()))
-    }
+    use crate::testing::{mean_abs_diff, mean_rgb};
 
     fn mean_luma(img: &RgbImage) -> f64 {
         let [r, g, b] = mean_rgb(img);

@@ -46,7 +46,10 @@ pub fn encode_mp4(
     frames: impl IntoIterator<Item = image::RgbImage>,
 ) -> anyhow::Result<Vec<u8>> {
     ensure!(
-        width >= MIN_EDGE && height >= MIN_EDGE && width % 2 == 0 && height % 2 == 0,
+        width >= MIN_EDGE
+            && height >= MIN_EDGE
+            && width.is_multiple_of(2)
+            && height.is_multiple_of(2),
         "video size {width}x{height}: both sides must be even and at least {MIN_EDGE}"
     );
     ensure!(
@@ -896,6 +899,7 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{mean_abs_diff, mean_rgb};
 
     /// A moving diagonal gradient with a bright square, so frames differ and have structure.
     fn test_frame(width: u32, height: u32, index: u32) -> RgbImage {
@@ -912,27 +916,6 @@ mod tests {
                 ])
             }
         })
-    }
-
-    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
-        assert_eq!(a.dimensions(), b.dimensions());
-        let sum: u64 = a
-            .iter()
-            .zip(b.iter())
-            .map(|(&x, &y)| u64::from(x.abs_diff(y)))
-            .sum();
-        sum as f64 / a.as_raw().len() as f64
-    }
-
-    fn mean_rgb(img: &RgbImage) -> [f64; 3] {
-        let mut sum = [0u64; 3];
-        for p in img.pixels() {
-            for (s, &c) in sum.iter_mut().zip(p.0.iter()) {
-                *s += u64::from(c);
-            }
-        }
-        let n = f64::from(img.width() * img.height());
-        sum.map(|s| s as f64 / n)
     }
 
     fn solid(width: u32, height: u32, rgb: [u8; 3]) -> RgbImage {
