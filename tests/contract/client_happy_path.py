@@ -62,8 +62,10 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 link = urlsplit(answer.data.result_url)
 _, kind, file_uuid = link.path.rsplit("/", 2)
 query = {k: v[0] for k, v in parse_qs(link.query).items()}
+# The body is the file itself, which the client hands over as bytes instead of parsing.
+files = Client(base_url=base_url)
 response = get_file.sync_detailed(
-    client=anonymous, kind=kind, uuid=file_uuid, exp=int(query["exp"]), sig=query["sig"]
+    client=files, kind=kind, uuid=file_uuid, exp=int(query["exp"]), sig=query["sig"]
 )
 assert response.status_code == 200, response.status_code
 assert response.content.startswith(b"\x89PNG"), response.content[:16]
