@@ -122,7 +122,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::generation::api::configure(cfg, config.limits.upload_bytes);
     crate::generation::pages::configure(cfg, config.limits.upload_bytes);
     crate::library::api::configure(cfg);
+    crate::gallery::api::configure(cfg);
+    crate::gallery::pages::configure(cfg);
     crate::library::pages::configure(cfg);
+    // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
+    crate::mail::api::configure(cfg);
+    crate::mail::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
 }

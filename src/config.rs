@@ -22,7 +22,17 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub engine: EngineConfig,
     pub storage: StorageConfig,
+    pub gallery: GalleryConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GalleryConfig {
+    /// Let people who are not signed in browse the public gallery (and land on it at `/`).
+    /// Unset: on with `--serve`, off on the desktop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,12 +141,30 @@ pub enum SmtpTls {
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
     pub mode: MailMode,
+    /// Sender of every mail; its domain also names our `Message-ID`s and the DKIM domain.
     pub from: String,
     pub smtp_host: String,
     pub smtp_port: u16,
     pub smtp_tls: SmtpTls,
     pub smtp_username: String,
     pub smtp_password: String,
+    /// A PEM file of CA certificates trusted for the SMTP server's TLS, beside the public
+    /// roots (a private relay's own CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Seconds each SMTP step (connect, greeting, STARTTLS, AUTH, the mail itself) may take.
+    pub smtp_timeout_seconds: u64,
+    /// SMTP connections kept open for reuse; also how many mails go out at once.
+    pub smtp_pool_size: u32,
+    /// Tries per mail before a temporary failure becomes permanent.
+    pub max_attempts: i32,
+    /// First retry delay in milliseconds; it doubles per attempt (with jitter), up to an hour.
+    pub retry_base_ms: u64,
+    /// DKIM selector: mails are signed when it and `dkim_key_file` are set.
+    pub dkim_selector: String,
+    /// The DKIM private key, an RSA key in PEM (PKCS#1 or PKCS#8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dkim_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +342,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             engine: EngineConfig::default(),
             storage: StorageConfig::default(),
+            gallery: GalleryConfig::default(),
             providers: default_providers(),
         }
     }
@@ -363,6 +392,13 @@ impl Default for MailConfig {
             smtp_tls: SmtpTls::Starttls,
             smtp_username: String::new(),
             smtp_password: String::new(),
+            smtp_ca_file: None,
+            smtp_timeout_seconds: 20,
+            smtp_pool_size: 2,
+            max_attempts: 12,
+            retry_base_ms: 30_000,
+            dkim_selector: String::new(),
+            dkim_key_file: None,
         }
     }
 }
@@ -477,6 +513,18 @@ impl Config {
             .from
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| anyhow::anyhow!("mail.from is not a mail address: {e}"))?;
+        if !(1..=600).contains(&self.mail.smtp_timeout_seconds) {
+            bail!("mail.smtp_timeout_seconds must be between 1 and 600");
+        }
+        if !(1..=64).contains(&self.mail.smtp_pool_size) {
+            bail!("mail.smtp_pool_size must be between 1 and 64");
+        }
+        if !(1..=50).contains(&self.mail.max_attempts) {
+            bail!("mail.max_attempts must be between 1 and 50");
+        }
+        if self.mail.dkim_selector.is_empty() != self.mail.dkim_key_file.is_none() {
+            bail!("mail.dkim_selector and mail.dkim_key_file must be given together");
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| anyhow::anyhow!("log.level is not a valid filter: {e}"))?;
         if !(1..=4096).contains(&self.engine.concurrency) {

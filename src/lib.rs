@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fuzz;
+pub mod gallery;
 pub mod generation;
 pub mod i18n;
 pub mod json;

@@ -65,6 +65,15 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check the mail set-up.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test mail to ADDRESS now (not through the queue) and print the SMTP dialogue.
+    Test { address: String },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +134,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(warning) = picturedeck::private_files::exposure_warning(&config.data_dir()) {
             eprintln!("warning: {warning}");
         }
+        if let Some(dkim) = picturedeck::mail::check_dkim(&config.mail)? {
+            println!(
+                "# DKIM: a {}-bit RSA key; publish this DNS TXT record:\n# {}",
+                dkim.bits,
+                dkim.zone_line()
+            );
+        }
         println!("# configuration is valid");
         return Ok(());
     }
@@ -150,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Some(Command::User(cmd)) => user_command(config, cmd).await,
+            Some(Command::Mail(MailCommand::Test { address })) => mail_test(config, &address).await,
             Some(Command::Config(_)) => Ok(()),
         }
     })
@@ -169,7 +186,9 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+    // A server shows its gallery to visitors unless told otherwise; the desktop does not.
+    config.gallery.anonymous.get_or_insert(serve);
     let configured = config.bind_addr()?;
     // The desktop mode serves only this machine unless told otherwise, and moves to a free
     // port if the configured one is taken; a server must get the address it was given.
@@ -210,6 +229,7 @@ async fn start(config: Config, serve: bool, no_browser: bool) -> anyhow::Result<
         );
     }
     tokio::spawn(picturedeck::generation::engine::run(state.clone()));
+    tokio::spawn(picturedeck::mail::worker::run(state.clone()));
     let server = app::server(state, listener)?;
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
     tracing::info!(%url, "listening");
@@ -252,6 +272,22 @@ fn open_browser(url: &str) {
     }
     if let Err(e) = open::that_detached(url) {
         tracing::warn!("could not open a browser ({e}); open {url} yourself");
+    }
+}
+
+/// Sends one test mail straight away and prints each step of the conversation.
+async fn mail_test(config: Config, address: &str) -> anyhow::Result<()> {
+    let mailer = picturedeck::mail::Mailer::from_config(&config.mail, &config.data_dir())?;
+    let report = picturedeck::mail::send_test(&mailer, address).await;
+    for line in &report.dialogue {
+        println!("  {line}");
+    }
+    match report.outcome {
+        Ok(reply) => {
+            println!("test mail sent to {address}: {reply}");
+            Ok(())
+        }
+        Err(failure) => bail!("test mail not sent: {}", failure.reason()),
     }
 }
 

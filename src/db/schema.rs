@@ -173,6 +173,70 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    publications (id) {
+        id -> BigInt,
+        uuid -> Text,
+        generation_id -> BigInt,
+        user_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        hide_prompt -> Integer,
+        search_text -> Text,
+        like_count -> BigInt,
+        favorite_count -> BigInt,
+        published_at -> Timestamp,
+        unpublished_at -> Nullable<Timestamp>,
+        unpublish_reason -> Nullable<Text>,
+        unpublished_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    publication_tags (publication_id, tag) {
+        publication_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    likes (publication_id, user_id) {
+        publication_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    favorites (publication_id, user_id) {
+        publication_id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follows (follower_id, followee_id) {
+        follower_id -> BigInt,
+        followee_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        uuid -> Text,
+        publication_id -> BigInt,
+        user_id -> BigInt,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(publications -> generations (generation_id));
+diesel::joinable!(comments -> users (user_id));
 diesel::joinable!(generations -> users (user_id));
 diesel::joinable!(uploads -> users (user_id));
 diesel::joinable!(api_calls -> generations (generation_id));
@@ -184,5 +248,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     generations,
     uploads,
-    api_calls
+    api_calls,
+    publications,
+    publication_tags,
+    likes,
+    favorites,
+    follows,
+    comments
 );
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        uuid -> Text,
+        kind -> Text,
+        recipient -> Text,
+        lang -> Text,
+        user_id -> Nullable<BigInt>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::{self, Lang};
 use crate::users::model::User;
-use crate::web::auth::PageUser;
+use crate::web::auth::{MaybeUser, PageUser};
 use crate::web::render::{base_context, render};
 
 /// Recent tasks shown beside the form; older ones live in 生成记录.
@@ -55,19 +55,42 @@ pub struct IndexQuery {
     reuse: Option<String>,
     /// With `reuse`: the same recipe on another model (换个模型再生成).
     other_model: Option<String>,
+    /// A public work whose recipe fills the form (画廊「做一张同款」).
+    work: Option<String>,
 }
 
 async fn index(
     req: HttpRequest,
     state: Data<AppState>,
-    user: PageUser,
+    user: MaybeUser,
     lang: Lang,
     q: Query<IndexQuery>,
 ) -> AppResult<HttpResponse> {
+    // Visitors land in the gallery where the instance shows it to them, else on the login.
+    let user = match user.0 {
+        Some(user) => PageUser(user),
+        None if crate::web::auth::session(&req).is_none()
+            && crate::gallery::service::open_to_visitors(&state) =>
+        {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/gallery"))
+                .finish());
+        }
+        // A session that does not authenticate answers as it always did.
+        None => <PageUser as actix_web::FromRequest>::extract(&req).await?,
+    };
     let mut ctx = tasks_context(&req, &state, &user.0, lang).await?;
-    if let Some(id) = q.reuse.as_deref().filter(|id| !id.is_empty()) {
-        let other = q.other_model.as_deref().is_some_and(|v| v == "1");
-        match service::recipe(&state, &user.0, id, other).await {
+    let work = q.work.as_deref().filter(|id| !id.is_empty());
+    let recipe = match (q.reuse.as_deref().filter(|id| !id.is_empty()), work) {
+        (Some(id), _) => {
+            let other = q.other_model.as_deref().is_some_and(|v| v == "1");
+            Some(service::recipe(&state, &user.0, id, other).await)
+        }
+        (None, Some(work)) => Some(crate::gallery::service::recipe(&state, &user.0, work).await),
+        (None, None) => None,
+    };
+    if let Some(recipe) = recipe {
+        match recipe {
             Ok(recipe) => ctx.insert(
                 "reuse",
                 &serde_json::to_string(&recipe).map_err(|e| AppError::internal(e, "recipe"))?,

@@ -672,6 +672,12 @@ pub async fn recipe(
     other_model: bool,
 ) -> AppResult<Recipe> {
     let task = owned(state, user, task_id).await?;
+    Ok(recipe_of(state, &task, other_model))
+}
+
+/// The form's recipe for a task: its kind, prompt, parameters and model (or, with
+/// `other_model`, the next model able to make the same kind).
+pub fn recipe_of(state: &AppState, task: &Generation, other_model: bool) -> Recipe {
     let own = format!("{}/{}", task.provider, task.model);
     let model = if other_model {
         let able: Vec<String> = models(state)
@@ -688,12 +694,12 @@ pub async fn recipe(
     let mut params = task.params().into_request();
     // References are uploads the form shows as thumbnails; they are added again by hand.
     params.images.clear();
-    Ok(Recipe {
+    Recipe {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         params,
         model,
-    })
+    }
 }
 
 pub fn models(state: &AppState) -> Vec<ModelInfo> {

@@ -379,6 +379,7 @@ async fn detail(
         "params_json",
         &serde_json::to_string_pretty(&result.task.params).unwrap_or_default(),
     );
+    crate::gallery::pages::library_context(&state, &user.0, &id, &mut ctx).await?;
     render(
         &state.templates,
         "library/detail.html",

@@ -292,13 +292,9 @@ pub async fn set_favorite(
     get(state, user, id, lang).await
 }
 
-pub async fn set_tags(
-    state: &AppState,
-    user: &User,
-    id: &str,
-    tags: Vec<String>,
-    lang: Lang,
-) -> AppResult<ResultView> {
+/// Tags as people typed them: trimmed, without repeats, at most `MAX_TAGS` of
+/// `MAX_TAG_CHARS` each (the gallery's tags follow the same rule).
+pub fn clean_tags(tags: Vec<String>) -> AppResult<Vec<String>> {
     let mut clean: Vec<String> = Vec::new();
     for tag in tags {
         let tag = tag.trim().to_string();
@@ -315,6 +311,17 @@ pub async fn set_tags(
     if clean.len() > MAX_TAGS {
         return Err(AppError::invalid("tags", "err.library.tag"));
     }
+    Ok(clean)
+}
+
+pub async fn set_tags(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    tags: Vec<String>,
+    lang: Lang,
+) -> AppResult<ResultView> {
+    let clean = clean_tags(tags)?;
     let row = owned(state, user, &[id.to_string()]).await?.remove(0);
     let (gid, user_id) = (row.id, user.id);
     state

@@ -4,6 +4,7 @@
 pub mod images;
 pub mod label;
 pub mod media;
+pub mod mp4_label;
 pub mod names;
 pub mod s3;
 pub mod stamp;

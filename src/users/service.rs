@@ -16,8 +16,9 @@ use super::store;
 use crate::app::AppState;
 use crate::audit;
 use crate::error::{AppError, AppResult};
-use crate::i18n::{self, Lang};
-use crate::mail::OutgoingMail;
+use crate::i18n::Lang;
+use crate::mail::{Content, NewMail};
+use diesel::Connection as _;
 
 pub const CODE_TTL_MINUTES: i64 = 10;
 pub const CODE_MAX_ATTEMPTS: i32 = 5;
@@ -520,7 +521,7 @@ async fn send_code(
         .map_err(|retry_after| AppError::RateLimited { retry_after })?;
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     let hash = code_hash(state, purpose, email, &code);
-    let (address, user_id) = (email.to_string(), user.id);
+    let (address, user_id, username) = (email.to_string(), user.id, user.username.clone());
     state
         .db
         .run(move |conn| {
@@ -535,64 +536,40 @@ async fn send_code(
                     });
                 }
             }
-            store::insert_code(
-                conn,
-                &NewEmailCode {
-                    email: &address,
-                    purpose: purpose.as_str(),
-                    user_id,
-                    code_hash: &hash,
-                    attempts: 0,
-                    created_at: now,
-                    expires_at: now + chrono::Duration::minutes(CODE_TTL_MINUTES),
-                },
-            )?;
+            let expires_at = now + chrono::Duration::minutes(CODE_TTL_MINUTES);
+            // The code and its mail commit together; the outbox worker sends the mail.
+            conn.transaction(|conn| {
+                store::insert_code(
+                    conn,
+                    &NewEmailCode {
+                        email: &address,
+                        purpose: purpose.as_str(),
+                        user_id,
+                        code_hash: &hash,
+                        attempts: 0,
+                        created_at: now,
+                        expires_at,
+                    },
+                )?;
+                let mail = NewMail {
+                    to: address.clone(),
+                    lang,
+                    user_id: Some(user_id),
+                    content: Content::Code {
+                        topic: purpose.as_str().to_string(),
+                        username,
+                        code,
+                        requested_at: now,
+                        expires_at,
+                    },
+                };
+                crate::mail::enqueue(conn, &mail, now)
+            })?;
             Ok(())
         })
         .await?;
-    let mail = code_mail(purpose, email, &user.username, &code, lang);
-    state
-        .mailer
-        .send(mail)
-        .await
-        .map_err(|e| AppError::internal(e, "mail"))
-}
-
-/// Both languages in one mail; the reader's own comes first.
-fn code_mail(
-    purpose: CodePurpose,
-    to: &str,
-    username: &str,
-    code: &str,
-    lang: Lang,
-) -> OutgoingMail {
-    let topic = match purpose {
-        CodePurpose::ResetPassword => "reset_password",
-        CodePurpose::ChangeEmail => "change_email",
-    };
-    let order = match lang {
-        Lang::Zh => [Lang::Zh, Lang::En],
-        Lang::En => [Lang::En, Lang::Zh],
-    };
-    let fill = |l: Lang, key: &str| {
-        i18n::text(l, &format!("mail.{topic}.{key}"))
-            .replace("{code}", code)
-            .replace("{username}", username)
-            .replace("{minutes}", &CODE_TTL_MINUTES.to_string())
-    };
-    OutgoingMail {
-        to: to.to_string(),
-        subject: format!(
-            "{} / {}",
-            fill(order[0], "subject"),
-            fill(order[1], "subject")
-        ),
-        body: format!(
-            "{}\n\n----\n\n{}",
-            fill(order[0], "body"),
-            fill(order[1], "body")
-        ),
-    }
+    state.mailer.wake();
+    Ok(())
 }
 
 /// Checks a code (limited per address; a wrong one counts against the code) and gives the

@@ -60,6 +60,27 @@ impl FromRequest for ApiUser {
     }
 }
 
+/// The caller of a JSON endpoint anyone may call (the public gallery): None without a
+/// token; a token that does not authenticate is refused as on any other endpoint.
+pub struct MaybeApiUser(pub Option<User>);
+
+impl FromRequest for MaybeApiUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let has_token = token.is_some();
+        let fut = authenticate_with(req, token);
+        Box::pin(async move {
+            if !has_token {
+                return Ok(MaybeApiUser(None));
+            }
+            fut.await.map(|user| MaybeApiUser(Some(user)))
+        })
+    }
+}
+
 /// The signed-in person on a page; anonymous visitors are sent to the login page.
 pub struct PageUser(pub User);
 

@@ -36,7 +36,7 @@ async fn the_forgot_password_page_mails_a_code_and_sets_a_new_password(app: &Tes
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("验证码已发送"), "{html}");
-    let code = app.last_code(&email("pat"));
+    let code = app.last_code(&email("pat")).await;
 
     let reset = |code: String, confirm: &'static str| {
         let (client, csrf) = (&client, &csrf);

@@ -615,6 +615,7 @@ async fn outbox_mails_are_private() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    app.outbox_settled().await;
     let outbox = app.state.config.data_dir().join("outbox");
     let mail = std::fs::read_dir(&outbox)
         .unwrap()

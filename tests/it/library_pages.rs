@@ -14,7 +14,7 @@ use crate::support::{Backend, TestApp};
 const LEFT: &str = "\u{E012}";
 const RIGHT: &str = "\u{E014}";
 
-async fn signed_in(app: &TestApp, driver: &str, name: &str) -> Browser {
+pub(crate) async fn signed_in(app: &TestApp, driver: &str, name: &str) -> Browser {
     let b = Browser::start(driver).await;
     b.sign_in(app, name).await;
     b

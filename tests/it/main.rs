@@ -12,6 +12,8 @@ mod claims;
 mod cluster;
 mod contract;
 mod crawler;
+mod gallery;
+mod gallery_browser;
 mod generation;
 mod hostile_auth;
 mod hostile_media;

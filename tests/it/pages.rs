@@ -222,7 +222,7 @@ async fn profile_password_change_keeps_this_browser_signed_in(app: &TestApp) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let code = app.last_code("wendy2@example.com");
+    let code = app.last_code("wendy2@example.com").await;
     let res = app
         .post_form(
             &client,

@@ -438,10 +438,11 @@ impl TaskRun<'_> {
                 } else {
                     bytes
                 };
-                // Every stored image carries the implicit AIGC label and its own recipe.
+                // Every stored image and video carries the implicit AIGC label and its recipe.
                 let bytes = match kind.as_str() {
                     "image/png" => label_png(&bytes, &label)?,
                     "image/jpeg" => label_jpeg(&bytes, &label)?,
+                    "video/mp4" => crate::storage::mp4_label::label_mp4(&bytes, &label)?,
                     _ => bytes,
                 };
                 let preview = media::preview(&bytes, &kind)?;

@@ -50,12 +50,41 @@ macro_rules! on_both_backends {
     };
 }
 
+/// `on_both_backends!` with a configuration change, e.g. `on_both_backends_with!(super::open; a, b)`
+/// where `fn open(c: &mut Config)` (the path is resolved inside each test's module).
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($tweak:path; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::support::TestApp::builder($crate::support::Backend::Sqlite)
+                        .config($tweak).start().await.expect("app");
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = $crate::support::TestApp::builder($crate::support::Backend::Postgres)
+                        .config($tweak).start().await {
+                        super::$name(&app).await;
+                        app.stop().await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 pub struct TestApp {
     pub url: String,
     pub state: Arc<AppState>,
     mails: Option<Arc<Mutex<Vec<OutgoingMail>>>>,
     handle: actix_web::dev::ServerHandle,
     engine: Option<tokio::task::JoinHandle<()>>,
+    mail_worker: tokio::task::JoinHandle<()>,
     pg_schema: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -160,6 +189,7 @@ impl TestAppBuilder {
         let engine = Some(tokio::spawn(picturedeck::generation::engine::run(
             state.clone(),
         )));
+        let mail_worker = tokio::spawn(picturedeck::mail::worker::run(state.clone()));
         let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
@@ -169,6 +199,7 @@ impl TestAppBuilder {
             mails,
             handle,
             engine,
+            mail_worker,
             pg_schema,
             _dir: dir,
         })
@@ -265,7 +296,9 @@ impl TestApp {
         }
     }
 
-    pub fn mails(&self) -> Vec<OutgoingMail> {
+    /// The mails the memory mailer got, once the outbox worker has sent every queued one.
+    pub async fn mails(&self) -> Vec<OutgoingMail> {
+        self.outbox_settled().await;
         self.mails
             .as_ref()
             .expect("memory mailer")
@@ -274,10 +307,29 @@ impl TestApp {
             .clone()
     }
 
+    /// Waits (up to 20 s) until no mail is waiting or being sent.
+    pub async fn outbox_settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let pending = picturedeck::mail::service::pending(&self.state)
+                .await
+                .expect("outbox");
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pending} mails still queued"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The 6-digit code of the newest mail to `to`.
-    pub fn last_code(&self, to: &str) -> String {
+    pub async fn last_code(&self, to: &str) -> String {
         let mail = self
             .mails()
+            .await
             .into_iter()
             .rev()
             .find(|m| m.to == to)
@@ -330,6 +382,7 @@ impl TestApp {
         if let Some(engine) = &self.engine {
             engine.abort();
         }
+        self.mail_worker.abort();
         self.handle.stop(false).await;
     }
 }
@@ -445,6 +498,34 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Any method with an optional JSON body and bearer token; the status and the envelope.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = reqwest::Client::new().request(method, self.at(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.expect("JSON envelope"))
+    }
+
+    /// A small finished result of `kind` made by the built-in engine; its task id.
+    pub async fn finished(&self, token: &str, kind: &str, prompt: &str) -> String {
+        let body = json!({"type": kind, "prompt": prompt, "params": {"size": "128x96"}});
+        let id = self.submit_task(token, body).await;
+        self.wait_completed(token, std::slice::from_ref(&id)).await;
+        id
+    }
+
     /// Submits a generation through the API and expects it accepted; returns the answer's
     /// `data` (the first task, and `batch` for several).
     pub async fn submit(&self, token: &str, body: Value) -> Value {
