@@ -117,10 +117,9 @@ async fn take_down(
     state: Data<AppState>,
     user: ApiUser,
     id: Path<String>,
-    body: Option<Json<UnpublishRequest>>,
+    body: Json<UnpublishRequest>,
 ) -> AppResult<Reply<()>> {
-    let reason = body.and_then(|b| b.into_inner().reason);
-    service::take_down(&state, &user.0, &id, reason).await?;
+    service::take_down(&state, &user.0, &id, body.into_inner().reason).await?;
     Ok(Reply::message("msg.gallery.unpublished"))
 }
 

@@ -79,7 +79,10 @@ fn search_text(req: &PublishRequest, tags: &[String], prompt: Option<&str>) -> S
 
 fn check_publish(req: &PublishRequest) -> AppResult<()> {
     let title = req.title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE || title.chars().any(char::is_control)
+    // Counted as sent, as the API document states the limits.
+    if title.is_empty()
+        || req.title.chars().count() > MAX_TITLE
+        || req.title.chars().any(char::is_control)
     {
         return Err(AppError::invalid("title", "err.gallery.title"));
     }
@@ -308,7 +311,7 @@ fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<Cursor>)> {
     };
     let mut f = Filter::new(sort, week_since());
     if let Some(k) = blank(&q.q) {
-        if k.chars().count() > 200 {
+        if q.q.as_deref().unwrap_or_default().chars().count() > 200 {
             return Err(bad("q"));
         }
         f.keyword = Some(k.to_string());
@@ -691,10 +694,15 @@ pub async fn add_comment(
     work_id: &str,
     body: &str,
 ) -> AppResult<()> {
-    let body = body.trim().to_string();
-    if body.is_empty() || body.chars().count() > MAX_COMMENT {
+    let trimmed = body.trim().to_string();
+    // Line breaks are kept; other control characters are not text.
+    let control = body
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r');
+    if trimmed.is_empty() || body.chars().count() > MAX_COMMENT || control {
         return Err(AppError::invalid("body", "err.gallery.comment"));
     }
+    let body = trimmed;
     let (id, _) = public_id(state, work_id).await?;
     let user_id = user.id;
     state

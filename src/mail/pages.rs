@@ -25,6 +25,7 @@ async fn outbox_page(
     let page = service::outbox(&state, &user.0, q.status.as_deref(), q.before).await?;
     let mut ctx = base_context(&req, Some(&user.0));
     ctx.insert("nav", "admin");
+    ctx.insert("tab", "mail");
     ctx.insert("page", &page);
     ctx.insert("status", &q.status.unwrap_or_default());
     render(&state.templates, "mail/outbox.html", &ctx, StatusCode::OK)

@@ -177,6 +177,8 @@ async fn only_finished_own_results_with_a_title_are_published(app: &TestApp) {
     for (body, field) in [
         (json!({"title": "  "}), "title"),
         (json!({"title": "x".repeat(81)}), "title"),
+        (json!({"title": format!("  {}", "x".repeat(80))}), "title"),
+        (json!({"title": "a\u{7}b"}), "title"),
         (
             json!({"title": "ok", "description": "长".repeat(2001)}),
             "description",
@@ -699,9 +701,16 @@ async fn follows_feed_favourites_and_comments(app: &TestApp) {
     let (status, body) = app.post(&path, Some(&joy), json!({"body": "   "})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["data"]["field"], "body");
+    let (status, body) = app
+        .post(&path, Some(&joy), json!({"body": "bell\u{7}"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _) = app.post(&path, None, json!({"body": "anon"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    app.post(&path, Some(&joy), json!({"body": "第二条"})).await;
+    let (status, _) = app
+        .post(&path, Some(&joy), json!({"body": "第二条\r\n两行"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "line breaks are kept");
     let (_, list) = app.get(&path, None).await;
     let comments = list["data"].as_array().unwrap();
     assert_eq!(comments.len(), 2);

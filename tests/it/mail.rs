@@ -372,7 +372,9 @@ mod both_backends {
     }
     twice!(
         server_down_answers_200_and_the_mail_goes_out_later,
-        a_4xx_is_retried_and_a_5xx_fails_with_the_reply_for_admins
+        a_4xx_is_retried_and_a_5xx_fails_with_the_reply_for_admins,
+        a_late_code_mail_says_so_and_an_expired_one_hides_the_code,
+        claims_are_exclusive_and_a_lost_lease_is_taken_over
     );
 }
 
@@ -535,5 +537,129 @@ async fn default_mailer_writes_eml_files_to_the_outbox_through_the_queue() {
         let parsed = smtp::check(&files[0], None);
         assert!(code_in(parsed["text"].as_str().unwrap()).is_some());
     }
+    app.stop().await;
+}
+
+fn code_content(requested: chrono::NaiveDateTime) -> picturedeck::mail::Content {
+    picturedeck::mail::Content::Code {
+        topic: "reset_password".into(),
+        username: "lou".into(),
+        code: "482913".into(),
+        requested_at: requested,
+        expires_at: requested + chrono::Duration::minutes(10),
+    }
+}
+
+/// Codes expire on time whatever the mail does: a mail that leaves late says so, and one that
+/// leaves after the code expired no longer shows it.
+async fn a_late_code_mail_says_so_and_an_expired_one_hides_the_code(backend: Backend) {
+    let Some(app) = TestApp::builder(backend).start().await else {
+        return;
+    };
+    let now = chrono::Utc::now().naive_utc();
+    for (to, asked) in [("late@example.com", 4), ("gone@example.com", 11)] {
+        let mail = picturedeck::mail::NewMail {
+            to: to.into(),
+            lang: picturedeck::i18n::Lang::En,
+            user_id: None,
+            content: code_content(now - chrono::Duration::minutes(asked)),
+        };
+        picturedeck::mail::service::send(&app.state, mail)
+            .await
+            .unwrap();
+    }
+    let mails = app.mails().await;
+    let late = mails.iter().find(|m| m.to == "late@example.com").unwrap();
+    assert!(
+        late.body.contains("482913") && late.body.contains("went out late"),
+        "{}",
+        late.body
+    );
+    assert!(late.html.contains("went out late"));
+    let gone = mails.iter().find(|m| m.to == "gone@example.com").unwrap();
+    assert!(
+        !gone.body.contains("482913") && !gone.html.contains("482913"),
+        "{}",
+        gone.body
+    );
+    assert!(gone.body.contains("expired at") && gone.body.contains("ask for a new code"));
+    app.stop().await;
+}
+
+/// The claim hands each due mail to one worker; a worker that vanishes loses its mails when
+/// the lease runs out, and then cannot record an outcome for them. The rows are due in an
+/// hour, so the app's own worker leaves them alone.
+async fn claims_are_exclusive_and_a_lost_lease_is_taken_over(backend: Backend) {
+    use picturedeck::mail::store;
+    let Some(app) = TestApp::builder(backend).start().await else {
+        return;
+    };
+    let later = chrono::Utc::now().naive_utc() + chrono::Duration::hours(1);
+    let lease = chrono::Duration::seconds(60);
+    app.state
+        .db
+        .run(move |conn| {
+            for i in 0..20 {
+                let mail = picturedeck::mail::NewMail {
+                    to: format!("q{i}@example.com"),
+                    lang: picturedeck::i18n::Lang::Zh,
+                    user_id: None,
+                    content: code_content(later),
+                };
+                picturedeck::mail::enqueue(conn, &mail, later)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // Two workers claim at once: between them every mail once.
+    let claim = |owner: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            db.run(move |conn| Ok(store::claim(conn, owner, 12, later, later + lease)?))
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(claim("worker-a"), claim("worker-b"));
+    let mut ids: Vec<i64> = a.iter().chain(b.iter()).map(|m| m.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "{} + {} claimed", a.len(), b.len());
+    assert_eq!(a.len() + b.len(), 20);
+
+    // Nothing more while the leases hold; everything of a vanished worker once they run out.
+    assert!(claim("worker-c").await.is_empty());
+    let taken = app
+        .state
+        .db
+        .run(move |conn| {
+            Ok(store::claim(
+                conn,
+                "worker-c",
+                50,
+                later + lease * 2,
+                later + lease * 3,
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 20);
+    assert!(taken.iter().all(|m| m.attempts == 2));
+    let first = a.first().map(|m| m.id).unwrap_or_else(|| b[0].id);
+    let (stale, fresh) = app
+        .state
+        .db
+        .run(move |conn| {
+            let now = later + lease * 2;
+            Ok((
+                store::mark_sent(conn, first, "worker-a", now)?
+                    || store::mark_sent(conn, first, "worker-b", now)?,
+                store::mark_sent(conn, first, "worker-c", now)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert!(!stale && fresh);
     app.stop().await;
 }
