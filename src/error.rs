@@ -180,14 +180,36 @@ impl ResponseError for AppError {
     }
 }
 
-/// The seed's response body: `{code, message, data}`.
-#[derive(Debug, Serialize)]
+/// The seed's response body: `{code, message, data}`. The document states every answer as
+/// this one generic schema with the operation's `data`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Envelope<T: Serialize> {
+    /// The seed's status code of the operation (see its responses); not always the HTTP status.
     pub code: u16,
+    /// What happened, in the request's language (zh by default, `Accept-Language: en`).
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<T>,
 }
+
+/// `data` of an error envelope: the offending field of a 400, the wait of a 429, or the reason
+/// of a ban.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct ErrorData {
+    /// The request field the message is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait, as in the `Retry-After` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// Why the account is banned, for its owner's refused requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `data` of an answer that carries only its message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NoData {}
 
 /// A successful answer whose message is translated for the request's language.
 pub struct Reply<T: Serialize> {

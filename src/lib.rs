@@ -1,5 +1,5 @@
 //! PictureDeck: a self-hosted AI visual-content studio in one binary.
-// The OpenAPI document is one large json! literal.
+// utoipa's derives expand to deeply nested json! and builder calls.
 #![recursion_limit = "512"]
 
 pub mod admin;
@@ -12,6 +12,7 @@ pub mod fuzz;
 pub mod gallery;
 pub mod generation;
 pub mod i18n;
+pub mod json;
 pub mod library;
 pub mod mail;
 pub mod moderation;

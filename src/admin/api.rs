@@ -2,29 +2,55 @@
 
 use actix_web::web::{self, Data, Json, Path, Query};
 use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
 
 use super::service::{self, AdminUserView, AuditPage, AuditQuery, Change, UserPage, UserQuery};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, Reply};
+use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::moderation::service::{self as moderation, Added, WordLists};
 use crate::users::model::Role;
 use crate::web::auth::{ApiUser, ClientOrigin};
+use crate::web::openapi::route;
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    list_users,
+    ban,
+    unban,
+    set_role,
+    set_quota,
+    audit,
+    words,
+    add_words,
+    delete_word
+))]
+pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1/admin")
-            .route("/users", web::get().to(list_users))
-            .route("/users/{uuid}/ban", web::post().to(ban))
-            .route("/users/{uuid}/unban", web::post().to(unban))
-            .route("/users/{uuid}/role", web::post().to(set_role))
-            .route("/users/{uuid}/quota", web::post().to(set_quota))
-            .route("/audit", web::get().to(audit))
-            .route("/moderation/words", web::get().to(words))
-            .route("/moderation/words", web::post().to(add_words))
-            .route("/moderation/words/{id}", web::delete().to(delete_word)),
-    );
+    route(cfg, __path_list_users, list_users);
+    route(cfg, __path_ban, ban);
+    route(cfg, __path_unban, unban);
+    route(cfg, __path_set_role, set_role);
+    route(cfg, __path_set_quota, set_quota);
+    route(cfg, __path_audit, audit);
+    route(cfg, __path_words, words);
+    route(cfg, __path_add_words, add_words);
+    route(cfg, __path_delete_word, delete_word);
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/admin/users", tag = "admin", operation_id = "list_users",
+    summary = "Search accounts (admins only)",
+    description = "Newest first, 50 a page, each with its results, tasks today, daily quota, storage used and last login; pass `next` of one page as `before` for the following one (the filters stay the same).",
+    security(("bearer" = [])),
+    params(UserQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<UserPage>),
+        (status = 400, description = "code 400: a bad filter (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+    )
+)]
 async fn list_users(
     state: Data<AppState>,
     user: ApiUser,
@@ -34,13 +60,36 @@ async fn list_users(
     Ok(Reply::ok("msg.ok", page))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct BanRequest {
-    /// Shown to the banned person when refused; at most 500 characters.
+    /// Shown to the banned person when refused.
+    #[schema(schema_with = reason_schema)]
     reason: String,
 }
 
+fn reason_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text(0, service::MAX_REASON_CHARS)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/ban", tag = "admin", operation_id = "ban_user",
+    summary = "Ban an account (admins only)",
+    description = "The account cannot log in and every token it holds stops working at once; its owner is refused with 403 and the reason (`data.reason`). The last active admin cannot be banned.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = BanRequest,
+    responses(
+        (status = 200, description = "code 200: banned", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: yourself, or a reason too long", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn ban(
     state: Data<AppState>,
     user: ApiUser,
@@ -55,6 +104,18 @@ async fn ban(
     Ok(Reply::ok("msg.banned", row))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/unban", tag = "admin", operation_id = "unban_user",
+    summary = "Lift a ban (admins only)",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    responses(
+        (status = 200, description = "code 200: active again", body = Envelope<AdminUserView>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+    )
+)]
 async fn unban(
     state: Data<AppState>,
     user: ApiUser,
@@ -65,13 +126,38 @@ async fn unban(
     Ok(Reply::ok("msg.unbanned", row))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct RoleRequest {
-    /// `user` or `admin`.
+    #[schema(schema_with = role_schema, required = true)]
     role: String,
 }
 
+fn role_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([Role::User.as_str(), Role::Admin.as_str()]))
+        .build()
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/role", tag = "admin", operation_id = "set_role",
+    summary = "Change an account's role (admins only)",
+    description = "Not your own; the last active admin cannot be demoted.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = RoleRequest,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: a bad role, or yourself", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn set_role(
     state: Data<AppState>,
     user: ApiUser,
@@ -87,12 +173,39 @@ async fn set_role(
 
 /// `{"daily_quota": 20}` sets the limit, `{"daily_quota": null}` lifts it; any other field is
 /// refused, so a misspelt one cannot lift a limit by accident.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaRequest {
+    /// Tasks per day; null: no limit.
+    #[serde(deserialize_with = "crate::json::whole")]
+    #[schema(schema_with = quota_schema, required = true)]
     daily_quota: Option<i64>,
 }
 
+fn quota_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::or_null(crate::web::openapi::integer(
+        0,
+        i64::from(service::MAX_DAILY_QUOTA),
+    ))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/quota", tag = "admin", operation_id = "set_quota",
+    summary = "Set an account's daily task quota (admins only)",
+    description = "`null` lifts the limit; it holds from the next submit.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = QuotaRequest,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: not 0–100000 or null", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn set_quota(
     state: Data<AppState>,
     user: ApiUser,
@@ -109,6 +222,19 @@ async fn set_quota(
     Ok(Reply::ok("msg.saved", row))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "audit",
+    summary = "Read the audit log (admins only)",
+    description = "Newest first, 50 a page: who did what to which account or thing, when and from which address.",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AuditPage>),
+        (status = 400, description = "code 400: a bad date (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+    )
+)]
 async fn audit(
     state: Data<AppState>,
     user: ApiUser,
@@ -118,6 +244,17 @@ async fn audit(
     Ok(Reply::ok("msg.ok", page))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/admin/moderation/words", tag = "admin", operation_id = "moderation_words",
+    summary = "The moderation word lists (admins only)",
+    description = "The shipped terms (when on), the configured ones, the admins' own, and how many prompts were refused today and in all.",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WordLists>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+    )
+)]
 async fn words(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<WordLists>> {
     Ok(Reply::ok(
         "msg.ok",
@@ -125,15 +262,39 @@ async fn words(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<WordList
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(default)]
 pub struct NewWords {
-    /// Terms to refuse, at most 200, each at most 50 characters.
+    /// Terms to refuse, at most 200, each 1–50 characters with no separator (`,` `，` `、`).
+    #[schema(required = true, max_items = 200)]
     words: Vec<String>,
-    /// `zh` or `en`: which list they belong to.
+    /// Which list they belong to.
+    #[schema(schema_with = lang_schema, required = true)]
     lang: String,
 }
 
+fn lang_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(["zh", "en"]))
+        .build()
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/moderation/words", tag = "admin", operation_id = "add_moderation_words",
+    summary = "Add terms to refuse in prompts (admins only)",
+    description = "Matched ignoring width, case, spaces and punctuation between characters, and traditional/simplified forms; a term listed already in another written form is skipped. Each added term is audited.",
+    security(("bearer" = [])),
+    request_body = NewWords,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<Added>),
+        (status = 400, description = "code 400: a bad lang, or a term empty, too long or with a separator (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn add_words(
     state: Data<AppState>,
     user: ApiUser,
@@ -153,6 +314,18 @@ async fn add_words(
     Ok(Reply::ok("msg.saved", added))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/admin/moderation/words/{id}", tag = "admin", operation_id = "delete_moderation_word",
+    summary = "Remove one of the admins' terms (admins only)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The term's id")),
+    responses(
+        (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such term", body = Envelope<ErrorData>),
+    )
+)]
 async fn delete_word(
     state: Data<AppState>,
     user: ApiUser,

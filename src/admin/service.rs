@@ -28,14 +28,18 @@ pub fn require_admin(user: &User) -> AppResult<()> {
 }
 
 /// The account list's query: a search, two filters and the page cursor.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Part of the username or email address, any case.
+    #[param(max_length = 100)]
     pub q: Option<String>,
-    /// `active` or `banned`.
+    /// `active` or `banned`; blank: any.
+    #[param(pattern = "^\\s*(active|banned)?\\s*$")]
     pub status: Option<String>,
-    /// `user` or `admin`.
+    /// `user` or `admin`; blank: any.
+    #[param(pattern = "^\\s*(user|admin)?\\s*$")]
     pub role: Option<String>,
     /// The `next` of the previous page.
     pub before: Option<String>,
@@ -67,7 +71,7 @@ impl UserQuery {
 }
 
 /// One account as the admin list shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminUserView {
     pub uuid: String,
     pub username: String,
@@ -124,7 +128,7 @@ impl AdminUserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<AdminUserView>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -315,8 +319,9 @@ fn apply(
 // ---- the audit log ----------------------------------------------------------------------
 
 /// The audit page's query; every part is optional.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// One action, e.g. `admin_ban` or `login_failed`.
     pub action: Option<String>,
@@ -336,7 +341,7 @@ pub struct AuditQuery {
     pub before: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntryView {
     pub id: String,
     pub action: String,
@@ -350,7 +355,7 @@ pub struct AuditEntryView {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntryView>,
     pub next: Option<String>,

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{generations, uploads};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The task type of seed 5.3 ⑦: text to image, image to image, text to video, keyframes to video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     T2i,
@@ -58,7 +59,7 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     Queued,
@@ -119,38 +120,61 @@ pub fn frame_size(w: u32, h: u32, short: Option<u32>, video: bool) -> (u32, u32)
     }
 }
 
-/// Optional generation parameters beyond the seed's `type`, `prompt` and `images`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// Optional generation parameters beyond the seed's `type`, `prompt` and `images`. `size` and
+/// `aspect`/`resolution` exclude each other.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
-    /// "WIDTHxHEIGHT", e.g. "1024x1024".
+    /// "WIDTHxHEIGHT", e.g. "1024x1024", 64–2048 per side.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = "^(6[4-9]|[7-9][0-9]|[1-9][0-9]{2}|1[0-9]{3}|20[0-3][0-9]|204[0-8])[x*](6[4-9]|[7-9][0-9]|[1-9][0-9]{2}|1[0-9]{3}|20[0-3][0-9]|204[0-8])$"
+    )]
     pub size: Option<String>,
+    /// Chosen at random when absent; the answer always states it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = seed_schema)]
+    #[serde(deserialize_with = "crate::json::whole")]
     pub seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub negative_prompt: Option<String>,
+    /// i2i on the offline engine: oil_painting, watercolor, pencil_sketch, pixel_art, color_transfer.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 50)]
     pub style: Option<String>,
     /// How far i2i moves from the reference, 0..1.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub strength: Option<f32>,
     /// Video length in seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 2, maximum = 10)]
+    #[serde(deserialize_with = "crate::json::whole")]
     pub duration: Option<u32>,
-    /// "W:H", e.g. "16:9": instead of `size`, with `resolution` or a default edge.
+    /// "W:H", e.g. "16:9" (each side 1–32, at most 4:1): instead of `size`, with `resolution` or a
+    /// default edge (pictures: long edge 1024; videos: short edge 720).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^ *([1-9]|[12][0-9]|3[0-2]) *: *([1-9]|[12][0-9]|3[0-2]) *$")]
     pub aspect: Option<String>,
-    /// "480p", "720p" or "1080p": the short edge, instead of `size`.
+    /// The short edge, instead of `size`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^ *(480|720|1080)[pP] *$")]
     pub resolution: Option<String>,
     /// How many results to make (1–4): one task each, with consecutive seeds. Only in the
     /// request; a stored task is always one result.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 4)]
+    #[serde(deserialize_with = "crate::json::whole")]
     pub n: Option<u32>,
-    /// The reference uploads, by public id, in order (first and last keyframe for i2v).
+    /// Set by the server from the request's `images`; ignored in a request.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(read_only)]
     pub images: Vec<String>,
+}
+
+fn seed_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::or_null(crate::web::openapi::integer(0, i64::from(u32::MAX)))
 }
 
 impl Params {
@@ -222,7 +246,7 @@ impl Generation {
 }
 
 /// What the built-in painter says about a prompt: the words it drew and those it could not.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ResultNotes {
     pub understood: Vec<String>,
@@ -277,16 +301,21 @@ pub struct NewUpload<'a> {
 }
 
 /// What the API shows of a task (seed 5.3 ⑨ plus progress, queue position and timings).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskView {
+    #[schema(format = Uuid)]
     pub task_id: String,
     #[serde(rename = "type")]
+    #[schema(value_type = Kind)]
     pub kind: String,
+    #[schema(value_type = TaskStatus)]
     pub status: String,
     pub prompt: Option<String>,
     pub params: Params,
     pub provider: String,
     pub model: String,
+    /// Percent done.
+    #[schema(minimum = 0, maximum = 100)]
     pub progress: i32,
     /// Tasks ahead of this one in its provider's queue; only while queued.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -309,6 +338,7 @@ pub struct TaskView {
     pub notes: Option<ResultNotes>,
     /// When the submit that made it ran, exactly: the tasks of one submit share it.
     #[serde(skip)]
+    #[schema(ignore)]
     pub made_at: NaiveDateTime,
     /// Every task made by the submit that answered with this one, when `n` > 1.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -347,7 +377,8 @@ pub enum CardUpdate {
     Gone(String),
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Why a task failed, in words a person understands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TaskErrorView {
     pub code: String,
     pub message: String,

@@ -31,7 +31,108 @@ pub struct NewTask {
     pub prompt: String,
     pub images: Vec<String>,
     pub model: Option<String>,
+    #[serde(deserialize_with = "crate::json::object")]
     pub params: Option<Params>,
+}
+
+/// The document's schema of a request: one shape per type, from the same rules `validate`
+/// checks (`Kind::image_range`, `MAX_PROMPT_CHARS`, a prompt for the text kinds).
+impl utoipa::PartialSchema for NewTask {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::web::openapi::{text, text_matching};
+        use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
+        use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Ref, RefOr, Type};
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let mut shapes = OneOfBuilder::new();
+        for kind in [Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v] {
+            let (least, most) = kind.image_range();
+            let text_only = least == 0;
+            let prompt = if text_only {
+                text_matching(1, MAX_PROMPT_CHARS, r"\S")
+            } else {
+                text(0, MAX_PROMPT_CHARS)
+            };
+            let images = ArrayBuilder::new()
+                .items(string())
+                .min_items(Some(least))
+                .max_items(Some(most));
+            let mut shape = ObjectBuilder::new()
+                .property("type", string().enum_values(Some([kind.as_str()])))
+                .required("type")
+                .property("prompt", prompt)
+                .property("images", images);
+            if text_only {
+                shape = shape.required("prompt");
+            } else {
+                shape = shape.required("images");
+            }
+            shapes = shapes.item(shape);
+        }
+        let fields = ObjectBuilder::new()
+            .description(Some(
+                "`type` t2i | i2i | t2v | i2v. `prompt` (at most 2000 characters) is needed for t2i \
+                 and t2v. `images` are ids of the caller's own uploads (or the `file_url` they came \
+                 with): none for t2i and t2v, 1–3 for i2i, 1–2 keyframes (first, last) for i2v.",
+            ))
+            .property("type", RefOr::Ref(Ref::from_schema_name("Kind")))
+            .required("type")
+            .property("prompt", text(0, MAX_PROMPT_CHARS))
+            .property("images", ArrayBuilder::new().items(string()))
+            .property(
+                "model",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some(
+                        "`provider/model` from `GET /api/v1/models`; absent or null: the first model of the type",
+                    )),
+            )
+            .property(
+                "params",
+                OneOfBuilder::new()
+                    .item(request_params())
+                    .item(ObjectBuilder::new().schema_type(Type::Null)),
+            )
+            .examples([serde_json::json!({"type": "t2i", "prompt": "一只在雪地里奔跑的狐狸"})]);
+        utoipa::openapi::schema::AllOfBuilder::new()
+            .item(fields)
+            .item(shapes)
+            .into()
+    }
+}
+
+/// `Params` as a request may give them: `size`, or `aspect` and/or `resolution`, not both (a
+/// stored task's answer holds the size they were turned into, so this is the request's rule).
+fn request_params() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+    use utoipa::openapi::{ObjectBuilder, Ref, Type};
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    AllOfBuilder::new()
+        .item(Ref::from_schema_name("Params"))
+        .item(
+            AnyOfBuilder::new()
+                .item(ObjectBuilder::new().property("size", null()))
+                .item(
+                    ObjectBuilder::new()
+                        .property("aspect", null())
+                        .property("resolution", null()),
+                ),
+        )
+        .build()
+        .into()
+}
+
+impl utoipa::ToSchema for NewTask {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema as _;
+        schemas.push((Kind::name().into(), Kind::schema()));
+        schemas.push((Params::name().into(), Params::schema()));
+        Params::schemas(schemas);
+    }
 }
 
 /// An upload reference may be its id or the `file_url` we returned; nothing is ever fetched.
@@ -58,10 +159,8 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     if task.images.len() < least || task.images.len() > most {
         return Err(AppError::invalid("images", "err.gen.image_count"));
     }
+    // `params.images` is the server's record of `images`; whatever a request puts there is replaced.
     let mut params = task.params.clone().unwrap_or_default();
-    if !params.images.is_empty() {
-        return Err(AppError::invalid("params", "err.gen.params"));
-    }
     if let Some(size) = &params.size {
         let ok = size
             .split_once(['x', '*'])
@@ -70,6 +169,10 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
         if !ok {
             return Err(AppError::invalid("params", "err.gen.size"));
         }
+    }
+    // Vendors take 32-bit seeds; the document says so too.
+    if params.seed.is_some_and(|s| s > u64::from(u32::MAX)) {
+        return Err(AppError::invalid("params", "err.gen.params"));
     }
     if params.strength.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
         return Err(AppError::invalid("params", "err.gen.strength"));
@@ -121,6 +224,12 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     Ok((kind, prompt, params, count))
 }
 
+/// A well-formed request naming something that is not there for this caller (an upload, a
+/// model): HTTP 422, with the seed's code 400 for bad parameters.
+fn unprocessable(field: &'static str, key: &'static str) -> AppError {
+    AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 400, key).on_field(field)
+}
+
 fn start_of_day(now: NaiveDateTime) -> NaiveDateTime {
     now.date().and_hms_opt(0, 0, 0).unwrap_or(now)
 }
@@ -137,13 +246,13 @@ pub async fn submit(
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
-        .ok_or_else(|| AppError::invalid("model", "err.gen.model"))?;
+        .ok_or_else(|| unprocessable("model", "err.gen.model"))?;
     let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
     let created = state
         .db
         .run(move |conn| {
             if store::uploads_owned(conn, user_id, &wanted)?.len() != wanted.len() {
-                return Err(AppError::invalid("images", "err.gen.image_unknown"));
+                return Err(unprocessable("images", "err.gen.image_unknown"));
             }
             store::with_user_lock(conn, user_id, |conn| {
                 let now = Utc::now().naive_utc();
@@ -160,7 +269,8 @@ pub async fn submit(
                 let mut created = Vec::with_capacity(count as usize);
                 for i in 0..count {
                     let mut one = params.clone();
-                    one.seed = one.seed.map(|s| s.wrapping_add(u64::from(i)));
+                    // `validate` keeps seeds within 32 bits; the next ones wrap there too.
+                    one.seed = one.seed.map(|s| u64::from((s as u32).wrapping_add(i)));
                     let parameters =
                         serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
                     let uuid = uuid::Uuid::new_v4().to_string();
@@ -279,7 +389,7 @@ pub async fn get(state: &AppState, user: &User, task_id: &str, lang: Lang) -> Ap
     view_one(state, task, lang).await
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Pass as `before` for older tasks; absent on the last page.
@@ -597,9 +707,12 @@ pub fn models(state: &AppState) -> Vec<ModelInfo> {
     state.providers.models()
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
+    /// For `images` of a generation request.
+    #[schema(format = Uuid)]
     pub file_id: String,
+    /// Signed; expires.
     pub file_url: String,
     pub mime: String,
     pub width: i32,

@@ -281,7 +281,7 @@ pub fn stream(
 }
 
 /// Why one item of an archive was not imported; the rest of the import goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// The manifest names a file the ZIP does not hold.
@@ -296,7 +296,7 @@ pub enum SkipReason {
     Unreadable,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
     pub id: String,
     pub file: String,
@@ -306,7 +306,7 @@ pub struct Skipped {
 /// Items listed by name in the answer; past this only the count grows.
 const MAX_LISTED_SKIPS: usize = 100;
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Imported {
     pub imported: usize,
     pub skipped: usize,

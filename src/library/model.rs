@@ -50,14 +50,19 @@ pub enum FolderFilter {
     In(String),
 }
 
-/// The filters of 生成记录 (seed 3.5.2: by time, model, keyword ...), all optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The filters of 生成记录 (seed 3.5.2: by time, model, keyword ...), all optional. A blank
+/// value is no filter (the library page's form sends every field).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Keyword in the prompt; substring, so Chinese works without word breaks.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     #[serde(rename = "type")]
+    #[param(schema_with = kind_filter)]
     pub kind: Option<String>,
+    #[param(schema_with = status_filter)]
     pub status: Option<String>,
     /// `provider/model` or just the provider.
     pub model: Option<String>,
@@ -65,34 +70,83 @@ pub struct ListQuery {
     pub folder: Option<String>,
     pub favorite: Option<bool>,
     pub tag: Option<String>,
-    /// Days, `YYYY-MM-DD`, inclusive.
+    /// First day, `YYYY-MM-DD`.
+    #[param(schema_with = day_filter)]
     pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD`, inclusive.
+    #[param(schema_with = day_filter)]
     pub to: Option<String>,
-    /// "newest" (default) or "oldest".
+    #[param(schema_with = order_filter)]
     pub order: Option<String>,
-    /// Keyset cursor: the id of the last result of the previous page.
+    /// Keyset cursor: `next` of the previous page.
     pub before: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// `schema`, or a blank value (no filter).
+fn or_blank(
+    schema: impl Into<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    utoipa::openapi::schema::AnyOfBuilder::new()
+        .item(schema)
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*$")),
+        )
+        .build()
+        .into()
+}
+
+fn kind_filter() -> utoipa::openapi::schema::Schema {
+    or_blank(utoipa::openapi::Ref::from_schema_name("Kind"))
+}
+
+fn status_filter() -> utoipa::openapi::schema::Schema {
+    or_blank(utoipa::openapi::Ref::from_schema_name("TaskStatus"))
+}
+
+fn order_filter() -> utoipa::openapi::schema::Schema {
+    or_blank(utoipa::openapi::Ref::from_schema_name("Order"))
+}
+
+fn day_filter() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    or_blank(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+    )
+}
+
+/// The order of a list: newest first (the default) or oldest first.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Order {
+    Newest,
+    Oldest,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FolderRef {
     pub id: String,
     pub name: String,
 }
 
 /// A result as the library shows it: the task plus its place in the library.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResultView {
     #[serde(flatten)]
     pub task: TaskView,
     pub favorite: bool,
     pub tags: Vec<String>,
+    /// The folder it is in; null when unfiled.
     pub folder: Option<FolderRef>,
     /// The model's name as the model menu shows it; `provider/model` once it is gone.
     pub model_label: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResultPage {
     pub results: Vec<ResultView>,
     /// Pass as `before` for the next page; absent on the last page.
@@ -100,12 +154,14 @@ pub struct ResultPage {
 }
 
 /// One folder of the tree, with how many results it holds directly.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FolderView {
     pub id: String,
     pub name: String,
     pub parent: Option<String>,
     pub count: i64,
+    // The tree refers to itself: a `$ref`, not a schema collected again and again.
+    #[schema(no_recursion)]
     pub children: Vec<FolderView>,
 }
 
@@ -143,7 +199,7 @@ pub struct NewShare<'a> {
 }
 
 /// What the owner sees of a share link.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ShareView {
     pub id: String,
     /// The page anyone with the link can open, without logging in.

@@ -114,7 +114,8 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
                     store::owned_results(conn, user_id, &[uuid])?
                         .first()
                         .map(|g| (g.created_at, g.id))
-                        .ok_or_else(|| bad("before"))?,
+                        // A cursor is a result of yours, like a folder filter is a folder.
+                        .ok_or_else(AppError::not_found)?,
                 ),
                 None => None,
             };
@@ -380,6 +381,12 @@ fn folder_name(name: &str) -> AppResult<String> {
     Ok(name)
 }
 
+/// The body names a parent folder the caller does not have: HTTP 422 (the path's own folder
+/// missing is the 404), with the seed's code 400 for bad parameters.
+fn no_parent() -> AppError {
+    AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 400, "err.not_found").on_field("parent")
+}
+
 fn name_taken() -> AppError {
     AppError::client(StatusCode::CONFLICT, 409, "err.library.folder_taken").on_field("name")
 }
@@ -391,9 +398,10 @@ fn is_unique_violation(e: &diesel::result::Error) -> bool {
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FolderChange {
+    #[schema(schema_with = new_folder_name_schema)]
     pub name: Option<String>,
     /// The new parent folder's id; "" or "root" for the top level; absent to stay.
     pub parent: Option<String>,
@@ -420,7 +428,7 @@ pub async fn create_folder(
                 let parent_id = match parent {
                     Some(uuid) => Some(
                         store::folder_by_uuid(conn, user_id, &uuid)?
-                            .ok_or_else(AppError::not_found)?
+                            .ok_or_else(no_parent)?
                             .id,
                     ),
                     None => None,
@@ -506,7 +514,7 @@ pub async fn change_folder(
                         let target = folders
                             .iter()
                             .find(|n| n.uuid == target)
-                            .ok_or_else(AppError::not_found)?;
+                            .ok_or_else(no_parent)?;
                         // Walk up from the new parent: meeting the folder itself means a cycle.
                         let mut at = Some(target.id);
                         while let Some(id) = at {
@@ -606,6 +614,7 @@ pub async fn tree(state: &AppState, user: &User) -> AppResult<Vec<FolderView>> {
 
 // ---- share links ------------------------------------------------------------------------
 
+/// Exactly one of `result` and `folder`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NewShareRequest {
@@ -614,9 +623,74 @@ pub struct NewShareRequest {
     /// a folder's id (its results are shared, not its subfolders).
     pub folder: Option<String>,
     /// Hours until the link stops working; absent: never.
+    #[serde(deserialize_with = "crate::json::whole")]
     pub expires_in_hours: Option<i64>,
     /// Visitors must type it; absent or empty: no password.
     pub password: Option<String>,
+}
+
+/// The document's schema of a share request, with the limits `create_share` checks.
+impl utoipa::PartialSchema for NewShareRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::web::openapi::or_null;
+        use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
+        use utoipa::openapi::{ObjectBuilder, Type};
+        let id = |what: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(what))
+        };
+        let fields = ObjectBuilder::new()
+            .property("result", id("A result's id, or"))
+            .property(
+                "folder",
+                id("a folder's id (its results are shared, not its subfolders)"),
+            )
+            .property(
+                "expires_in_hours",
+                ObjectBuilder::from(or_null(share_hours_schema()))
+                    .description(Some("Hours until the link stops working; absent or null: never")),
+            )
+            .property(
+                "password",
+                ObjectBuilder::from(or_null(share_password_schema()))
+                    .description(Some("Visitors must type it; absent, null or empty: no password")),
+            )
+            .examples([serde_json::json!({"result": "0b6f2f7e-6a51-4c39-9d0e-2f1f9f3c5a10", "expires_in_hours": 72})]);
+        let exactly_one = OneOfBuilder::new()
+            .item(ObjectBuilder::new().required("result"))
+            .item(ObjectBuilder::new().required("folder"));
+        AllOfBuilder::new()
+            .description(Some("Exactly one of `result` and `folder`."))
+            .item(fields)
+            .item(exactly_one)
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NewShareRequest {}
+
+/// Longest a share link may live, in hours (a year).
+pub const MAX_SHARE_HOURS: i64 = 24 * 365;
+
+fn share_hours_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::integer(1, MAX_SHARE_HOURS)
+}
+
+fn share_password_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text(0, crate::users::service::PASSWORD_MAX)
+}
+
+fn new_folder_name_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::or_null(folder_name_schema())
+}
+
+pub fn folder_name_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text_matching(
+        1,
+        MAX_FOLDER_NAME,
+        r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+    )
 }
 
 fn share_view(share: &Share, target: String) -> ShareView {
@@ -669,7 +743,7 @@ pub async fn create_share(
     req: NewShareRequest,
 ) -> AppResult<ShareView> {
     let expires = match req.expires_in_hours {
-        Some(h) if !(1..=24 * 365).contains(&h) => {
+        Some(h) if !(1..=MAX_SHARE_HOURS).contains(&h) => {
             return Err(AppError::invalid(
                 "expires_in_hours",
                 "err.library.share_expiry",
@@ -679,7 +753,10 @@ pub async fn create_share(
         None => None,
     };
     let password = req.password.filter(|p| !p.is_empty());
-    if password.as_ref().is_some_and(|p| p.chars().count() > 128) {
+    if password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > crate::users::service::PASSWORD_MAX)
+    {
         return Err(AppError::invalid("password", "err.password_long"));
     }
     let hash = match password {

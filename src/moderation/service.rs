@@ -98,7 +98,7 @@ pub async fn check_prompt(state: &AppState, user: &User, prompt: &str) -> AppRes
 
 // ---- the admins' list ------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WordView {
     pub id: String,
     pub word: String,
@@ -107,7 +107,7 @@ pub struct WordView {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WordLists {
     /// Whether prompts are checked at all (`moderation.prompt_check`).
     pub prompt_check: bool,
@@ -169,7 +169,7 @@ pub async fn word_lists(state: &AppState, admin: &User) -> AppResult<WordLists> 
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Added {
     pub added: Vec<String>,
     /// Terms listed already (in any written form).

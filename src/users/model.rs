@@ -123,13 +123,18 @@ pub struct NewUserRow<'a> {
 }
 
 /// What the API and pages may show of an account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    /// The account's public id.
+    #[schema(format = Uuid)]
     pub uuid: String,
     pub username: String,
     pub email: String,
+    #[schema(schema_with = role_schema)]
     pub role: String,
+    #[schema(schema_with = status_schema)]
     pub status: String,
+    /// UTC, RFC 3339.
     pub created_at: String,
 }
 
@@ -202,8 +207,22 @@ pub struct NewSession<'a> {
     pub expires_at: NaiveDateTime,
 }
 
+fn role_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([Role::User.as_str(), Role::Admin.as_str()]))
+        .build()
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some([Status::Active.as_str(), Status::Banned.as_str()]))
+        .build()
+}
+
 /// What the profile page and the API show of a session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub user_agent: String,

@@ -34,17 +34,19 @@ pub struct Registration {
     pub password: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     pub username: String,
     pub email: String,
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub username: String,
+    /// For `Authorization: Bearer`.
     pub token: String,
+    /// UTC, RFC 3339.
     pub token_expire_at: String,
 }
 
@@ -62,10 +64,25 @@ pub const MAX_USER_AGENT: usize = 200;
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
 // ---- validation -------------------------------------------------------------------------
+// The document states these same limits (`users::api`), so they are named once here.
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 50;
+/// Letters and digits of any script, `_`, `-` and `.` (as Python's Unicode `\w` reads it).
+pub const USERNAME_PATTERN: &str = r"^[\w.-]+$";
+pub const EMAIL_MAX: usize = 255;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+/// Letters and an ASCII digit somewhere.
+pub const PASSWORD_PATTERN: &str = r"^(?=[\s\S]*[^\W\d_])(?=[\s\S]*[0-9])";
+/// Longest password a login or share unlock looks at: bounds the hashing work.
+pub const PASSWORD_ANY_MAX: usize = 1024;
+pub const CODE_LEN: usize = 6;
+pub const CODE_PATTERN: &str = "^[0-9]{6}$";
 
 pub fn validate_username(name: &str) -> AppResult<()> {
     let len = name.chars().count();
-    if !(3..=50).contains(&len) {
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
         return Err(AppError::invalid("username", "err.username_length"));
     }
     // Letters of any script, digits, and _ - . : names show up in pages and paths.
@@ -84,7 +101,7 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 pub fn validate_email(email: &str, field: &'static str) -> AppResult<()> {
-    if email.is_empty() || email.len() > 255 {
+    if email.is_empty() || email.chars().count() > EMAIL_MAX {
         return Err(AppError::invalid(field, "err.email_invalid"));
     }
     let valid = email.parse::<lettre::Address>().is_ok()
@@ -100,10 +117,10 @@ pub fn validate_email(email: &str, field: &'static str) -> AppResult<()> {
 
 pub fn validate_password(password: &str, field: &'static str) -> AppResult<()> {
     let len = password.chars().count();
-    if len < 8 {
+    if len < PASSWORD_MIN {
         return Err(AppError::invalid(field, "err.password_short"));
     }
-    if len > 128 {
+    if len > PASSWORD_MAX {
         return Err(AppError::invalid(field, "err.password_long"));
     }
     let letters = password.chars().any(char::is_alphabetic);
@@ -115,7 +132,7 @@ pub fn validate_password(password: &str, field: &'static str) -> AppResult<()> {
 }
 
 fn validate_code(code: &str) -> AppResult<()> {
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if code.len() != CODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::invalid("verification_code", "err.code_format"));
     }
     Ok(())
@@ -230,10 +247,10 @@ pub async fn login(
     origin: &Origin,
 ) -> AppResult<LoggedIn> {
     let username = username.trim().to_string();
-    if username.is_empty() || username.chars().count() > 50 {
+    if username.is_empty() || username.chars().count() > USERNAME_MAX {
         return Err(AppError::invalid("username", "err.username_required"));
     }
-    if password.is_empty() || password.len() > 1024 {
+    if password.is_empty() || password.chars().count() > PASSWORD_ANY_MAX {
         return Err(AppError::invalid("password", "err.password_required"));
     }
     let limits = &state.config.limits;

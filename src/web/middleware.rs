@@ -13,7 +13,7 @@ use rand::RngCore;
 use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::error::{AppError, Envelope};
+use crate::error::{AppError, Envelope, ErrorData};
 use crate::i18n::{self, Lang};
 
 #[derive(Clone)]
@@ -315,12 +315,28 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
     if let Some(secs) = p.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
+    if p.status == StatusCode::METHOD_NOT_ALLOWED {
+        // RFC 9110: a 405 lists what the path does take. The API's methods are its document's.
+        let allow = super::openapi::allowed_methods(req.path());
+        if !allow.is_empty() {
+            builder.insert_header((header::ALLOW, allow.join(", ")));
+        }
+    }
     if wants_json(req) {
         // Retry-After is also in the body, for clients that only read the envelope.
         let data = match (p.field, p.retry_after, &p.ban_reason) {
-            (Some(f), _, _) => Some(serde_json::json!({ "field": f })),
-            (None, Some(secs), _) => Some(serde_json::json!({ "retry_after": secs })),
-            (None, None, Some(reason)) => Some(serde_json::json!({ "reason": reason })),
+            (Some(f), _, _) => Some(ErrorData {
+                field: Some(f.to_string()),
+                ..Default::default()
+            }),
+            (None, Some(secs), _) => Some(ErrorData {
+                retry_after: Some(secs),
+                ..Default::default()
+            }),
+            (None, None, Some(reason)) => Some(ErrorData {
+                reason: reason.clone(),
+                ..Default::default()
+            }),
             (None, None, None) => None,
         };
         return builder.json(Envelope {

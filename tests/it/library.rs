@@ -616,9 +616,10 @@ async fn other_users_results_and_folders_read_as_missing(app: &TestApp) {
             .0,
         StatusCode::NOT_FOUND
     );
+    // A parent named in the body that is not yours: 422, as for one that does not exist.
     assert_eq!(
         folder(app, &other, "inside", Some(&f)).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::UNPROCESSABLE_ENTITY
     );
     let (status, _) = app
         .post(

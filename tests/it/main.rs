@@ -10,6 +10,7 @@ mod admin;
 mod browser;
 mod claims;
 mod cluster;
+mod contract;
 mod crawler;
 mod gallery;
 mod gallery_browser;

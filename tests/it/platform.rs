@@ -64,20 +64,27 @@ async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 415);
 
-    let res = reqwest::Client::new()
-        .delete(app.at("/api/v1/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 405);
-    // A known path asked with a method it does not take is 405, an unknown one 404.
-    let res = reqwest::Client::new()
-        .put(app.at("/api/v1/generation"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // A known path asked with a method it does not take is 405 with `Allow`, an unknown one 404.
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/auth/login", "POST"),
+        ("PUT", "/api/v1/generation", "GET, POST"),
+        ("TRACE", "/api/v1/generation/x", "GET"),
+        ("PUT", "/api/v1/library/results/delete", "POST"),
+        ("POST", "/api/v1/library/folders/x", "PATCH, DELETE"),
+    ] {
+        let res = reqwest::Client::new()
+            .request(method.parse().unwrap(), app.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], 405);
+    }
     let res = reqwest::Client::new()
         .get(app.at("/api/v1/no-such-thing"))
         .send()
@@ -97,7 +104,7 @@ async fn openapi_document_lists_every_account_endpoint_and_has_a_docs_page() {
         .json()
         .await
         .unwrap();
-    assert_eq!(spec["openapi"], "3.0.3");
+    assert_eq!(spec["openapi"], "3.1.0");
     for (path, method) in [
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),

@@ -141,7 +141,7 @@ fn required_key(cfg: &ProviderConfig) -> anyhow::Result<String> {
 }
 
 /// A model people can pick, and what it can do.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelInfo {
     /// `provider/model`, the value of `model` in a generation request.
     pub id: String,

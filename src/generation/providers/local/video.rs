@@ -46,7 +46,10 @@ pub fn encode_mp4(
     frames: impl IntoIterator<Item = image::RgbImage>,
 ) -> anyhow::Result<Vec<u8>> {
     ensure!(
-        width >= MIN_EDGE && height >= MIN_EDGE && width % 2 == 0 && height % 2 == 0,
+        width >= MIN_EDGE
+            && height >= MIN_EDGE
+            && width.is_multiple_of(2)
+            && height.is_multiple_of(2),
         "video size {width}x{height}: both sides must be even and at least {MIN_EDGE}"
     );
     ensure!(
