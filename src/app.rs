@@ -42,6 +42,8 @@ pub struct AppState {
     pub imports: crate::library::archive::ImportSlots,
     /// The compiled moderation word lists.
     pub moderation: crate::moderation::service::PromptCheck,
+    /// Monitoring: engine slots in use, the CPU reading, the open alerts for the banner.
+    pub ops: crate::ops::Ops,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             live: Default::default(),
             imports: Default::default(),
             moderation: Default::default(),
+            ops: crate::ops::Ops::new(&config),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),
@@ -131,6 +134,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
     crate::mail::api::configure(cfg);
     crate::mail::pages::configure(cfg);
+    crate::ops::api::configure(cfg);
+    crate::ops::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
 }

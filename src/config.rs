@@ -24,7 +24,92 @@ pub struct Config {
     pub storage: StorageConfig,
     pub moderation: ModerationConfig,
     pub gallery: GalleryConfig,
+    pub monitoring: MonitoringConfig,
+    pub alerts: AlertsConfig,
+    pub retention: RetentionConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+// ---- monitoring, alerts and retention (issue 11 items 4 and 5; src/ops) ----------------
+
+/// The monitoring page, `/metrics` and the log centre.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitoringConfig {
+    /// Bearer token for `/metrics` (Prometheus text format); empty: `/metrics` is off (404).
+    pub metrics_token: String,
+    /// This instance's name in metrics and in alerts about its own memory and disk; empty:
+    /// the host name. Give each instance on one host its own.
+    pub instance: String,
+    /// How often alert rules are checked and the admins' banner refreshed.
+    pub check_interval_seconds: u64,
+    /// Warnings and errors kept in memory for the log centre (the newest win).
+    pub log_buffer: usize,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        MonitoringConfig {
+            metrics_token: String::new(),
+            instance: String::new(),
+            check_interval_seconds: 30,
+            log_buffer: 1000,
+        }
+    }
+}
+
+/// Alert thresholds; 0 turns a rule off. An alert shows as a banner to admins and is mailed
+/// to them once when it starts and once when it clears.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// The oldest queued task has waited longer than this.
+    pub queue_age_seconds: i64,
+    /// A provider failed more than this share of its calls over the last 5 minutes...
+    pub error_rate_percent: i64,
+    /// ...counting only when it made at least this many calls then.
+    pub error_rate_min_calls: i64,
+    /// Free space on the data dir's file system fell below this.
+    pub disk_free_mb: i64,
+    /// This process's resident memory grew above this.
+    pub memory_mb: i64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            queue_age_seconds: 900,
+            error_rate_percent: 50,
+            error_rate_min_calls: 10,
+            disk_free_mb: 1024,
+            memory_mb: 4096,
+        }
+    }
+}
+
+/// How long raw log rows are kept ("定期清理敏感日志"); 0 keeps them for ever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days of `audit_log` rows (who did what, from which address).
+    pub audit_log_days: i64,
+    /// Days of raw `api_calls` rows; the statistics' rollups are kept whatever this says.
+    pub api_calls_days: i64,
+    /// How often the pruning job runs.
+    pub prune_interval_minutes: u64,
+    /// Rows deleted per statement, so a long backlog never holds a long lock.
+    pub batch_size: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            audit_log_days: 180,
+            api_calls_days: 90,
+            prune_interval_minutes: 60,
+            batch_size: 1000,
+        }
+    }
 }
 
 /// Content moderation (issue 11 item 2).
@@ -367,6 +452,9 @@ impl Default for Config {
             storage: StorageConfig::default(),
             moderation: ModerationConfig::default(),
             gallery: GalleryConfig::default(),
+            monitoring: MonitoringConfig::default(),
+            alerts: AlertsConfig::default(),
+            retention: RetentionConfig::default(),
             providers: default_providers(),
         }
     }
@@ -596,10 +684,50 @@ impl Config {
                 );
             }
         }
+        self.validate_ops()?;
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("server.public_url must start with http:// or https://");
             }
+        }
+        Ok(())
+    }
+
+    /// The monitoring, alert and retention keys.
+    fn validate_ops(&self) -> anyhow::Result<()> {
+        let m = &self.monitoring;
+        if !m.metrics_token.is_empty() && m.metrics_token.len() < 16 {
+            bail!("monitoring.metrics_token must be empty (off) or at least 16 characters");
+        }
+        if !(1..=3600).contains(&m.check_interval_seconds) {
+            bail!("monitoring.check_interval_seconds must be between 1 and 3600");
+        }
+        if !(10..=100_000).contains(&m.log_buffer) {
+            bail!("monitoring.log_buffer must be between 10 and 100000");
+        }
+        let a = &self.alerts;
+        for (key, value) in [
+            ("alerts.queue_age_seconds", a.queue_age_seconds),
+            ("alerts.error_rate_min_calls", a.error_rate_min_calls),
+            ("alerts.disk_free_mb", a.disk_free_mb),
+            ("alerts.memory_mb", a.memory_mb),
+        ] {
+            if value < 0 {
+                bail!("{key} must not be negative (0 turns the rule off)");
+            }
+        }
+        if !(0..=100).contains(&a.error_rate_percent) {
+            bail!("alerts.error_rate_percent must be between 0 (off) and 100");
+        }
+        let r = &self.retention;
+        if r.audit_log_days < 0 || r.api_calls_days < 0 {
+            bail!("retention.audit_log_days and retention.api_calls_days must not be negative (0 keeps rows)");
+        }
+        if !(1..=10_080).contains(&r.prune_interval_minutes) {
+            bail!("retention.prune_interval_minutes must be between 1 and 10080");
+        }
+        if !(1..=100_000).contains(&r.batch_size) {
+            bail!("retention.batch_size must be between 1 and 100000");
         }
         Ok(())
     }
@@ -647,7 +775,11 @@ impl Config {
         let mut shown = self.clone();
         shown.data_dir = Some(self.data_dir());
         shown.database.url = crate::db::redact_url(&self.database_url());
-        for secret in [&mut shown.auth.jwt_secret, &mut shown.mail.smtp_password] {
+        for secret in [
+            &mut shown.auth.jwt_secret,
+            &mut shown.mail.smtp_password,
+            &mut shown.monitoring.metrics_token,
+        ] {
             if !secret.is_empty() {
                 *secret = "****".into();
             }

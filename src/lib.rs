@@ -16,6 +16,7 @@ pub mod json;
 pub mod library;
 pub mod mail;
 pub mod moderation;
+pub mod ops;
 pub mod private_files;
 pub mod ratelimit;
 pub mod storage;

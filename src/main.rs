@@ -173,17 +173,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
     // Colours only for a person at a terminal, not in log files or journald.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    let output = match config.log.format {
+        LogFormat::Json => output.json().boxed(),
+        LogFormat::Text => output.boxed(),
+    };
+    // The log centre keeps warnings and errors whatever `log.level` lets through to the
+    // output, so its filter is the output's alone.
+    picturedeck::ops::logs::buffer().set_capacity(config.monitoring.log_buffer);
+    let ring = picturedeck::ops::logs::layer()
+        .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+    tracing_subscriber::registry()
+        .with(output.with_filter(filter))
+        .with(ring)
+        .init();
 }
 
 async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
@@ -230,6 +241,7 @@ async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Res
     }
     tokio::spawn(picturedeck::generation::engine::run(state.clone()));
     tokio::spawn(picturedeck::mail::worker::run(state.clone()));
+    tokio::spawn(picturedeck::ops::run(state.clone()));
     let server = app::server(state, listener)?;
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
     tracing::info!(%url, "listening");

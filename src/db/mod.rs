@@ -133,6 +133,15 @@ impl Db {
         Ok(())
     }
 
+    /// Connections open and idle in this instance's pool (monitoring).
+    pub fn pool_state(&self) -> diesel::r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -290,3 +290,19 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+// Monitoring alerts (src/ops/alerts.rs).
+diesel::table! {
+    ops_incidents (id) {
+        id -> BigInt,
+        uuid -> Text,
+        rule -> Text,
+        subject -> Text,
+        open_key -> Nullable<Text>,
+        value -> BigInt,
+        threshold -> BigInt,
+        opened_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}

@@ -71,6 +71,14 @@ pub fn render(content: &Content, lang: Lang, now: NaiveDateTime) -> Rendered {
             t("mail.test.subject"),
             vec![Block::Para(t("mail.test.body"))],
         ),
+        Content::Alert {
+            rule,
+            subject,
+            value,
+            threshold,
+            opened_at,
+            resolved_at,
+        } => alert_blocks(rule, subject, *value, *threshold, *opened_at, *resolved_at),
     };
     let footer = t("mail.footer");
     let mut text = String::new();
@@ -124,6 +132,43 @@ pub fn render(content: &Content, lang: Lang, now: NaiveDateTime) -> Rendered {
         text,
         html,
     }
+}
+
+/// An alert mail goes to every admin, whose language the outbox does not know: it is
+/// written in Chinese and English, the subject too.
+fn alert_blocks(
+    rule: &str,
+    subject: &str,
+    value: i64,
+    threshold: i64,
+    opened_at: NaiveDateTime,
+    resolved_at: Option<NaiveDateTime>,
+) -> (String, Vec<Block>) {
+    let mut subjects = Vec::new();
+    let mut blocks = Vec::new();
+    for lang in [Lang::Zh, Lang::En] {
+        let t = |key: &str| i18n::text(lang, key);
+        let fill = |s: String| {
+            s.replace("{value}", &value.to_string())
+                .replace("{threshold}", &threshold.to_string())
+                .replace("{subject}", subject)
+                .replace("{opened}", &when(opened_at))
+                .replace("{resolved}", &resolved_at.map(when).unwrap_or_default())
+        };
+        let what = fill(t(&format!("ops.rule.{rule}")));
+        let (head, status) = match resolved_at {
+            None => ("mail.alert.subject_open", "mail.alert.open"),
+            Some(_) => ("mail.alert.subject_resolved", "mail.alert.resolved"),
+        };
+        subjects.push(fill(t(head)).replace("{what}", &what));
+        blocks.push(Block::Para(fill(t(status)).replace("{what}", &what)));
+        let mut more = fill(t("mail.alert.more"));
+        if !subject.is_empty() {
+            more = format!("{} {more}", fill(t("mail.alert.subject")));
+        }
+        blocks.push(Block::Notice(more));
+    }
+    (subjects.join(" / "), blocks)
 }
 
 fn escape(s: &str) -> String {

@@ -56,6 +56,15 @@ pub enum Content {
     },
     /// `picturedeck mail test`.
     Test,
+    /// A monitoring alert started (`resolved_at` empty) or cleared (src/ops/alerts.rs).
+    Alert {
+        rule: String,
+        subject: String,
+        value: i64,
+        threshold: i64,
+        opened_at: NaiveDateTime,
+        resolved_at: Option<NaiveDateTime>,
+    },
 }
 
 impl Content {
@@ -64,6 +73,10 @@ impl Content {
         match self {
             Content::Code { topic, .. } => topic,
             Content::Test => "test",
+            Content::Alert {
+                resolved_at: None, ..
+            } => "alert",
+            Content::Alert { .. } => "alert_resolved",
         }
     }
 }

@@ -53,6 +53,12 @@ pub fn base_context(req: &HttpRequest, user: Option<&User>) -> Context {
                 obj.insert("created_at".into(), Value::String(shown));
             }
             ctx.insert("user", &view);
+            // Open alerts as a banner on every page an admin opens (src/ops/alerts.rs).
+            if user.is_admin() {
+                if let Some(state) = req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
+                    ctx.insert("alerts", &state.ops.open_alerts());
+                }
+            }
         }
         None => ctx.insert("user", &Value::Null),
     }

@@ -22,6 +22,7 @@ mod library_pages;
 mod live;
 mod mail;
 mod moderation;
+mod ops;
 mod pages;
 mod platform;
 mod providers;

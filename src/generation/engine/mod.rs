@@ -61,7 +61,7 @@ pub async fn run(state: Arc<AppState>) {
                 };
                 let (state, owner) = (state.clone(), owner.clone());
                 running.spawn(async move {
-                    let _permits = (g, p);
+                    let _permits = (g, p, state.ops.slot());
                     process(&state, &owner, task).await;
                 });
             }
