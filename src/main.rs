@@ -189,8 +189,8 @@ fn init_logging(config: &Config) {
     // The log centre keeps warnings and errors whatever `log.level` lets through to the
     // output, so its filter is the output's alone.
     picturedeck::ops::logs::buffer().set_capacity(config.monitoring.log_buffer);
-    let ring = picturedeck::ops::logs::layer()
-        .with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+    let ring =
+        picturedeck::ops::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::WARN);
     tracing_subscriber::registry()
         .with(output.with_filter(filter))
         .with(ring)

@@ -28,7 +28,12 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 4] = [Rule::QueueAge, Rule::ErrorRate, Rule::DiskFree, Rule::Memory];
+    pub const ALL: [Rule; 4] = [
+        Rule::QueueAge,
+        Rule::ErrorRate,
+        Rule::DiskFree,
+        Rule::Memory,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -191,7 +196,10 @@ pub async fn apply(state: &AppState, snapshot: &Snapshot) -> AppResult<Outcome> 
             let open = store::open_incidents(conn)?;
             for b in &found {
                 let key = b.open_key();
-                if open.iter().any(|o| o.open_key.as_deref() == Some(key.as_str())) {
+                if open
+                    .iter()
+                    .any(|o| o.open_key.as_deref() == Some(key.as_str()))
+                {
                     store::still_open(conn, &key, b.value, now)?;
                 } else if open_and_mail(conn, b, &key, now)? {
                     outcome.opened.push(key);
@@ -202,7 +210,10 @@ pub async fn apply(state: &AppState, snapshot: &Snapshot) -> AppResult<Outcome> 
                     continue;
                 };
                 let holds = found.iter().any(|b| b.open_key() == key);
-                if !holds && rule.judged_here(&o.subject, &instance) && resolve_and_mail(conn, key, now)? {
+                if !holds
+                    && rule.judged_here(&o.subject, &instance)
+                    && resolve_and_mail(conn, key, now)?
+                {
                     outcome.resolved.push(key.to_string());
                 }
             }
@@ -305,7 +316,10 @@ fn mail_admins(conn: &mut DbConn, content: Content, now: NaiveDateTime) -> diese
 }
 
 /// The latest incidents, open ones included, newest first (admins only).
-pub async fn recent(state: &AppState, viewer: &crate::users::model::User) -> AppResult<Vec<AlertView>> {
+pub async fn recent(
+    state: &AppState,
+    viewer: &crate::users::model::User,
+) -> AppResult<Vec<AlertView>> {
     super::require_admin(viewer)?;
     let rows = state
         .db
@@ -362,7 +376,12 @@ mod tests {
         // wan has too few calls to judge; the rest hold.
         assert_eq!(
             keys,
-            vec!["queue_age:", "error_rate:openai", "disk_free:box-1", "memory:box-1"]
+            vec![
+                "queue_age:",
+                "error_rate:openai",
+                "disk_free:box-1",
+                "memory:box-1"
+            ]
         );
         assert_eq!(found[1].value, 75);
         let off = AlertsConfig {

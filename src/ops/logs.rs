@@ -104,7 +104,12 @@ impl LogBuffer {
         inner.entries.push_back(LogEntry {
             seq,
             at: at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            level: if level == Level::ERROR { "error" } else { "warn" }.to_string(),
+            level: if level == Level::ERROR {
+                "error"
+            } else {
+                "warn"
+            }
+            .to_string(),
             target: target.to_string(),
             message,
             request_id,
@@ -239,9 +244,11 @@ where
         let mut seen = Collect::default();
         event.record(&mut seen);
         let request_id = ctx.event_scope(event).and_then(|scope| {
-            scope
-                .from_root()
-                .find_map(|span| span.extensions().get::<SpanRequestId>().map(|r| r.0.clone()))
+            scope.from_root().find_map(|span| {
+                span.extensions()
+                    .get::<SpanRequestId>()
+                    .map(|r| r.0.clone())
+            })
         });
         let mut message = seen.message;
         message.push_str(&seen.fields);
@@ -289,7 +296,10 @@ mod tests {
         assert!(all[0].message.contains("request failed") && all[0].message.contains("cause=boom"));
         // The four newest warnings, newest first: 7, 6, 5, 4.
         let warnings: Vec<&str> = all[1..].iter().map(|e| e.message.as_str()).collect();
-        assert!(warnings[0].starts_with("warning 7 attempt=7"), "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("warning 7 attempt=7"),
+            "{warnings:?}"
+        );
         assert!(warnings[3].starts_with("warning 4"), "{warnings:?}");
         assert!(all[1].request_id.is_none());
         assert!(all[0].seq > all[1].seq);

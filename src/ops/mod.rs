@@ -97,7 +97,8 @@ pub(crate) fn require_admin(viewer: &User) -> AppResult<()> {
 /// every `retention.prune_interval_minutes`, until the task is dropped.
 pub async fn run(state: Arc<AppState>) {
     let check_every = Duration::from_secs(state.config.monitoring.check_interval_seconds.max(1));
-    let prune_every = Duration::from_secs(state.config.retention.prune_interval_minutes.max(1) * 60);
+    let prune_every =
+        Duration::from_secs(state.config.retention.prune_interval_minutes.max(1) * 60);
     let mut check = tokio::time::interval(check_every);
     let mut prune = tokio::time::interval(prune_every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -71,7 +71,10 @@ async fn monitoring_context(
             "oldest": human_seconds(s.oldest_queued_seconds),
         }),
     );
-    ctx.insert("recent_alerts", &recent.into_iter().take(20).collect::<Vec<_>>());
+    ctx.insert(
+        "recent_alerts",
+        &recent.into_iter().take(20).collect::<Vec<_>>(),
+    );
     ctx.insert("refresh_seconds", &REFRESH_SECONDS);
     ctx.insert(
         "thresholds",

@@ -30,7 +30,11 @@ pub fn render(s: &Snapshot, open_alerts: usize) -> Result<String, prometheus::Er
         "picturedeck_queue_tasks",
         "Generation tasks waiting or running, by status (all instances).",
         "status",
-        &mut [("queued", s.queued as f64), ("processing", s.processing as f64)].into_iter(),
+        &mut [
+            ("queued", s.queued as f64),
+            ("processing", s.processing as f64),
+        ]
+        .into_iter(),
     )?;
     gauge(
         "picturedeck_queue_oldest_seconds",

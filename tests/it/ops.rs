@@ -58,10 +58,7 @@ fn parse(text: &str) -> HashMap<String, f64> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut parts = rest.split(' ');
             let name = parts.next().unwrap();
-            assert!(
-                matches!(parts.next(), Some("gauge" | "counter")),
-                "{line}"
-            );
+            assert!(matches!(parts.next(), Some("gauge" | "counter")), "{line}");
             typed.push(name.to_string());
             continue;
         }
@@ -109,7 +106,10 @@ async fn metrics_carry_the_real_queue_behind_a_token(app: &TestApp) {
     let (status, text) = scrape(app, Some(&format!("Bearer {TOKEN}"))).await;
     assert_eq!(status, StatusCode::OK);
     let m = parse(&text);
-    assert_eq!(m["picturedeck_queue_tasks{status=\"queued\"}"], 3.0, "{text}");
+    assert_eq!(
+        m["picturedeck_queue_tasks{status=\"queued\"}"], 3.0,
+        "{text}"
+    );
     assert_eq!(m["picturedeck_queue_tasks{status=\"processing\"}"], 0.0);
     assert!(m["picturedeck_queue_oldest_seconds"] >= 0.0);
     assert_eq!(m["picturedeck_tasks_running{provider=\"local\"}"], 0.0);
@@ -181,7 +181,10 @@ async fn an_alert_mails_each_admin_once_and_resolved_once_with_two_instances(app
     let other = second_instance(app).await;
     app.stop_engine();
     let task = app
-        .submit_task(&user, json!({"type": "t2i", "prompt": "等待", "params": {"size": "64x64"}}))
+        .submit_task(
+            &user,
+            json!({"type": "t2i", "prompt": "等待", "params": {"size": "64x64"}}),
+        )
         .await;
     app.sql("UPDATE generations SET created_at = '2020-01-01 00:00:00'")
         .await;
@@ -202,7 +205,10 @@ async fn an_alert_mails_each_admin_once_and_resolved_once_with_two_instances(app
     // worker here; its own would, in a real deployment).
     app.state.mailer.wake();
     let mails = app.mails().await;
-    let alerts_sent: Vec<_> = mails.iter().filter(|m| m.subject.contains("告警")).collect();
+    let alerts_sent: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject.contains("告警"))
+        .collect();
     assert_eq!(alerts_sent.len(), 2, "{mails:?}");
     for to in ["ops_ann@example.com", "ops_bob@example.com"] {
         let mail = alerts_sent.iter().find(|m| m.to == to).unwrap();
@@ -282,7 +288,10 @@ async fn the_log_centre_shows_warnings_with_their_request_id_to_admins(app: &Tes
     let (status, _) = app.get("/api/v1/admin/logs", Some(&user)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = app
-        .get(&format!("/api/v1/admin/logs?request_id={request_id}"), Some(&admin))
+        .get(
+            &format!("/api/v1/admin/logs?request_id={request_id}"),
+            Some(&admin),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let entries = body["data"]["entries"].as_array().unwrap();
@@ -393,11 +402,18 @@ async fn monitoring_pages_are_for_admins_and_refresh_themselves(app: &TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let panel = res.text().await.unwrap();
-    assert!(panel.starts_with("<div id=\"monitoring-panel\"") || panel.contains("id=\"monitoring-panel\""));
+    assert!(
+        panel.starts_with("<div id=\"monitoring-panel\"")
+            || panel.contains("id=\"monitoring-panel\"")
+    );
     assert!(panel.contains("Engine slots") && panel.contains("data-provider=\"local\""));
     assert!(!panel.contains("<html"));
     let (user_client, _) = app.signed_in("mon_user").await;
-    for path in ["/admin/monitoring", "/admin/monitoring/panel", "/admin/logs"] {
+    for path in [
+        "/admin/monitoring",
+        "/admin/monitoring/panel",
+        "/admin/logs",
+    ] {
         let res = user_client.get(app.at(path)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
@@ -414,8 +430,11 @@ async fn the_monitoring_page_and_the_alert_banner_in_chromium() {
     app.admin("shot_admin").await;
     let user = app.user("shot_user").await;
     app.stop_engine();
-    app.submit_task(&user, json!({"type": "t2i", "prompt": "慢", "params": {"size": "64x64"}}))
-        .await;
+    app.submit_task(
+        &user,
+        json!({"type": "t2i", "prompt": "慢", "params": {"size": "64x64"}}),
+    )
+    .await;
     app.sql("UPDATE generations SET created_at = '2020-01-01 00:00:00'")
         .await;
     alerts::check(&app.state).await.unwrap();
@@ -438,12 +457,16 @@ async fn the_monitoring_page_and_the_alert_banner_in_chromium() {
         // The panel reloads itself: a second task shows without reloading the page.
         b.goto(&app.at("/library")).await;
         b.find("#alert-banner").await;
-        b.screenshot(&dir.join(format!("ops-{size}-banner.png"))).await;
+        b.screenshot(&dir.join(format!("ops-{size}-banner.png")))
+            .await;
     }
     b.goto(&app.at("/admin/monitoring")).await;
     b.find("#metric-queue").await;
-    app.submit_task(&user, json!({"type": "t2i", "prompt": "又一个", "params": {"size": "64x64"}}))
-        .await;
+    app.submit_task(
+        &user,
+        json!({"type": "t2i", "prompt": "又一个", "params": {"size": "64x64"}}),
+    )
+    .await;
     b.wait_for_text("#m-queued", "2").await;
     b.quit().await;
     app.stop().await;
