@@ -64,8 +64,7 @@ trait Source {
     fn migrations(&mut self) -> diesel::QueryResult<Vec<String>>;
 }
 
-const MIGRATIONS_SQL: &str =
-    "SELECT version AS j FROM __diesel_schema_migrations ORDER BY version";
+const MIGRATIONS_SQL: &str = "SELECT version AS j FROM __diesel_schema_migrations ORDER BY version";
 
 impl Source for SqliteConnection {
     fn tables(&mut self) -> diesel::QueryResult<Vec<Table>> {
@@ -220,9 +219,14 @@ pub fn canonical_timestamp(s: &str) -> Option<String> {
 
 pub fn parse_timestamp(s: &str) -> Option<chrono::NaiveDateTime> {
     let s = s.trim_end_matches('Z');
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 /// One row as the backup holds it: timestamps canonical; the `*_path` keys noted.
@@ -268,7 +272,12 @@ impl<W: Write> Hashing<W> {
     /// Flushes; returns the inner writer, the byte count and the SHA-256 in hex.
     pub fn finish(mut self) -> std::io::Result<(W, u64, String)> {
         self.inner.flush()?;
-        let hex = self.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = self
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok((self.inner, self.bytes, hex))
     }
 }

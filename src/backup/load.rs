@@ -44,7 +44,10 @@ pub fn first_non_empty(conn: &mut DbConn) -> anyhow::Result<Option<String>> {
 pub fn row_counts(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut counts = BTreeMap::new();
     for t in catalog::tables(conn)? {
-        let n = count(conn, format!("SELECT COUNT(*) AS n FROM {}", quote(&t.name)))?;
+        let n = count(
+            conn,
+            format!("SELECT COUNT(*) AS n FROM {}", quote(&t.name)),
+        )?;
         counts.insert(t.name, u64::try_from(n).unwrap_or_default());
     }
     Ok(counts)
@@ -75,8 +78,12 @@ pub fn load(conn: &mut DbConn, src: &Path, manifest: &Manifest) -> anyhow::Resul
 trait Target {
     fn tables(&mut self) -> diesel::QueryResult<Vec<Table>>;
     /// Inserts the rows of `json` (an array of objects keyed by column) into `columns`.
-    fn insert(&mut self, table: &Table, columns: &[&Column], json: String)
-        -> diesel::QueryResult<usize>;
+    fn insert(
+        &mut self,
+        table: &Table,
+        columns: &[&Column],
+        json: String,
+    ) -> diesel::QueryResult<usize>;
 }
 
 impl Target for SqliteConnection {
@@ -93,7 +100,12 @@ impl Target for SqliteConnection {
         let names: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
         let values: Vec<String> = columns
             .iter()
-            .map(|c| format!("json_extract(value, '$.{}')", quote(&c.name).replace('\'', "''")))
+            .map(|c| {
+                format!(
+                    "json_extract(value, '$.{}')",
+                    quote(&c.name).replace('\'', "''")
+                )
+            })
             .collect();
         let sql = format!(
             "INSERT INTO {} ({}) SELECT {} FROM json_each(?)",
@@ -157,8 +169,8 @@ fn load_into<C: Target>(c: &mut C, src: &Path, manifest: &Manifest) -> anyhow::R
             }
         }
         let path = src.join(&entry.file);
-        let file =
-            std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let mut rows = Vec::new();
         let ordered = table.self_references().next().is_some();
         let mut written = 0u64;

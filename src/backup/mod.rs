@@ -116,8 +116,8 @@ pub async fn backup(db: &Db, storage: &Storage, dest: &Path) -> anyhow::Result<S
     let started = Instant::now();
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     if dest.exists() {
-        let mut entries =
-            std::fs::read_dir(dest).with_context(|| format!("{} is not a folder", dest.display()))?;
+        let mut entries = std::fs::read_dir(dest)
+            .with_context(|| format!("{} is not a folder", dest.display()))?;
         if entries.next().is_some() {
             bail!("{} is not empty; back up into a new folder", dest.display());
         }
@@ -132,7 +132,10 @@ pub async fn backup(db: &Db, storage: &Storage, dest: &Path) -> anyhow::Result<S
     .await??;
 
     // Objects after the snapshot: everything its rows name was stored before it was taken.
-    let keys = storage.list().await.context("cannot list the stored objects")?;
+    let keys = storage
+        .list()
+        .await
+        .context("cannot list the stored objects")?;
     let mut objects: Vec<ObjectEntry> = futures_util::stream::iter(keys)
         .map(|key| copy_out(storage, key, dest))
         .buffer_unordered(PARALLEL_COPIES)
@@ -143,7 +146,11 @@ pub async fn backup(db: &Db, storage: &Storage, dest: &Path) -> anyhow::Result<S
 
     let copied: BTreeSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
     let mut deleted_during_backup = Vec::new();
-    for key in dumped.referenced.iter().filter(|k| !copied.contains(k.as_str())) {
+    for key in dumped
+        .referenced
+        .iter()
+        .filter(|k| !copied.contains(k.as_str()))
+    {
         let (pool, k) = (db.clone(), key.clone());
         let live = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
@@ -151,7 +158,9 @@ pub async fn backup(db: &Db, storage: &Storage, dest: &Path) -> anyhow::Result<S
         })
         .await??;
         if live {
-            bail!("object {key} named by the database is not in the store; the backup is incomplete");
+            bail!(
+                "object {key} named by the database is not in the store; the backup is incomplete"
+            );
         }
         deleted_during_backup.push(key.clone());
     }
@@ -220,7 +229,10 @@ fn object_path(dir: &Path, key: &str) -> anyhow::Result<PathBuf> {
 /// the manifest. Nothing is written anywhere before this passes.
 pub fn verify(src: &Path) -> anyhow::Result<Manifest> {
     let text = std::fs::read(src.join(MANIFEST)).with_context(|| {
-        format!("{} has no {MANIFEST}: not a backup, or an unfinished one", src.display())
+        format!(
+            "{} has no {MANIFEST}: not a backup, or an unfinished one",
+            src.display()
+        )
     })?;
     let sum = std::fs::read_to_string(src.join(MANIFEST_SUM))
         .with_context(|| format!("{} has no {MANIFEST_SUM}", src.display()))?;
@@ -230,12 +242,22 @@ pub fn verify(src: &Path) -> anyhow::Result<Manifest> {
     let manifest: Manifest =
         serde_json::from_slice(&text).with_context(|| format!("{MANIFEST} cannot be read"))?;
     if manifest.format != FORMAT {
-        bail!("unknown backup format {:?} (this version reads {FORMAT})", manifest.format);
+        bail!(
+            "unknown backup format {:?} (this version reads {FORMAT})",
+            manifest.format
+        );
     }
     let files = manifest
         .tables
         .iter()
-        .map(|t| (src.join(&t.file), t.bytes, t.sha256.as_str(), t.file.clone()))
+        .map(|t| {
+            (
+                src.join(&t.file),
+                t.bytes,
+                t.sha256.as_str(),
+                t.file.clone(),
+            )
+        })
         .chain(manifest.objects.iter().map(|o| {
             (
                 object_path(src, &o.key).unwrap_or_default(),
@@ -266,7 +288,10 @@ fn hash_file(path: &Path) -> anyhow::Result<(u64, String)> {
         hash.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((size, hash.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((
+        size,
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+    ))
 }
 
 /// Restores the backup in `src` into the database at `database_url` and into `storage`,
@@ -303,11 +328,21 @@ pub async fn restore(database_url: &str, storage: &Storage, src: &Path) -> anyho
     }
 
     storage.prepare().await.context("storage is not usable")?;
-    let wanted: BTreeMap<&str, &ObjectEntry> =
-        manifest.objects.iter().map(|o| (o.key.as_str(), o)).collect();
+    let wanted: BTreeMap<&str, &ObjectEntry> = manifest
+        .objects
+        .iter()
+        .map(|o| (o.key.as_str(), o))
+        .collect();
     let mut already = BTreeSet::new();
-    for key in storage.list().await.context("cannot list the stored objects")? {
-        let same = match (wanted.get(key.as_str()), storage.get_if_present(&key).await?) {
+    for key in storage
+        .list()
+        .await
+        .context("cannot list the stored objects")?
+    {
+        let same = match (
+            wanted.get(key.as_str()),
+            storage.get_if_present(&key).await?,
+        ) {
             (Some(o), Some(bytes)) => crate::storage::sha256_hex(&bytes) == o.sha256,
             (_, None) => continue,
             (None, Some(_)) => false,
@@ -319,17 +354,22 @@ pub async fn restore(database_url: &str, storage: &Storage, src: &Path) -> anyho
         }
         already.insert(key);
     }
-    futures_util::stream::iter(manifest.objects.iter().filter(|o| !already.contains(&o.key)))
-        .map(|o| async move {
-            let bytes = tokio::fs::read(object_path(src, &o.key)?).await?;
-            storage
-                .put(&o.key, bytes)
-                .await
-                .with_context(|| format!("cannot store {}", o.key))
-        })
-        .buffer_unordered(PARALLEL_COPIES)
-        .try_collect::<Vec<()>>()
-        .await?;
+    futures_util::stream::iter(
+        manifest
+            .objects
+            .iter()
+            .filter(|o| !already.contains(&o.key)),
+    )
+    .map(|o| async move {
+        let bytes = tokio::fs::read(object_path(src, &o.key)?).await?;
+        storage
+            .put(&o.key, bytes)
+            .await
+            .with_context(|| format!("cannot store {}", o.key))
+    })
+    .buffer_unordered(PARALLEL_COPIES)
+    .try_collect::<Vec<()>>()
+    .await?;
 
     let (pool, dir, m) = (db.clone(), src.to_path_buf(), manifest.clone());
     let rows = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {

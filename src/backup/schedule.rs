@@ -35,7 +35,9 @@ pub async fn run(state: Arc<AppState>) {
         let slot = now / interval;
         match claim(&state.db, slot, &instance).await {
             Ok(true) => match make(&state.db, &state.storage, &dir, keep).await {
-                Ok(summary) => tracing::info!(path = %summary.path.display(), "scheduled backup made: {summary}"),
+                Ok(summary) => {
+                    tracing::info!(path = %summary.path.display(), "scheduled backup made: {summary}")
+                }
                 Err(e) => tracing::error!("scheduled backup failed: {e:#}"),
             },
             Ok(false) => {}

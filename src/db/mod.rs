@@ -188,16 +188,20 @@ impl Db {
     pub fn newest_migration(&self) -> anyhow::Result<String> {
         use diesel::migration::MigrationSource;
         let versions: Vec<String> = match self.backend {
-            Backend::Sqlite => MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .iter()
-                .map(|m| m.name().version().to_string())
-                .collect(),
-            Backend::Postgres => MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .iter()
-                .map(|m| m.name().version().to_string())
-                .collect(),
+            Backend::Sqlite => {
+                MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            }
+            Backend::Postgres => {
+                MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            }
         };
         Ok(versions.into_iter().max().unwrap_or_default())
     }

@@ -102,7 +102,11 @@ impl Drop for Target {
 }
 
 /// Submits small pictures until `stop` is set; returns how many were submitted.
-fn keep_generating(app: &TestApp, token: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<usize> {
+fn keep_generating(
+    app: &TestApp,
+    token: String,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
     let (url, client) = (app.url.clone(), reqwest::Client::new());
     tokio::spawn(async move {
         let mut n = 0;
@@ -142,7 +146,11 @@ async fn furnish(app: &TestApp, token: &str) {
         let token = token.to_string();
         async move {
             let (status, body) = app
-                .post("/api/v1/library/folders", Some(&token), json!({"name": name}))
+                .post(
+                    "/api/v1/library/folders",
+                    Some(&token),
+                    json!({"name": name}),
+                )
                 .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
             body["data"]["id"].as_str().unwrap().to_string()
@@ -210,10 +218,17 @@ async fn backup_under_load_restores_on_both_backends(app: &TestApp) {
         .into_iter()
         .filter(|r| r["physical_path"].is_string())
         .collect();
-    assert!(results.len() >= 2, "{} results in the snapshot", results.len());
+    assert!(
+        results.len() >= 2,
+        "{} results in the snapshot",
+        results.len()
+    );
     let objects: BTreeSet<&str> = m.objects.iter().map(|o| o.key.as_str()).collect();
     for r in &results {
-        assert!(objects.contains(r["physical_path"].as_str().unwrap()), "{r}");
+        assert!(
+            objects.contains(r["physical_path"].as_str().unwrap()),
+            "{r}"
+        );
         assert!(objects.contains(r["thumb_path"].as_str().unwrap()), "{r}");
     }
 
@@ -260,8 +275,14 @@ async fn backup_under_load_restores_on_both_backends(app: &TestApp) {
         let (_, favourites) = restored_app
             .get("/api/v1/library/results?favorite=true", Some(&token))
             .await;
-        assert_eq!(favourites["data"]["results"][0]["tags"], json!(["京都", "秋"]), "{favourites}");
-        let (_, tree) = restored_app.get("/api/v1/library/folders", Some(&token)).await;
+        assert_eq!(
+            favourites["data"]["results"][0]["tags"],
+            json!(["京都", "秋"]),
+            "{favourites}"
+        );
+        let (_, tree) = restored_app
+            .get("/api/v1/library/folders", Some(&token))
+            .await;
         // 旅行 was made first and moved under the newer 2026: the tree comes back as it was.
         assert_eq!(tree["data"][0]["name"], "2026", "{tree}");
         assert_eq!(tree["data"][0]["children"][0]["name"], "旅行", "{tree}");
@@ -288,18 +309,29 @@ async fn restore_refuses_a_non_empty_target_and_a_changed_backup(app: &TestApp) 
     assert!(again.to_string().contains("not empty"), "{again:#}");
 
     // The app's own database has rows.
-    let e = backup::restore(&app.state.config.database_url(), &Target::sqlite().storage(), &dest)
-        .await
-        .unwrap_err();
+    let e = backup::restore(
+        &app.state.config.database_url(),
+        &Target::sqlite().storage(),
+        &dest,
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{e:#}").contains("is not empty (table"), "{e:#}");
 
     // An empty database but a store holding something else.
     let target = Target::sqlite();
-    target.storage().put("results/other.png", vec![1, 2, 3]).await.unwrap();
+    target
+        .storage()
+        .put("results/other.png", vec![1, 2, 3])
+        .await
+        .unwrap();
     let e = backup::restore(&target.url, &target.storage(), &dest)
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("object store is not empty"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("object store is not empty"),
+        "{e:#}"
+    );
 
     // A changed object, then a changed table file, then a changed manifest.
     let m = manifest(&dest);
@@ -312,7 +344,10 @@ async fn restore_refuses_a_non_empty_target_and_a_changed_backup(app: &TestApp) 
     let e = backup::restore(&target.url, &target.storage(), &dest)
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("does not match its checksum"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("does not match its checksum"),
+        "{e:#}"
+    );
     std::fs::write(&object, &original).unwrap();
     let users = dest.join("db/users.jsonl");
     let text = std::fs::read_to_string(&users).unwrap();
@@ -321,7 +356,10 @@ async fn restore_refuses_a_non_empty_target_and_a_changed_backup(app: &TestApp) 
     let e = backup::restore(&target.url, &target.storage(), &dest)
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("db/users.jsonl does not match"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("db/users.jsonl does not match"),
+        "{e:#}"
+    );
     std::fs::write(&users, &text).unwrap();
     let manifest_text = std::fs::read_to_string(dest.join("manifest.json")).unwrap();
     let changed = manifest_text.replacen("\"rows\": 1,", "\"rows\": 2,", 1);
@@ -330,7 +368,10 @@ async fn restore_refuses_a_non_empty_target_and_a_changed_backup(app: &TestApp) 
     let e = backup::restore(&target.url, &target.storage(), &dest)
         .await
         .unwrap_err();
-    assert!(format!("{e:#}").contains("manifest.json does not match"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("manifest.json does not match"),
+        "{e:#}"
+    );
     std::fs::write(dest.join("manifest.json"), &manifest_text).unwrap();
     // Refusals wrote nothing: the store is still empty and the restore now goes through.
     assert!(target.storage().list().await.unwrap().is_empty());
@@ -341,7 +382,9 @@ async fn restore_refuses_a_non_empty_target_and_a_changed_backup(app: &TestApp) 
 
 /// Table names created (and not dropped again) by a backend's migrations, in order.
 fn tables_of_migrations(backend: &str) -> BTreeSet<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
     let mut names: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -349,7 +392,9 @@ fn tables_of_migrations(backend: &str) -> BTreeSet<String> {
     names.sort();
     let mut tables = BTreeSet::new();
     for dir in names {
-        let sql = std::fs::read_to_string(dir.join("up.sql")).unwrap().to_lowercase();
+        let sql = std::fs::read_to_string(dir.join("up.sql"))
+            .unwrap()
+            .to_lowercase();
         let words: Vec<&str> = sql
             .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
             .filter(|w| !w.is_empty())
@@ -389,7 +434,11 @@ async fn backup_covers_every_table_of_ours(app: &TestApp) {
     backup::backup(&app.state.db, &app.state.storage, &dest)
         .await
         .unwrap();
-    let backed_up: BTreeSet<String> = manifest(&dest).tables.iter().map(|t| t.name.clone()).collect();
+    let backed_up: BTreeSet<String> = manifest(&dest)
+        .tables
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     let backend = match app.state.db.backend() {
         picturedeck::db::Backend::Sqlite => "sqlite",
         picturedeck::db::Backend::Postgres => "postgres",
@@ -399,7 +448,10 @@ async fn backup_covers_every_table_of_ours(app: &TestApp) {
         ("src/db/schema.rs", tables_of_schema()),
     ] {
         let missing: Vec<&String> = wanted.difference(&backed_up).collect();
-        assert!(missing.is_empty(), "tables of {source} missing from the backup: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "tables of {source} missing from the backup: {missing:?}"
+        );
     }
     for t in &manifest(&dest).tables {
         assert!(dest.join(&t.file).is_file(), "{}", t.file);
@@ -434,7 +486,11 @@ async fn scheduled_backups_keep_the_newest(app: &TestApp) {
         made.push(s.path);
     }
     assert_eq!(schedule::kept_backups(dir.path()).unwrap(), made[2..]);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "nothing else left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "nothing else left"
+    );
     // Each kept one is a whole backup.
     backup::verify(&made[3]).unwrap();
 
