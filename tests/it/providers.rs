@@ -25,6 +25,8 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 1,
                 requests_per_minute: 0,
                 models: vec![ModelConfig {
@@ -336,6 +338,8 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 5,
                 requests_per_minute: 0,
                 models: vec![
