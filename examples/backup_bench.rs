@@ -192,8 +192,14 @@ async fn main() -> anyhow::Result<()> {
 
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     print_table(&[
+        Row::check(
+            "rows and objects restored".into(),
+            format!("{} rows, {} objects", restore.rows, restore.objects),
+            "as backed up".into(),
+            restore.rows == backup.rows && restore.objects == backup.objects,
+        ),
         Row::info(
-            "fill (not timed work of a backup)".into(),
+            "fill (not part of the backup)".into(),
             format!("{fill_s:.1} s"),
         ),
         Row::info(
