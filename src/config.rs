@@ -27,6 +27,7 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub alerts: AlertsConfig,
     pub retention: RetentionConfig,
+    pub backup: BackupConfig,
     pub providers: Vec<ProviderConfig>,
 }
 
@@ -108,6 +109,29 @@ impl Default for RetentionConfig {
             api_calls_days: 90,
             prune_interval_minutes: 60,
             batch_size: 1000,
+        }
+    }
+}
+
+/// Scheduled backups made by the server (issue 11 item 6); `picturedeck backup` any time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder the scheduled backups go to, one sub-folder each; unset: no scheduled backups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Seconds between two scheduled backups (86400: daily).
+    pub interval_seconds: u64,
+    /// How many scheduled backups to keep; older ones are removed.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: None,
+            interval_seconds: 86_400,
+            keep: 7,
         }
     }
 }
@@ -350,6 +374,8 @@ pub enum ProviderKind {
     Stability,
     /// Volcengine Ark: Seedream images (synchronous) and Seedance videos (asynchronous).
     Ark,
+    /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
+    Kling,
 }
 
 /// What a model does with the pictures of an image-to-video task.
@@ -393,6 +419,12 @@ pub struct ProviderConfig {
     /// The environment variable holding the API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// Vendors that sign with a key pair (Kling): the secret key; `api_key` is the access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The environment variable holding the secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
     /// Seconds before one HTTP call to the vendor is given up (and retried).
     #[serde(default = "default_provider_timeout")]
     pub timeout_seconds: u64,
@@ -417,6 +449,15 @@ impl ProviderConfig {
             .as_deref()
             .and_then(|name| std::env::var(name).ok())
             .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The secret key of a key pair, from its environment variable or the file; never logged.
+    pub fn secret(&self) -> Option<String> {
+        self.secret_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.secret_key.clone())
             .filter(|k| !k.is_empty())
     }
 }
@@ -451,6 +492,8 @@ fn default_providers() -> Vec<ProviderConfig> {
         base_url: None,
         api_key: None,
         api_key_env: None,
+        secret_key: None,
+        secret_key_env: None,
         timeout_seconds: default_provider_timeout(),
         requests_per_minute: 0,
         models: vec![ModelConfig {
@@ -479,6 +522,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
             retention: RetentionConfig::default(),
+            backup: BackupConfig::default(),
             providers: default_providers(),
         }
     }
@@ -669,6 +713,9 @@ impl Config {
         if self.engine.lease_seconds < 5 {
             bail!("engine.lease_seconds must be at least 5");
         }
+        if self.backup.interval_seconds == 0 || self.backup.keep == 0 {
+            bail!("backup.interval_seconds and backup.keep must be at least 1");
+        }
         if !(1..=20).contains(&self.engine.max_attempts) {
             bail!("engine.max_attempts must be between 1 and 20");
         }
@@ -814,6 +861,9 @@ impl Config {
         for p in &mut shown.providers {
             if p.api_key.is_some() {
                 p.api_key = Some("****".into());
+            }
+            if p.secret_key.is_some() {
+                p.secret_key = Some("****".into());
             }
         }
         Ok(toml::to_string_pretty(&shown)?)

@@ -306,3 +306,13 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
     }
 }
+
+// Scheduled backups (src/backup/schedule.rs).
+diesel::table! {
+    backup_schedule (name) {
+        name -> Text,
+        slot -> BigInt,
+        instance -> Nullable<Text>,
+        claimed_at -> Timestamp,
+    }
+}
