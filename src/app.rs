@@ -42,6 +42,8 @@ pub struct AppState {
     pub imports: crate::library::archive::ImportSlots,
     /// The compiled moderation word lists.
     pub moderation: crate::moderation::service::PromptCheck,
+    /// Rendered gallery pages for visitors, kept for a moment.
+    pub gallery_pages: crate::gallery::cache::PageCache,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             wake: Notify::new(),
             live: Default::default(),
             imports: Default::default(),
+            gallery_pages: Default::default(),
             moderation: Default::default(),
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,

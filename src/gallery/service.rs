@@ -180,6 +180,7 @@ pub async fn publish(
             })
         })
         .await?;
+    state.gallery_pages.changed();
     Ok(publication_view(&publication, tags))
 }
 
@@ -216,7 +217,9 @@ pub async fn unpublish(state: &AppState, user: &User, result_id: &str) -> AppRes
             store::unpublish(conn, p.id, user_id, None, now())?;
             Ok(())
         })
-        .await
+        .await?;
+    state.gallery_pages.changed();
+    Ok(())
 }
 
 /// An admin takes a work down (`reason` is required and shown to its author), or its author
@@ -261,7 +264,9 @@ pub async fn take_down(
             }
             Ok(())
         })
-        .await
+        .await?;
+    state.gallery_pages.changed();
+    Ok(())
 }
 
 // ---- browsing ----
@@ -633,6 +638,8 @@ pub async fn mark(
             Ok(())
         })
         .await?;
+    // Cards show the counts.
+    state.gallery_pages.changed();
     marks(state, user.id, id).await
 }
 
