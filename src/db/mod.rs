@@ -147,7 +147,7 @@ impl Db {
         let applied: Vec<String> = applied.iter().map(|m| m.to_string()).collect();
         // The keyword index starts empty: index what was there before it, once.
         if applied.iter().any(|m| m.contains("000901")) {
-            let n = crate::search::backfill(&mut *conn).context("filling the search index")?;
+            let n = crate::search::backfill(&mut conn).context("filling the search index")?;
             if n > 0 {
                 tracing::info!(rows = n, "filled the keyword search index");
             }

@@ -69,22 +69,26 @@ async fn search_finds_chinese_of_one_and_two_characters_and_follows_every_change
     let cat_task = app.finished(&alice, "t2i", "一只猫 sleeping").await;
     let cat = publish(app, &alice, &cat_task, json!({"title": "午后"})).await;
 
-    assert_eq!(found(app, "狐").await, [fox.clone()], "one character");
-    assert_eq!(found(app, "狐狸").await, [fox.clone()], "two characters");
+    assert_eq!(found(app, "狐").await, vec![fox.clone()], "one character");
+    assert_eq!(
+        found(app, "狐狸").await,
+        vec![fox.clone()],
+        "two characters"
+    );
     assert_eq!(
         found(app, "红狐狸").await,
-        [fox.clone()],
+        vec![fox.clone()],
         "three characters"
     );
     assert!(found(app, "狸红").await.is_empty(), "pairs in order only");
     assert_eq!(
         found(app, "light").await,
-        [fox.clone()],
+        vec![fox.clone()],
         "an English word's start"
     );
-    assert_eq!(found(app, "LIGHTHOUSE AT").await, [fox.clone()]);
-    assert_eq!(found(app, "动物").await, [fox.clone()], "tags");
-    assert_eq!(found(app, "猫").await, [cat.clone()]);
+    assert_eq!(found(app, "LIGHTHOUSE AT").await, vec![fox.clone()]);
+    assert_eq!(found(app, "动物").await, vec![fox.clone()], "tags");
+    assert_eq!(found(app, "猫").await, vec![cat.clone()]);
 
     // An edit re-indexes: the old words go, the new ones come.
     publish(
@@ -94,7 +98,7 @@ async fn search_finds_chinese_of_one_and_two_characters_and_follows_every_change
         json!({"title": "熊猫", "hide_prompt": true}),
     )
     .await;
-    assert_eq!(found(app, "熊猫").await, [cat.clone()]);
+    assert_eq!(found(app, "熊猫").await, vec![cat.clone()]);
     assert!(
         found(app, "sleeping").await.is_empty(),
         "a hidden prompt leaves the index"
@@ -112,7 +116,7 @@ async fn search_finds_chinese_of_one_and_two_characters_and_follows_every_change
     assert_eq!(status, StatusCode::OK);
     assert!(found(app, "狐狸").await.is_empty());
     publish(app, &alice, &fox_task, json!({"title": "狐"})).await;
-    assert_eq!(found(app, "狐狸").await, [fox.clone()]);
+    assert_eq!(found(app, "狐狸").await, vec![fox.clone()]);
 
     // A deleted result's work is gone from search too.
     let (status, body) = app
