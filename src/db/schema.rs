@@ -309,3 +309,13 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(publications, publication_search);
 diesel::allow_tables_to_appear_in_same_query!(generations, generation_search);
+
+// Scheduled backups (src/backup/schedule.rs).
+diesel::table! {
+    backup_schedule (name) {
+        name -> Text,
+        slot -> BigInt,
+        instance -> Nullable<Text>,
+        claimed_at -> Timestamp,
+    }
+}
