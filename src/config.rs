@@ -261,15 +261,36 @@ pub enum ProviderKind {
     Openai,
     /// Alibaba Model Studio (DashScope), Wan models; asynchronous.
     Dashscope,
+    /// Stability AI Stable Image v2beta (ultra, core, sd3.5 models); synchronous.
+    Stability,
+    /// Volcengine Ark: Seedream images (synchronous) and Seedance videos (asynchronous).
+    Ark,
+    /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
+    Kling,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a model does with the pictures of an image-to-video task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoImages {
+    /// The first picture opens the clip and a second one ends it (keyframes).
+    #[default]
+    Frames,
+    /// Every picture is a reference the clip draws on (Seedance `reference_image`).
+    References,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub kinds: Vec<crate::generation::model::Kind>,
+    /// Image-to-video: `frames` (first, then last frame) or `references`; adapters that
+    /// know only keyframes ignore it.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub video_images: VideoImages,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,6 +310,12 @@ pub struct ProviderConfig {
     /// The environment variable holding the API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// Vendors that sign with a key pair (Kling): the secret key; `api_key` is the access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The environment variable holding the secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
     /// Seconds before one HTTP call to the vendor is given up (and retried).
     #[serde(default = "default_provider_timeout")]
     pub timeout_seconds: u64,
@@ -296,6 +323,10 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub requests_per_minute: u32,
     pub models: Vec<ModelConfig>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_provider_timeout() -> u64 {
@@ -309,6 +340,15 @@ impl ProviderConfig {
             .as_deref()
             .and_then(|name| std::env::var(name).ok())
             .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The secret key of a key pair, from its environment variable or the file; never logged.
+    pub fn secret(&self) -> Option<String> {
+        self.secret_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.secret_key.clone())
             .filter(|k| !k.is_empty())
     }
 }
@@ -343,12 +383,15 @@ fn default_providers() -> Vec<ProviderConfig> {
         base_url: None,
         api_key: None,
         api_key_env: None,
+        secret_key: None,
+        secret_key_env: None,
         timeout_seconds: default_provider_timeout(),
         requests_per_minute: 0,
         models: vec![ModelConfig {
             name: "procedural".into(),
             label: Some("PictureDeck offline engine".into()),
             kinds: vec![Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v],
+            ..ModelConfig::default()
         }],
     }]
 }
@@ -658,6 +701,9 @@ impl Config {
         for p in &mut shown.providers {
             if p.api_key.is_some() {
                 p.api_key = Some("****".into());
+            }
+            if p.secret_key.is_some() {
+                p.secret_key = Some("****".into());
             }
         }
         Ok(toml::to_string_pretty(&shown)?)

@@ -29,3 +29,4 @@ mod readme;
 mod remake;
 mod storage;
 mod studio;
+mod vendors;
