@@ -269,3 +269,30 @@ fn the_route_scan_notices_routes_that_skip_the_document() {
         assert_eq!(problems.len(), 1, "{name}: {problems:?}");
     }
 }
+
+/// JSON bodies are read by `picturedeck::json::Json`, which refuses a top level that is not
+/// an object (serde would read a struct from an array of its fields); actix's own `Json`
+/// would let a handler skip that.
+#[test]
+fn every_json_body_goes_through_the_object_check() {
+    let mut problems = Vec::new();
+    for (file, flat) in sources_without_spaces() {
+        if file.ends_with("src/json.rs") {
+            continue;
+        }
+        let imports_actix_json = flat.match_indices("useactix_web::web::{").any(|(at, _)| {
+            let group = flat[at..].split('}').next().unwrap_or_default();
+            group.contains(",Json,") || group.contains("{Json,") || group.ends_with(",Json")
+        });
+        if flat.contains("web::Json<")
+            || flat.contains("useactix_web::web::Json;")
+            || imports_actix_json
+        {
+            problems.push(file);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "use crate::json::Json for request bodies in: {problems:?}"
+    );
+}
