@@ -20,6 +20,7 @@ pub mod moderation;
 pub mod ops;
 pub mod private_files;
 pub mod ratelimit;
+pub mod search;
 pub mod storage;
 pub mod testing;
 pub mod users;
