@@ -131,6 +131,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
     crate::mail::api::configure(cfg);
     crate::mail::pages::configure(cfg);
+    crate::stats::api::configure(cfg);
+    crate::stats::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
 }

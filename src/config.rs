@@ -24,7 +24,24 @@ pub struct Config {
     pub storage: StorageConfig,
     pub moderation: ModerationConfig,
     pub gallery: GalleryConfig,
+    pub stats: StatsConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+/// Admin statistics (issue 11 item 3). Prices are per model, in `[[providers.models]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// The currency every model price is given in (a label: no conversion is made).
+    pub currency: String,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            currency: "CNY".into(),
+        }
+    }
 }
 
 /// Content moderation (issue 11 item 2).
@@ -263,13 +280,19 @@ pub enum ProviderKind {
     Dashscope,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub kinds: Vec<crate::generation::model::Kind>,
+    /// Estimated price of one picture, in `stats.currency` (statistics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_image: Option<f64>,
+    /// Estimated price of one second of video, in `stats.currency` (statistics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_video_second: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -349,6 +372,7 @@ fn default_providers() -> Vec<ProviderConfig> {
             name: "procedural".into(),
             label: Some("PictureDeck offline engine".into()),
             kinds: vec![Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v],
+            ..ModelConfig::default()
         }],
     }]
 }
@@ -367,6 +391,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             moderation: ModerationConfig::default(),
             gallery: GalleryConfig::default(),
+            stats: StatsConfig::default(),
             providers: default_providers(),
         }
     }
@@ -595,6 +620,19 @@ impl Config {
                     p.name
                 );
             }
+            for m in &p.models {
+                let prices = [m.price_per_image, m.price_per_video_second];
+                if prices.into_iter().flatten().any(|v| !v.is_finite() || v < 0.0) {
+                    bail!(
+                        "providers.models price of {:?}/{:?} must be a number of at least 0",
+                        p.name,
+                        m.name
+                    );
+                }
+            }
+        }
+        if self.stats.currency.trim().is_empty() || self.stats.currency.chars().count() > 12 {
+            bail!("stats.currency must be 1–12 characters, e.g. \"CNY\"");
         }
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

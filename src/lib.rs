@@ -18,6 +18,7 @@ pub mod mail;
 pub mod moderation;
 pub mod private_files;
 pub mod ratelimit;
+pub mod stats;
 pub mod storage;
 pub mod testing;
 pub mod users;

@@ -27,5 +27,6 @@ mod platform;
 mod providers;
 mod readme;
 mod remake;
+mod stats;
 mod storage;
 mod studio;
