@@ -94,7 +94,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    ensure!(args.users >= 2 && args.days >= 31, "at least 2 users and 31 days");
+    ensure!(
+        args.users >= 2 && args.days >= 31,
+        "at least 2 users and 31 days"
+    );
     print_header(
         "statistics benchmark (issue 11 item 8)",
         &format!(
@@ -303,7 +306,8 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
             }
             today += calls.len();
             let completed = calls.last().is_some_and(|c| c.failure.is_none());
-            let is_live = d == args.days - 1 && live.len() < args.live && budget - today < args.live * 4;
+            let is_live =
+                d == args.days - 1 && live.len() < args.live && budget - today < args.live * 4;
             for c in &calls {
                 let (provider, model, ..) = MODELS[m];
                 let (outcome, status, reason) = match c.failure {
@@ -369,11 +373,7 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
     raw.flush(conn)?;
     out.push(Row::info(
         "fill: raw api_calls rows".into(),
-        format!(
-            "{} in {:.0} s",
-            raw.total,
-            started.elapsed().as_secs_f64()
-        ),
+        format!("{} in {:.0} s", raw.total, started.elapsed().as_secs_f64()),
     ));
 
     let started = Instant::now();
@@ -382,17 +382,45 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
         "bucket_at, provider, model, calls, failed_calls, latency_ms_sum, tasks_completed, tasks_failed, images, video_ms",
     );
     for ((at, m), c) in &roll.models {
-        b.push(conn, &format!("{}, '{}', '{}', {}", ts(*at), MODELS[*m].0, MODELS[*m].1, counts(c)))?;
+        b.push(
+            conn,
+            &format!(
+                "{}, '{}', '{}', {}",
+                ts(*at),
+                MODELS[*m].0,
+                MODELS[*m].1,
+                counts(c)
+            ),
+        )?;
     }
     b.flush(conn)?;
     let mut b = Bulk::new("stats_latency", "day, provider, model, slot, calls");
     for ((day, m, slot), n) in &roll.latency {
-        b.push(conn, &format!("{}, '{}', '{}', {slot}, {n}", ts(*day), MODELS[*m].0, MODELS[*m].1))?;
+        b.push(
+            conn,
+            &format!(
+                "{}, '{}', '{}', {slot}, {n}",
+                ts(*day),
+                MODELS[*m].0,
+                MODELS[*m].1
+            ),
+        )?;
     }
     b.flush(conn)?;
-    let mut b = Bulk::new("stats_failures", "day, provider, model, reason, calls, tasks");
+    let mut b = Bulk::new(
+        "stats_failures",
+        "day, provider, model, reason, calls, tasks",
+    );
     for ((day, m, r), (calls, tasks)) in &roll.failures {
-        b.push(conn, &format!("{}, '{}', '{}', '{r}', {calls}, {tasks}", ts(*day), MODELS[*m].0, MODELS[*m].1))?;
+        b.push(
+            conn,
+            &format!(
+                "{}, '{}', '{}', '{r}', {calls}, {tasks}",
+                ts(*day),
+                MODELS[*m].0,
+                MODELS[*m].1
+            ),
+        )?;
     }
     b.flush(conn)?;
     let mut b = Bulk::new(
@@ -400,7 +428,16 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
         "day, user_id, provider, model, calls, failed_calls, latency_ms_sum, tasks_completed, tasks_failed, images, video_ms",
     );
     for ((day, user, m), c) in &roll.users {
-        b.push(conn, &format!("{}, {user}, '{}', '{}', {}", ts(*day), MODELS[*m].0, MODELS[*m].1, counts(c)))?;
+        b.push(
+            conn,
+            &format!(
+                "{}, {user}, '{}', '{}', {}",
+                ts(*day),
+                MODELS[*m].0,
+                MODELS[*m].1,
+                counts(c)
+            ),
+        )?;
     }
     b.flush(conn)?;
     out.push(Row::info(
@@ -422,14 +459,25 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
             t.completed(end, i64::from(!video), if video { 5_000 } else { 0 });
         } else {
             let f = calls.last().and_then(|c| c.failure).unwrap_or(0);
-            t.failed(end, if REASONS[f].1 == "transient" { "gave_up" } else { REASONS[f].0 });
+            t.failed(
+                end,
+                if REASONS[f].1 == "transient" {
+                    "gave_up"
+                } else {
+                    REASONS[f].0
+                },
+            );
         }
         conn.transaction(|conn| t.apply(conn))?;
     }
     let took = started.elapsed().as_secs_f64();
     out.push(Row::info(
         "fill: live tasks through Tally::apply".into(),
-        format!("{n_live} in {:.2} s ({:.2} ms each)", took, took * 1000.0 / n_live.max(1) as f64),
+        format!(
+            "{n_live} in {:.2} s ({:.2} ms each)",
+            took,
+            took * 1000.0 / n_live.max(1) as f64
+        ),
     ));
     Ok(())
 }
@@ -437,7 +485,13 @@ fn fill(conn: &mut DbConn, args: &Args, out: &mut Vec<Row>) -> anyhow::Result<()
 fn counts(c: &Counts) -> String {
     format!(
         "{}, {}, {}, {}, {}, {}, {}",
-        c.calls, c.failed_calls, c.latency_ms_sum, c.tasks_completed, c.tasks_failed, c.images, c.video_ms
+        c.calls,
+        c.failed_calls,
+        c.latency_ms_sum,
+        c.tasks_completed,
+        c.tasks_failed,
+        c.images,
+        c.video_ms
     )
 }
 
@@ -448,7 +502,13 @@ fn rollup_rows(conn: &mut DbConn) -> anyhow::Result<String> {
         n: i64,
     }
     let mut parts = Vec::new();
-    for table in ["stats_models", "stats_latency", "stats_failures", "stats_users", "api_calls"] {
+    for table in [
+        "stats_models",
+        "stats_latency",
+        "stats_failures",
+        "stats_users",
+        "api_calls",
+    ] {
         let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {table}");
         let n = match conn {
             DbConn::Sqlite(c) => diesel::sql_query(sql).get_result::<N>(c)?.n,
@@ -545,7 +605,10 @@ fn measure(
     let client = reqwest::Client::new();
 
     let cases = [
-        (format!("{} days by day", args.days), range(args.days, "day")),
+        (
+            format!("{} days by day", args.days),
+            range(args.days, "day"),
+        ),
         ("7 days by day (the default)".to_string(), range(7, "day")),
         ("31 days by hour".to_string(), range(31, "hour")),
     ];
@@ -572,7 +635,10 @@ fn measure(
                 Ok(())
             })
         })?;
-        for (what, ms) in [("stats::service::report", service_ms), ("GET /admin/stats page", page_ms)] {
+        for (what, ms) in [
+            ("stats::service::report", service_ms),
+            ("GET /admin/stats page", page_ms),
+        ] {
             let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
             println!("{what}, {name}: p50 {p50:.1} / p99 {p99:.1} ms");
             out.push(Row::check(

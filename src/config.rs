@@ -622,7 +622,11 @@ impl Config {
             }
             for m in &p.models {
                 let prices = [m.price_per_image, m.price_per_video_second];
-                if prices.into_iter().flatten().any(|v| !v.is_finite() || v < 0.0) {
+                if prices
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !v.is_finite() || v < 0.0)
+                {
                     bail!(
                         "providers.models price of {:?}/{:?} must be a number of at least 0",
                         p.name,

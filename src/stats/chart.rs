@@ -84,12 +84,7 @@ pub fn stacked(columns: &[Column], classes: (&'static str, &'static str), labels
     let baseline = HEIGHT - BOTTOM;
     let plot_h = baseline - TOP;
     let plot_w = WIDTH - LEFT - RIGHT;
-    let max = nice_max(
-        columns
-            .iter()
-            .map(|c| c.low + c.high)
-            .fold(0.0, f64::max),
-    );
+    let max = nice_max(columns.iter().map(|c| c.low + c.high).fold(0.0, f64::max));
     let n = columns.len().max(1) as f64;
     let slot = plot_w / n;
     let gap = if slot > 4.0 { slot * 0.2 } else { 0.0 };

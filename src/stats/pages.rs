@@ -208,7 +208,11 @@ async fn stats_page(
             sub: format!("{} / {}", f.provider, f.model),
             calls: int(f.calls),
             success: String::new(),
-            failures: pct(f.call_rate),
+            failures: if f.calls > 0 {
+                pct(f.call_rate)
+            } else {
+                "—".into()
+            },
             p50: String::new(),
             p95: String::new(),
             tasks: String::new(),
@@ -253,17 +257,22 @@ async fn stats_page(
         cost: money(t.cost, cur),
     };
     let today = Utc::now().date_naive();
-    let presets: Vec<Preset> = [(1, "hour", "today"), (7, "day", "d7"), (30, "day", "d30"), (90, "day", "d90")]
-        .into_iter()
-        .map(|(days, by, key)| {
-            let from = (today - Duration::days(days - 1)).to_string();
-            Preset {
-                label: i18n::text(lang, &format!("stats.preset.{key}")),
-                active: report.from == from && report.to == today.to_string() && report.by == by,
-                href: format!("/admin/stats?from={from}&to={today}&by={by}"),
-            }
-        })
-        .collect();
+    let presets: Vec<Preset> = [
+        (1, "hour", "today"),
+        (7, "day", "d7"),
+        (30, "day", "d30"),
+        (90, "day", "d90"),
+    ]
+    .into_iter()
+    .map(|(days, by, key)| {
+        let from = (today - Duration::days(days - 1)).to_string();
+        Preset {
+            label: i18n::text(lang, &format!("stats.preset.{key}")),
+            active: report.from == from && report.to == today.to_string() && report.by == by,
+            href: format!("/admin/stats?from={from}&to={today}&by={by}"),
+        }
+    })
+    .collect();
     let (calls_chart, tasks_chart) = charts(&report);
     let mut ctx = base_context(&req, Some(&user.0));
     ctx.insert("nav", "admin");

@@ -226,8 +226,7 @@ impl Prices {
     fn cost(&self, provider: &str, model: &str, images: i64, video_ms: i64) -> Option<f64> {
         let (image, second) = self.0.get(&(provider.to_string(), model.to_string()))?;
         Some(
-            images as f64 * image.unwrap_or(0.0)
-                + video_ms as f64 / 1000.0 * second.unwrap_or(0.0),
+            images as f64 * image.unwrap_or(0.0) + video_ms as f64 / 1000.0 * second.unwrap_or(0.0),
         )
     }
 }
@@ -351,9 +350,9 @@ fn build(config: &Config, range: Range, raw: Raw) -> StatsReport {
         })
         .collect();
     failures.sort_by(|a, b| {
-        (b.calls, b.tasks)
-            .cmp(&(a.calls, a.tasks))
-            .then_with(|| (&a.provider, &a.model, &a.reason).cmp(&(&b.provider, &b.model, &b.reason)))
+        (b.calls, b.tasks).cmp(&(a.calls, a.tasks)).then_with(|| {
+            (&a.provider, &a.model, &a.reason).cmp(&(&b.provider, &b.model, &b.reason))
+        })
     });
 
     let mut users: BTreeMap<i64, UserStats> = BTreeMap::new();

@@ -417,7 +417,10 @@ mod tests {
         assert_eq!(slot_of(i64::MAX), SLOTS - 1);
         for ms in [2i64, 5, 90, 1000, 45_000] {
             let s = slot_of(ms);
-            assert!(slot_floor(s) <= ms as f64 && (ms as f64) < slot_floor(s + 1), "{ms}");
+            assert!(
+                slot_floor(s) <= ms as f64 && (ms as f64) < slot_floor(s + 1),
+                "{ms}"
+            );
         }
     }
 

@@ -343,25 +343,25 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                         name: "wan2.2-t2i-flash".into(),
                         label: None,
                         kinds: vec![Kind::T2i],
-                    ..Default::default()
+                        ..Default::default()
                     },
                     ModelConfig {
                         name: "wan2.5-i2i-preview".into(),
                         label: None,
                         kinds: vec![Kind::I2i],
-                    ..Default::default()
+                        ..Default::default()
                     },
                     ModelConfig {
                         name: "wan2.2-t2v-plus".into(),
                         label: None,
                         kinds: vec![Kind::T2v],
-                    ..Default::default()
+                        ..Default::default()
                     },
                     ModelConfig {
                         name: "wan2.2-kf2v-flash".into(),
                         label: None,
                         kinds: vec![Kind::I2v],
-                    ..Default::default()
+                        ..Default::default()
                     },
                 ],
             });

@@ -119,7 +119,10 @@ async fn from_raw_rows(app: &TestApp) -> Expected {
             let owner: BTreeMap<i64, i64> = tasks.iter().map(|t| (t.0, t.1)).collect();
             let mut e = Expected::default();
             for (provider, model, gid, ms, reason) in calls {
-                let m = e.models.entry((provider.clone(), model.clone())).or_default();
+                let m = e
+                    .models
+                    .entry((provider.clone(), model.clone()))
+                    .or_default();
                 m.0 += 1;
                 m.1 += i64::from(reason.is_some());
                 m.2 += ms;
@@ -139,7 +142,10 @@ async fn from_raw_rows(app: &TestApp) -> Expected {
             }
             for (_, user, provider, model, status, kind, code) in tasks {
                 let image = i64::from(!kind.ends_with('v'));
-                let m = e.models.entry((provider.clone(), model.clone())).or_default();
+                let m = e
+                    .models
+                    .entry((provider.clone(), model.clone()))
+                    .or_default();
                 let u = e
                     .users
                     .entry((user, provider.clone(), model.clone()))
@@ -261,11 +267,7 @@ async fn rollups_equal_the_raw_rows_and_outlive_them(backend: Backend) {
         .await;
     let mut ids: Vec<String> = data["batch"]
         .as_array()
-        .map(|b| {
-            b.iter()
-                .map(|t| t.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|b| b.iter().map(|t| t.as_str().unwrap().to_string()).collect())
         .unwrap_or_else(|| vec![data["task_id"].as_str().unwrap().to_string()]);
     ids.push(
         app.submit_task(
@@ -299,14 +301,16 @@ async fn rollups_equal_the_raw_rows_and_outlive_them(backend: Backend) {
     assert_eq!(video_ms, 2000, "the stored clip plays two seconds");
     let openai = &raw.models[&("openai".to_string(), "gpt-image-1".to_string())];
     assert_eq!((openai.0, openai.1, openai.3, openai.4), (6, 5, 1, 3));
-    let reasons: Vec<&str> = raw
-        .failures
-        .keys()
-        .map(|(_, _, r)| r.as_str())
-        .collect();
+    let reasons: Vec<&str> = raw.failures.keys().map(|(_, _, r)| r.as_str()).collect();
     assert_eq!(
         reasons,
-        ["auth", "bad_request", "gave_up", "rate_limited", "server_error"]
+        [
+            "auth",
+            "bad_request",
+            "gave_up",
+            "rate_limited",
+            "server_error"
+        ]
     );
 
     // The report: rates, percentiles and prices.
@@ -319,7 +323,10 @@ async fn rollups_equal_the_raw_rows_and_outlive_them(backend: Backend) {
     assert!(o["latency_p95_ms"].as_f64() >= o["latency_p50_ms"].as_f64());
     assert_eq!(o["cost"].as_f64(), Some(0.25));
     let local = model(&before, "procedural");
-    assert_eq!((local["images"].as_i64(), local["tasks_completed"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(
+        (local["images"].as_i64(), local["tasks_completed"].as_i64()),
+        (Some(2), Some(3))
+    );
     assert_eq!(local["video_seconds"].as_f64(), Some(2.0));
     assert!((local["cost"].as_f64().unwrap() - (2.0 * 0.01 + 2.0 * 0.5)).abs() < 1e-9);
     assert_eq!(before["currency"], "USD");
@@ -497,8 +504,14 @@ async fn only_admins_read_statistics_and_csv_matches(backend: Backend) {
         .to_str()
         .unwrap()
         .starts_with("text/csv"));
-    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
-    assert!(disposition.contains("picturedeck-stats-users-"), "{disposition}");
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.contains("picturedeck-stats-users-"),
+        "{disposition}"
+    );
     let text = res.text().await.unwrap();
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
@@ -527,7 +540,10 @@ async fn only_admins_read_statistics_and_csv_matches(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(series.lines().count(), 25, "a header and 24 hours");
-    assert!(series.contains("2026-01-01T23:00:00Z,0,0,0,0,0,0"), "{series}");
+    assert!(
+        series.contains("2026-01-01T23:00:00Z,0,0,0,0,0,0"),
+        "{series}"
+    );
 
     let html = admin_client
         .get(app.at("/admin/stats"))
@@ -622,9 +638,12 @@ async fn the_statistics_page_in_chromium_at_desktop_and_phone_sizes() {
         assert!(!b.text("#kpi-calls").await.is_empty());
         b.screenshot(&shots.join(format!("stats-{name}.png"))).await;
         for (part, css) in [("tables", "#stats-models"), ("users", "#stats-users")] {
-            b.script(&format!("document.querySelector('{css}').scrollIntoView(); return 0;"))
+            b.script(&format!(
+                "document.querySelector('{css}').scrollIntoView(); return 0;"
+            ))
+            .await;
+            b.screenshot(&shots.join(format!("stats-{name}-{part}.png")))
                 .await;
-            b.screenshot(&shots.join(format!("stats-{name}-{part}.png"))).await;
         }
         // The page never scrolls sideways; wide tables and charts scroll in their own box.
         let overflow = b
@@ -641,7 +660,8 @@ async fn the_statistics_page_in_chromium_at_desktop_and_phone_sizes() {
     b.select("#stats-by", "hour").await;
     b.click("#stats-apply").await;
     b.wait_for_url("by=hour").await;
-    b.goto(&app.at("/admin/stats?from=2026-01-01&to=2026-03-01&by=hour")).await;
+    b.goto(&app.at("/admin/stats?from=2026-01-01&to=2026-03-01&by=hour"))
+        .await;
     b.wait_for_text("body", "31").await;
     b.screenshot(&shots.join("stats-bad-range.png")).await;
     // English.

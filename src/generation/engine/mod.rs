@@ -17,10 +17,10 @@ use super::providers::{
     InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Report, Submitted,
 };
 use super::store::{self, CallRecord, Stored};
-use crate::stats::store::Tally;
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::error::AppError;
+use crate::stats::store::Tally;
 use crate::storage::label::{label_jpeg, label_png, Label};
 use crate::storage::{images, media, sha256_hex};
 
@@ -168,9 +168,7 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
                 ProviderError::Transient { detail, .. } => {
                     failed(conn, tally, "gen_err.gave_up", detail)?
                 }
-                ProviderError::Permanent { code, detail, .. } => {
-                    failed(conn, tally, code, detail)?
-                }
+                ProviderError::Permanent { code, detail, .. } => failed(conn, tally, code, detail)?,
             };
             Ok(err)
         })
@@ -467,7 +465,14 @@ impl TaskRun<'_> {
                 } else {
                     0
                 };
-                Ok((bytes, sha, preview.thumb, preview.width, preview.height, video_ms))
+                Ok((
+                    bytes,
+                    sha,
+                    preview.thumb,
+                    preview.width,
+                    preview.height,
+                    video_ms,
+                ))
             })
             .await
             .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
