@@ -278,6 +278,23 @@ pub enum ProviderKind {
     Openai,
     /// Alibaba Model Studio (DashScope), Wan models; asynchronous.
     Dashscope,
+    /// Stability AI Stable Image v2beta (ultra, core, sd3.5 models); synchronous.
+    Stability,
+    /// Volcengine Ark: Seedream images (synchronous) and Seedance videos (asynchronous).
+    Ark,
+    /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
+    Kling,
+}
+
+/// What a model does with the pictures of an image-to-video task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoImages {
+    /// The first picture opens the clip and a second one ends it (keyframes).
+    #[default]
+    Frames,
+    /// Every picture is a reference the clip draws on (Seedance `reference_image`).
+    References,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -293,6 +310,10 @@ pub struct ModelConfig {
     /// Estimated price of one second of video, in `stats.currency` (statistics only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_per_video_second: Option<f64>,
+    /// Image-to-video: `frames` (first, then last frame) or `references`; adapters that
+    /// know only keyframes ignore it.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub video_images: VideoImages,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,6 +333,12 @@ pub struct ProviderConfig {
     /// The environment variable holding the API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// Vendors that sign with a key pair (Kling): the secret key; `api_key` is the access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The environment variable holding the secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
     /// Seconds before one HTTP call to the vendor is given up (and retried).
     #[serde(default = "default_provider_timeout")]
     pub timeout_seconds: u64,
@@ -319,6 +346,10 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub requests_per_minute: u32,
     pub models: Vec<ModelConfig>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_provider_timeout() -> u64 {
@@ -332,6 +363,15 @@ impl ProviderConfig {
             .as_deref()
             .and_then(|name| std::env::var(name).ok())
             .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The secret key of a key pair, from its environment variable or the file; never logged.
+    pub fn secret(&self) -> Option<String> {
+        self.secret_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.secret_key.clone())
             .filter(|k| !k.is_empty())
     }
 }
@@ -366,6 +406,8 @@ fn default_providers() -> Vec<ProviderConfig> {
         base_url: None,
         api_key: None,
         api_key_env: None,
+        secret_key: None,
+        secret_key_env: None,
         timeout_seconds: default_provider_timeout(),
         requests_per_minute: 0,
         models: vec![ModelConfig {
@@ -700,6 +742,9 @@ impl Config {
         for p in &mut shown.providers {
             if p.api_key.is_some() {
                 p.api_key = Some("****".into());
+            }
+            if p.secret_key.is_some() {
+                p.secret_key = Some("****".into());
             }
         }
         Ok(toml::to_string_pretty(&shown)?)

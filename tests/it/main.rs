@@ -30,3 +30,4 @@ mod remake;
 mod stats;
 mod storage;
 mod studio;
+mod vendors;

@@ -25,13 +25,15 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 1,
                 requests_per_minute: 0,
                 models: vec![ModelConfig {
                     name: "gpt-image-1".into(),
                     label: None,
                     kinds: vec![Kind::T2i, Kind::I2i],
-                    ..Default::default()
+                    ..ModelConfig::default()
                 }],
             });
         })
@@ -46,7 +48,7 @@ pub async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
     app.wait_final(token, &id).await["data"].clone()
 }
 
-async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
+pub(crate) async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
     let id = task_id.to_string();
     app.state
         .db
@@ -62,7 +64,7 @@ async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
 }
 
 /// When each provider call of a task was recorded (at its end) and how long it took, in order.
-async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
+pub(crate) async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
     let id = task_id.to_string();
     app.state
         .db
@@ -81,7 +83,7 @@ async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime,
 }
 
 /// Uploads the sample PNG as a reference; returns its file id.
-async fn upload_sample(app: &TestApp, token: &str) -> String {
+pub(crate) async fn upload_sample(app: &TestApp, token: &str) -> String {
     let res = reqwest::Client::new()
         .post(app.at("/api/v1/upload"))
         .bearer_auth(token)
@@ -336,6 +338,8 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 5,
                 requests_per_minute: 0,
                 models: vec![
@@ -343,25 +347,25 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                         name: "wan2.2-t2i-flash".into(),
                         label: None,
                         kinds: vec![Kind::T2i],
-                        ..Default::default()
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.5-i2i-preview".into(),
                         label: None,
                         kinds: vec![Kind::I2i],
-                        ..Default::default()
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.2-t2v-plus".into(),
                         label: None,
                         kinds: vec![Kind::T2v],
-                        ..Default::default()
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.2-kf2v-flash".into(),
                         label: None,
                         kinds: vec![Kind::I2v],
-                        ..Default::default()
+                        ..ModelConfig::default()
                     },
                 ],
             });
