@@ -25,6 +25,7 @@ pub struct Config {
     pub moderation: ModerationConfig,
     pub gallery: GalleryConfig,
     pub stats: StatsConfig,
+    pub backup: BackupConfig,
     pub providers: Vec<ProviderConfig>,
 }
 
@@ -40,6 +41,29 @@ impl Default for StatsConfig {
     fn default() -> Self {
         StatsConfig {
             currency: "CNY".into(),
+        }
+    }
+}
+
+/// Scheduled backups made by the server (issue 11 item 6); `picturedeck backup` any time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder the scheduled backups go to, one sub-folder each; unset: no scheduled backups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Seconds between two scheduled backups (86400: daily).
+    pub interval_seconds: u64,
+    /// How many scheduled backups to keep; older ones are removed.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: None,
+            interval_seconds: 86_400,
+            keep: 7,
         }
     }
 }
@@ -434,6 +458,7 @@ impl Default for Config {
             moderation: ModerationConfig::default(),
             gallery: GalleryConfig::default(),
             stats: StatsConfig::default(),
+            backup: BackupConfig::default(),
             providers: default_providers(),
         }
     }
@@ -623,6 +648,9 @@ impl Config {
         }
         if self.engine.lease_seconds < 5 {
             bail!("engine.lease_seconds must be at least 5");
+        }
+        if self.backup.interval_seconds == 0 || self.backup.keep == 0 {
+            bail!("backup.interval_seconds and backup.keep must be at least 1");
         }
         if !(1..=20).contains(&self.engine.max_attempts) {
             bail!("engine.max_attempts must be between 1 and 20");
