@@ -268,6 +268,8 @@ pub async fn delete(state: &AppState, user: &User, ids: &[String]) -> AppResult<
             Ok(conn.transaction(|conn| store::delete_results(conn, &ids, Utc::now().naive_utc()))?)
         })
         .await?;
+    // A deleted result's work leaves the gallery: visitors' stored pages go too.
+    state.gallery_pages.changed();
     for key in keys {
         if let Err(e) = state.storage.delete(&key).await {
             tracing::warn!(%key, "stored file of a deleted result not removed: {e:#}");
@@ -686,11 +688,7 @@ fn new_folder_name_schema() -> utoipa::openapi::Object {
 }
 
 pub fn folder_name_schema() -> utoipa::openapi::Object {
-    crate::web::openapi::text_matching(
-        1,
-        MAX_FOLDER_NAME,
-        r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
+    crate::web::openapi::text_matching(1, MAX_FOLDER_NAME, crate::web::openapi::VISIBLE_LINE)
 }
 
 fn share_view(share: &Share, target: String) -> ShareView {
