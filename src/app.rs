@@ -143,6 +143,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::mail::pages::configure(cfg);
     crate::ops::api::configure(cfg);
     crate::ops::pages::configure(cfg);
+    crate::stats::api::configure(cfg);
+    crate::stats::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
     // Last: what no route above took.

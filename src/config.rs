@@ -27,6 +27,7 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub alerts: AlertsConfig,
     pub retention: RetentionConfig,
+    pub stats: StatsConfig,
     pub backup: BackupConfig,
     pub providers: Vec<ProviderConfig>,
 }
@@ -109,6 +110,18 @@ impl Default for RetentionConfig {
             api_calls_days: 90,
             prune_interval_minutes: 60,
             batch_size: 1000,
+/// Admin statistics (issue 11 item 3). Prices are per model, in `[[providers.models]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// The currency every model price is given in (a label: no conversion is made).
+    pub currency: String,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            currency: "CNY".into(),
         }
     }
 }
@@ -398,6 +411,12 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub kinds: Vec<crate::generation::model::Kind>,
+    /// Estimated price of one picture, in `stats.currency` (statistics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_image: Option<f64>,
+    /// Estimated price of one second of video, in `stats.currency` (statistics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_video_second: Option<f64>,
     /// Image-to-video: `frames` (first, then last frame) or `references`; adapters that
     /// know only keyframes ignore it.
     #[serde(default, skip_serializing_if = "is_default")]
@@ -524,6 +543,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
             retention: RetentionConfig::default(),
+            stats: StatsConfig::default(),
             backup: BackupConfig::default(),
             providers: default_providers(),
         }
@@ -756,6 +776,23 @@ impl Config {
                     p.name
                 );
             }
+            for m in &p.models {
+                let prices = [m.price_per_image, m.price_per_video_second];
+                if prices
+                    .into_iter()
+                    .flatten()
+                    .any(|v| !v.is_finite() || v < 0.0)
+                {
+                    bail!(
+                        "providers.models price of {:?}/{:?} must be a number of at least 0",
+                        p.name,
+                        m.name
+                    );
+                }
+            }
+        }
+        if self.stats.currency.trim().is_empty() || self.stats.currency.chars().count() > 12 {
+            bail!("stats.currency must be 1–12 characters, e.g. \"CNY\"");
         }
         self.validate_ops()?;
         if let Some(url) = &self.server.public_url {

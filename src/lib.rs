@@ -21,6 +21,7 @@ pub mod ops;
 pub mod private_files;
 pub mod ratelimit;
 pub mod search;
+pub mod stats;
 pub mod storage;
 pub mod testing;
 pub mod users;

@@ -152,6 +152,7 @@ diesel::table! {
         http_status -> Nullable<Integer>,
         latency_ms -> BigInt,
         created_at -> Timestamp,
+        reason -> Nullable<Text>,
     }
 }
 

@@ -407,16 +407,19 @@ struct NewApiCall<'a> {
     http_status: Option<i32>,
     latency_ms: i64,
     created_at: NaiveDateTime,
+    reason: Option<&'a str>,
 }
 
 /// One provider call as the engine timed it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CallRecord {
     pub operation: &'static str,
     pub outcome: &'static str,
     pub http_status: Option<i32>,
     pub latency_ms: i64,
     pub at: NaiveDateTime,
+    /// Why it failed (see `stats::call_reason`); None when it worked.
+    pub reason: Option<String>,
 }
 
 /// Writes the calls made for a task: the rows behind the per-model statistics.
@@ -438,6 +441,7 @@ pub fn record_calls(
                 http_status: c.http_status,
                 latency_ms: c.latency_ms,
                 created_at: c.at,
+                reason: c.reason.as_deref(),
             })
             .execute(conn)?;
     }

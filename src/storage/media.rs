@@ -75,6 +75,13 @@ pub fn preview(bytes: &[u8], mime: &str) -> anyhow::Result<Preview> {
     })
 }
 
+/// How long an MP4 plays, in milliseconds (0 when its header does not say).
+pub fn video_millis(bytes: &[u8]) -> i64 {
+    mp4::Mp4Reader::read_header(std::io::Cursor::new(bytes), bytes.len() as u64)
+        .map(|r| i64::try_from(r.duration().as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::library::api::Doc as OpenApi>::openapi,
     <crate::admin::api::Doc as OpenApi>::openapi,
     <crate::ops::api::Doc as OpenApi>::openapi,
+    <crate::stats::api::Doc as OpenApi>::openapi,
     <crate::gallery::api::Doc as OpenApi>::openapi,
     <crate::mail::api::Doc as OpenApi>::openapi,
 ];

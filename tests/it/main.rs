@@ -30,6 +30,7 @@ mod platform;
 mod providers;
 mod readme;
 mod remake;
+mod stats;
 mod storage;
 mod studio;
 mod vendors;

@@ -20,6 +20,7 @@ use super::store::{self, CallRecord, Stored};
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::error::AppError;
+use crate::stats::store::Tally;
 use crate::storage::label::{label_jpeg, label_png, Label};
 use crate::storage::{images, media, sha256_hex};
 
@@ -145,8 +146,15 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
     let base = state.config.engine.retry_base_ms;
     let attempts = task.attempts;
     let outcome = run
-        .write(move |conn| {
+        .write(move |conn, tally| {
             let now = Utc::now().naive_utc();
+            let failed = |conn: &mut DbConn, tally: &mut Tally, code: &str, detail: &str| {
+                let held = store::fail(conn, id, &owner_s, code, detail, now)?;
+                if held {
+                    tally.failed(now, crate::stats::task_reason(code));
+                }
+                Ok::<_, diesel::result::Error>(held)
+            };
             match &err {
                 ProviderError::Transient {
                     detail,
@@ -158,11 +166,9 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
                     store::retry_later(conn, id, &owner_s, "gen_err.retrying", detail, at, now)?
                 }
                 ProviderError::Transient { detail, .. } => {
-                    store::fail(conn, id, &owner_s, "gen_err.gave_up", detail, now)?
+                    failed(conn, tally, "gen_err.gave_up", detail)?
                 }
-                ProviderError::Permanent { code, detail, .. } => {
-                    store::fail(conn, id, &owner_s, code, detail, now)?
-                }
+                ProviderError::Permanent { code, detail, .. } => failed(conn, tally, code, detail)?,
             };
             Ok(err)
         })
@@ -232,7 +238,7 @@ impl TaskRun<'_> {
                 Submitted::Remote(remote) => {
                     let (id, owner, remote_s) = (task.id, self.owner.to_string(), remote.clone());
                     let held = self
-                        .write(move |conn| {
+                        .write(move |conn, _| {
                             store::set_remote_id(
                                 conn,
                                 id,
@@ -308,33 +314,39 @@ impl TaskRun<'_> {
             http_status: http_status.map(i32::from),
             latency_ms: started.elapsed().as_millis() as i64,
             at: Utc::now().naive_utc(),
+            reason: result.as_ref().err().map(crate::stats::call_reason),
         });
         result
     }
 
-    /// Writes the pending calls and `change` in one transaction. The calls stay pending when
-    /// it fails, so the next write (or the failure record) still has them.
+    /// Writes the pending calls and `change` in one transaction, with what both add to the
+    /// statistics rollups (`change` adds the task's outcome to the tally). The calls stay
+    /// pending when it fails, so the next write (or the failure record) still has them.
     async fn write<R, F>(&mut self, change: F) -> Result<R, AppError>
     where
-        F: FnOnce(&mut DbConn) -> QueryResult<R> + Send + 'static,
+        F: FnOnce(&mut DbConn, &mut Tally) -> QueryResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let calls = self.calls.clone();
-        let (provider, model, id) = (
+        let (provider, model, id, user_id) = (
             self.task.provider.clone(),
             self.task.model.clone(),
             self.task.id,
+            self.task.user_id,
         );
         let out = self
             .state
             .db
             .run(move |conn| {
-                if calls.is_empty() {
-                    return Ok(change(conn)?);
-                }
                 Ok(conn.transaction(|conn| {
+                    let mut tally = Tally::new(&provider, &model, user_id);
                     store::record_calls(conn, &provider, &model, id, &calls)?;
-                    change(conn)
+                    for c in &calls {
+                        tally.call(c.at, c.latency_ms, c.reason.as_deref());
+                    }
+                    let out = change(conn, &mut tally)?;
+                    tally.apply(conn)?;
+                    Ok::<_, diesel::result::Error>(out)
                 })?)
             })
             .await?;
@@ -385,7 +397,7 @@ impl TaskRun<'_> {
             // Each poll is written as it happens: a long task does not pile up its calls.
             let owner = self.owner.to_string();
             let moved = self
-                .write(move |conn| match progress {
+                .write(move |conn, _| match progress {
                     Some(p) => store::set_progress(conn, id, &owner, p, Utc::now().naive_utc()),
                     None => Ok(false),
                 })
@@ -446,7 +458,7 @@ impl TaskRun<'_> {
         );
         let visible = state.config.engine.visible_label;
         // Vendor bytes are untrusted: a decoder that panics fails this task, not the engine.
-        let (bytes, sha, thumb, w, h) =
+        let (bytes, sha, thumb, w, h, video_ms) =
             media::contained_blocking("result", move || -> anyhow::Result<_> {
                 let label = Label {
                     producer: &producer,
@@ -475,7 +487,20 @@ impl TaskRun<'_> {
                 };
                 let preview = media::preview(&bytes, &kind)?;
                 let sha = sha256_hex(&bytes);
-                Ok((bytes, sha, preview.thumb, preview.width, preview.height))
+                // Statistics count video seconds as stored, not as asked for.
+                let video_ms = if is_video {
+                    media::video_millis(&bytes)
+                } else {
+                    0
+                };
+                Ok((
+                    bytes,
+                    sha,
+                    preview.thumb,
+                    preview.width,
+                    preview.height,
+                    video_ms,
+                ))
             })
             .await
             .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
@@ -495,7 +520,7 @@ impl TaskRun<'_> {
         );
         let meta = notes.and_then(|n| serde_json::to_string(&n).ok());
         let kept = self
-            .write(move |conn| {
+            .write(move |conn, tally| {
                 let result_url = format!("/api/v1/files/result/{uuid}");
                 let stored = Stored {
                     result_url: &result_url,
@@ -507,7 +532,11 @@ impl TaskRun<'_> {
                     height: h as i32,
                     thumb_path: &thumb_s,
                 };
-                let kept = store::complete(conn, id, &owner_s, &stored, Utc::now().naive_utc())?;
+                let now = Utc::now().naive_utc();
+                let kept = store::complete(conn, id, &owner_s, &stored, now)?;
+                if kept {
+                    tally.completed(now, i64::from(!is_video), video_ms);
+                }
                 if let (true, Some(meta)) = (kept, meta) {
                     store::set_result_meta(conn, id, &meta)?;
                 }
