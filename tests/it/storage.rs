@@ -259,3 +259,59 @@ async fn results_live_in_the_bucket_and_stream_with_range() {
     assert!(app.state.storage.get(&key).await.is_err());
     app.stop().await;
 }
+
+/// Issue 11 item 6 with S3: a backup lists and copies every object of the bucket (our signed
+/// ListObjectsV2), and a restore puts them into another, empty bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_a_bucket_restores_into_another_bucket() {
+    let Some(s3) = s3_server().await else { return };
+    let endpoint = s3.endpoint.clone();
+    let (access_key, secret_key) = (s3.access_key.clone(), s3.secret_key.clone());
+    let app = TestApp::builder(Backend::Sqlite)
+        .config(move |c| {
+            c.storage.kind = picturedeck::config::StorageKind::S3;
+            c.storage.s3_endpoint = endpoint;
+            c.storage.s3_bucket = "pd-source".into();
+            c.storage.s3_access_key = access_key;
+            c.storage.s3_secret_key = secret_key;
+        })
+        .start()
+        .await
+        .unwrap();
+    let token = app.user("bucketeer").await;
+    app.finished(&token, "t2i", "海港").await;
+    let stored = app.state.storage.list().await.unwrap();
+    assert_eq!(stored.len(), 2, "result and thumbnail: {stored:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("backup");
+    let summary = picturedeck::backup::backup(&app.state.db, &app.state.storage, &dest)
+        .await
+        .unwrap();
+    assert_eq!(summary.objects, 2, "{summary}");
+
+    let target = picturedeck::storage::Storage::S3(s3_client(&s3, "pd-restored", &s3.secret_key));
+    let url = format!("sqlite:{}", dir.path().join("restored.db").display());
+    picturedeck::backup::restore(&url, &target, &dest)
+        .await
+        .unwrap();
+    assert_eq!(target.list().await.unwrap(), stored);
+    for key in &stored {
+        assert_eq!(
+            target.get(key).await.unwrap(),
+            app.state.storage.get(key).await.unwrap()
+        );
+    }
+    // The bucket now holds something: another restore into it (with a fresh database) copies
+    // nothing over what is there and refuses a foreign object.
+    target.put("results/zz/foreign.png", vec![1]).await.unwrap();
+    let url = format!("sqlite:{}", dir.path().join("again.db").display());
+    let e = picturedeck::backup::restore(&url, &target, &dest)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{e:#}").contains("object store is not empty"),
+        "{e:#}"
+    );
+    app.stop().await;
+}
