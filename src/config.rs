@@ -391,6 +391,8 @@ pub enum ProviderKind {
     Kling,
     /// A local GPU server with the AUTOMATIC1111 / Forge webui API (`--api`); synchronous.
     A1111,
+    /// A local GPU server running ComfyUI; workflows are templates in the model entries.
+    Comfyui,
 }
 
 /// What a model does with the pictures of an image-to-video task.
@@ -421,6 +423,11 @@ pub struct ModelConfig {
     /// know only keyframes ignore it.
     #[serde(default, skip_serializing_if = "is_default")]
     pub video_images: VideoImages,
+    /// ComfyUI: one workflow per kind, JSON in ComfyUI's API format, with the slots
+    /// `{{prompt}}`, `{{negative_prompt}}`, `{{seed}}`, `{{width}}`, `{{height}}`,
+    /// `{{strength}}` and `{{image}}` (docs/providers.md); other kinds ignore it.
+    #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
+    pub workflows: std::collections::HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling, OpenAI-compatible and local
-//! AUTOMATIC1111 webui adapters through
+//! AUTOMATIC1111 webui and ComfyUI adapters through
 //! real HTTP against loopback fakes of their documented contracts (`support/vendors.rs`): the
 //! requests they send, the error matrix every adapter passes (429 + Retry-After, 5xx, timeout,
 //! malformed body, moderation refusal, bad key, expired task, cancel where the vendor has it)
@@ -1341,6 +1341,259 @@ async fn a1111_cancel_interrupts_the_server(backend: Backend) {
     let task = app.wait_final(&token, &id).await;
     assert_eq!(task["data"]["status"], "canceled", "{task}");
     assert_eq!(task["data"]["result_url"], Value::Null, "nothing is stored");
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- ComfyUI
+
+/// The model name: here a label of our own, since the checkpoint is named in the workflow.
+const COMFY_MODEL: &str = "sdxl-workflow";
+
+/// A text-to-image graph in ComfyUI's API format with the documented slots.
+fn comfy_t2i_workflow() -> String {
+    json!({
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": "{{width}}", "height": "{{height}}", "batch_size": 1}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{negative_prompt}}", "clip": ["4", 1]}},
+        "3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "steps": 20, "cfg": 7.0,
+              "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0, "model": ["4", 0],
+              "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}}
+    })
+    .to_string()
+}
+
+/// Image-to-image: the reference loaded by name, encoded, and denoised by `{{strength}}`.
+fn comfy_i2i_workflow() -> String {
+    json!({
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+        "10": {"class_type": "LoadImage", "inputs": {"image": "{{image}}"}},
+        "11": {"class_type": "VAEEncode", "inputs": {"pixels": ["10", 0], "vae": ["4", 2]}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
+        "3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "steps": 20, "cfg": 7.0,
+              "sampler_name": "euler", "scheduler": "normal", "denoise": "{{strength}}",
+              "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["11", 0]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}}
+    })
+    .to_string()
+}
+
+async fn comfy_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    let comfy = json!({"name": "comfy", "kind": "comfyui", "base_url": fake.url, "concurrency": 2,
+        "timeout_seconds": 1, "models": [{"name": COMFY_MODEL, "kinds": ["t2i", "i2i", "t2v"],
+        "workflows": {"t2i": comfy_t2i_workflow(), "i2i": comfy_i2i_workflow(),
+                      "t2v": comfy_t2i_workflow()}}]});
+    app_with(backend, vec![comfy]).await
+}
+
+fn comfy_t2i(prompt: &str) -> Value {
+    json!({"type": "t2i", "prompt": prompt, "model": format!("comfy/{COMFY_MODEL}"),
+           "params": {"size": "1000x600", "seed": 42, "negative_prompt": "blurry"}})
+}
+
+both!(
+    comfyui_fills_the_workflow_template_and_fetches_its_output,
+    comfyui_errors_are_retried_or_refused_with_reasons,
+    comfyui_cancel_interrupts_the_running_prompt,
+);
+
+async fn comfyui_fills_the_workflow_template_and_fetches_its_output(backend: Backend) {
+    let fake = Fake::comfyui().await;
+    let Some(app) = comfy_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("comfy_user").await;
+    let task = run_task(&app, &token, comfy_t2i("a paper boat")).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_labelled(&app, &task).await;
+    let id = task["task_id"].as_str().unwrap();
+    let calls = outcomes(&app, id).await;
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("submit:ok"),
+        "{calls:?}"
+    );
+    let queued = fake
+        .posts()
+        .into_iter()
+        .find(|c| c.path == "/prompt")
+        .unwrap();
+    let body = queued.json();
+    assert!(
+        body["client_id"].as_str().is_some_and(|c| c.len() >= 16),
+        "{body}"
+    );
+    let graph = &body["prompt"];
+    assert_eq!(graph["6"]["inputs"]["text"], "a paper boat");
+    assert_eq!(graph["7"]["inputs"]["text"], "blurry");
+    assert_eq!(graph["3"]["inputs"]["seed"], 42, "a number, not a string");
+    assert_eq!(
+        (
+            graph["5"]["inputs"]["width"].as_u64(),
+            graph["5"]["inputs"]["height"].as_u64()
+        ),
+        (Some(1000), Some(600))
+    );
+    assert_eq!(
+        graph["3"]["inputs"]["steps"], 20,
+        "the rest of the graph as written"
+    );
+    assert_eq!(graph["6"]["inputs"]["clip"], json!(["4", 1]));
+    // The saved picture is fetched, not the preview; waiting and running were both seen.
+    let view = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/view")
+        .unwrap();
+    assert_eq!(
+        view.query,
+        "filename=ComfyUI_00001_.png&subfolder=&type=output"
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .any(|c| c.path == "/queue" && c.method == "GET"));
+
+    // Image-to-image: the reference is uploaded first and the graph names it.
+    let file_id = upload_sample(&app, &token).await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "in autumn", "images": [file_id],
+               "model": format!("comfy/{COMFY_MODEL}"), "params": {"strength": 0.35}}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_labelled(&app, &task).await;
+    let upload = fake
+        .posts()
+        .into_iter()
+        .find(|c| c.path == "/upload/image")
+        .unwrap();
+    assert!(upload.content_type.starts_with("multipart/form-data"));
+    assert_eq!(upload.field("overwrite").as_deref(), Some("true"));
+    let graph = fake
+        .posts()
+        .into_iter()
+        .filter(|c| c.path == "/prompt")
+        .nth(1)
+        .unwrap()
+        .json()["prompt"]
+        .clone();
+    let name = graph["10"]["inputs"]["image"].as_str().unwrap().to_string();
+    assert!(
+        name.starts_with("picturedeck-") && name.ends_with(".png"),
+        "{name}"
+    );
+    assert_eq!(graph["3"]["inputs"]["denoise"], 0.35);
+
+    // A video workflow's output (VideoHelperSuite's `gifs`) is an MP4, labelled too.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2v", "prompt": "waves [video]", "model": format!("comfy/{COMFY_MODEL}")}),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("video/mp4")),
+        "{task}"
+    );
+    assert_labelled(&app, &task).await;
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn comfyui_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::comfyui().await;
+    let Some(app) = comfy_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("comfy_errors").await;
+    fake.script([
+        Reply::Status {
+            status: 500,
+            body: "500 Internal Server Error\n\nServer got itself in trouble".into(),
+            retry_after: None,
+        },
+        Reply::Slow(Duration::from_millis(1500)),
+    ]);
+    let task = run_task(&app, &token, comfy_t2i("retried")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(3)),
+        "{task}"
+    );
+
+    let cases = [
+        (Some(Reply::Status { status: 400, body: r#"{"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": "", "extra_info": {}}, "node_errors": {"4": {"errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": "ckpt_name: 'x.safetensors' not in []"}]}}}"#.into(), retry_after: None }), "refused", "gen_err.bad_request"),
+        (None, "a node fails [broken]", "gen_err.bad_request"),
+        (None, "the server restarted [forgotten]", "gen_err.expired"),
+    ];
+    for (reply, prompt, code) in cases {
+        fake.script(reply);
+        let task = run_task(&app, &token, comfy_t2i(prompt)).await;
+        failed_with(&task, code);
+    }
+    // A history that is not JSON: the first /prompt passes, the garbage is the history read.
+    fake.script([Reply::Slow(Duration::ZERO), Reply::Garbage]);
+    let task = run_task(&app, &token, comfy_t2i("garbage")).await;
+    failed_with(&task, "gen_err.bad_output");
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn comfyui_cancel_interrupts_the_running_prompt(backend: Backend) {
+    let fake = Fake::comfyui().await;
+    let Some(app) = comfy_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("comfy_cancel").await;
+    let id = app.submit_task(&token, comfy_t2i("forever [slow]")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.starts_with("/history/"))
+        .count()
+        < 3
+    {
+        assert!(Instant::now() < deadline, "never running");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = outcomes(&app, &id).await;
+        if calls.last().map(String::as_str) == Some("cancel:ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cancel call recorded: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let posts = fake.posts();
+    let delete = posts
+        .iter()
+        .find(|c| c.path == "/queue")
+        .expect("a queue delete");
+    let prompt_id = delete.json()["delete"][0].as_str().unwrap().to_string();
+    let interrupt = posts
+        .iter()
+        .find(|c| c.path == "/interrupt")
+        .expect("an interrupt");
+    assert_eq!(interrupt.json()["prompt_id"], prompt_id.as_str());
+    assert!(fake.comfy_interrupted(&prompt_id));
+    let task = app.wait_final(&token, &id).await;
+    assert_eq!(task["data"]["status"], "canceled");
     app.stop().await;
     fake.stop().await;
 }

@@ -3,6 +3,7 @@
 
 pub mod a1111;
 pub mod ark;
+pub mod comfyui;
 pub mod dashscope;
 pub mod http;
 pub mod kling;
@@ -298,6 +299,15 @@ impl Registry {
                         .map(|k| a1111::A1111::parse_auth(&k))
                         .transpose()
                         .map_err(|e| anyhow::anyhow!("providers {:?}: {e}", cfg.name))?,
+                }),
+                ProviderKind::Comfyui => Arc::new(comfyui::ComfyUi {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| comfyui::DEFAULT_BASE.into()),
+                    workflows: comfyui::workflows(cfg)?,
+                    client_id: uuid::Uuid::new_v4().simple().to_string(),
                 }),
             };
             let models = cfg

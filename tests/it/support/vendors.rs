@@ -67,6 +67,37 @@ struct State {
     tasks: Mutex<HashMap<String, (String, u32, String)>>,
     /// The AUTOMATIC1111 webui's own state.
     gpu: Mutex<Gpu>,
+    /// ComfyUI's input folder and prompts.
+    comfy: Mutex<Comfy>,
+}
+
+#[derive(Default)]
+struct Comfy {
+    /// Names of uploaded pictures.
+    inputs: Vec<String>,
+    prompts: Vec<ComfyPrompt>,
+}
+
+struct ComfyPrompt {
+    id: String,
+    prompt: String,
+    /// History reads so far: a prompt waits for one, runs for two, then is done.
+    reads: u32,
+    interrupted: bool,
+}
+
+impl ComfyPrompt {
+    fn waiting(&self) -> bool {
+        self.reads < 2 && !self.interrupted
+    }
+
+    fn done(&self) -> bool {
+        self.interrupted || (self.reads > 3 && !self.prompt.contains("[slow]"))
+    }
+
+    fn running(&self) -> bool {
+        !self.waiting() && !self.done()
+    }
 }
 
 #[derive(Default)]
@@ -130,6 +161,22 @@ impl Fake {
             b64(format!("{user}:{password}").as_bytes())
         ));
         fake
+    }
+
+    /// A ComfyUI server (no authentication, as ComfyUI has none).
+    pub async fn comfyui() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(comfyui(r, b, s))).await
+    }
+
+    /// Whether ComfyUI was told to interrupt this prompt while it ran.
+    pub fn comfy_interrupted(&self, id: &str) -> bool {
+        self.state
+            .comfy
+            .lock()
+            .unwrap()
+            .prompts
+            .iter()
+            .any(|p| p.id == id && p.interrupted)
     }
 
     /// Whether the webui is drawing a picture now (an interrupt stops it at once).
@@ -831,4 +878,188 @@ async fn a1111(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
         "parameters": request,
         "info": json!({"prompt": prompt, "seed": request["seed"]}).to_string(),
     }))
+}
+
+/// ComfyUI's `server.py`: `POST /upload/image` (multipart `image`), `POST /prompt {prompt,
+/// client_id}` (400 `{error, node_errors}` for a graph it refuses), `GET /queue`, `GET
+/// /history/{id}` (`{}` until the prompt ran), `GET /view`, `POST /queue {delete}` and `POST
+/// /interrupt {prompt_id}`. A queued prompt waits one history read, runs two, then is done.
+/// Prompt words: `[slow]` runs until interrupted, `[broken]` fails in a node, `[forgotten]`
+/// vanishes (a restarted server), `[video]` saves an MP4 under `gifs`.
+async fn comfyui(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let path = req.path().to_string();
+    let post = req.method() == actix_web::http::Method::POST;
+    let scripted = if (post && path == "/prompt") || path.starts_with("/history/") {
+        record(&req, &body, &state)
+    } else {
+        log_call(&req, &body, &state);
+        None
+    };
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body(r#"{"outputs": ["#)
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        _ => {}
+    }
+    let refused = |kind: &str, message: &str| {
+        status(
+            400,
+            &json!({"error": {"type": kind, "message": message, "details": "", "extra_info": {}},
+                    "node_errors": {}})
+            .to_string(),
+            None,
+        )
+    };
+    if post && path == "/upload/image" {
+        if form_field(&body, "image").is_none_or(|b| image::load_from_memory(b).is_err()) {
+            return HttpResponse::BadRequest().finish();
+        }
+        let marker = b"filename=\"";
+        let at = body
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .map(|p| p + marker.len())
+            .unwrap_or(0);
+        let end = body[at..].iter().position(|b| *b == b'"').unwrap_or(0);
+        let name = String::from_utf8_lossy(&body[at..at + end]).into_owned();
+        state.comfy.lock().unwrap().inputs.push(name.clone());
+        return HttpResponse::Ok().json(json!({"name": name, "subfolder": "", "type": "input"}));
+    }
+    if post && path == "/prompt" {
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(graph) = request["prompt"].as_object() else {
+            return refused("no_prompt", "No prompt provided");
+        };
+        let text = serde_json::to_string(graph).unwrap();
+        if text.contains("{{") {
+            return refused(
+                "prompt_outputs_failed_validation",
+                "Prompt outputs failed validation",
+            );
+        }
+        let mut comfy = state.comfy.lock().unwrap();
+        for node in graph.values() {
+            if node["class_type"] == "LoadImage"
+                && !comfy.inputs.iter().any(|i| node["inputs"]["image"] == *i)
+            {
+                return refused("prompt_outputs_failed_validation", "Invalid image file");
+            }
+        }
+        let prompt = graph
+            .values()
+            .filter(|n| n["class_type"] == "CLIPTextEncode")
+            .find_map(|n| n["inputs"]["text"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let id = format!("5f6c2d8e-0000-4000-8000-{:012}", comfy.prompts.len() + 1);
+        let number = comfy.prompts.len();
+        comfy.prompts.push(ComfyPrompt {
+            id: id.clone(),
+            prompt,
+            reads: 0,
+            interrupted: false,
+        });
+        return HttpResponse::Ok()
+            .json(json!({"prompt_id": id, "number": number, "node_errors": {}}));
+    }
+    if post && path == "/queue" {
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut comfy = state.comfy.lock().unwrap();
+        for id in request["delete"].as_array().cloned().unwrap_or_default() {
+            // Only a waiting prompt can be deleted.
+            comfy.prompts.retain(|p| !(p.id == id && p.waiting()));
+        }
+        return HttpResponse::Ok().finish();
+    }
+    if post && path == "/interrupt" {
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut comfy = state.comfy.lock().unwrap();
+        for p in comfy.prompts.iter_mut() {
+            if p.running() && request["prompt_id"].as_str().is_none_or(|id| id == p.id) {
+                p.interrupted = true;
+            }
+        }
+        return HttpResponse::Ok().finish();
+    }
+    if path == "/queue" {
+        let comfy = state.comfy.lock().unwrap();
+        let entry = |p: &ComfyPrompt| json!([0, p.id, {}, {"client_id": "x"}, ["9"]]);
+        return HttpResponse::Ok().json(json!({
+            "queue_running": comfy.prompts.iter().filter(|p| p.running()).map(entry).collect::<Vec<_>>(),
+            "queue_pending": comfy.prompts.iter().filter(|p| p.waiting()).map(entry).collect::<Vec<_>>(),
+        }));
+    }
+    if path == "/view" {
+        let query = req.query_string();
+        if !query.contains("type=output") || !query.contains("filename=ComfyUI_") {
+            return HttpResponse::NotFound().finish();
+        }
+        return if query.contains(".mp4") {
+            HttpResponse::Ok()
+                .content_type("video/mp4")
+                .body(sample_mp4())
+        } else {
+            HttpResponse::Ok()
+                .content_type("image/png")
+                .body(sample_png())
+        };
+    }
+    if let Some(id) = path.strip_prefix("/history/") {
+        let mut comfy = state.comfy.lock().unwrap();
+        let Some(p) = comfy.prompts.iter_mut().find(|p| p.id == id) else {
+            return HttpResponse::Ok().json(json!({}));
+        };
+        if p.prompt.contains("[forgotten]") {
+            let id = p.id.clone();
+            comfy.prompts.retain(|p| p.id != id);
+            return HttpResponse::Ok().json(json!({}));
+        }
+        p.reads += 1;
+        if !p.done() {
+            return HttpResponse::Ok().json(json!({}));
+        }
+        let (outputs, status_str, messages) = if p.interrupted {
+            (
+                json!({}),
+                "error",
+                json!([["execution_interrupted", {"prompt_id": id}]]),
+            )
+        } else if p.prompt.contains("[broken]") {
+            (
+                json!({}),
+                "error",
+                json!([["execution_start", {"prompt_id": id}],
+                ["execution_error", {"prompt_id": id, "node_id": "3", "node_type": "KSampler",
+                 "exception_message": "Allocation on device 0 would exceed allowed memory. (out of memory)",
+                 "exception_type": "torch.OutOfMemoryError"}]]),
+            )
+        } else if p.prompt.contains("[video]") {
+            (
+                json!({"9": {"gifs": [{"filename": "ComfyUI_00001.mp4", "subfolder": "", "type": "output", "format": "video/h264-mp4"}]}}),
+                "success",
+                json!([]),
+            )
+        } else {
+            (
+                json!({"8": {"images": [{"filename": "ComfyUI_temp_0001.png", "subfolder": "", "type": "temp"}]},
+                    "9": {"images": [{"filename": "ComfyUI_00001_.png", "subfolder": "", "type": "output"}]}}),
+                "success",
+                json!([]),
+            )
+        };
+        return HttpResponse::Ok().json(json!({id: {
+            "prompt": [0, id, {}, {}, ["9"]], "outputs": outputs,
+            "status": {"status_str": status_str, "completed": status_str == "success", "messages": messages},
+            "meta": {}
+        }}));
+    }
+    status(404, "404: Not Found", None)
 }
