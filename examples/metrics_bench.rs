@@ -150,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
                         } else {
                             old
                         },
+                        reason: (i % 7 == 0).then(|| "server_error".to_string()),
                     })
                     .collect();
                 gen_store::record_calls(conn, "local", "procedural", generation, &records)?;

@@ -110,6 +110,10 @@ impl Default for RetentionConfig {
             api_calls_days: 90,
             prune_interval_minutes: 60,
             batch_size: 1000,
+        }
+    }
+}
+
 /// Admin statistics (issue 11 item 3). Prices are per model, in `[[providers.models]]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
