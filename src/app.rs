@@ -42,6 +42,8 @@ pub struct AppState {
     pub imports: crate::library::archive::ImportSlots,
     /// The compiled moderation word lists.
     pub moderation: crate::moderation::service::PromptCheck,
+    /// The moderation service every result passes before it is stored.
+    pub result_check: crate::moderation::providers::ResultCheck,
 }
 
 impl AppState {
@@ -64,6 +66,9 @@ impl AppState {
             live: Default::default(),
             imports: Default::default(),
             moderation: Default::default(),
+            result_check: crate::moderation::providers::ResultCheck::from_config(
+                &config.moderation.provider,
+            )?,
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),
@@ -131,6 +136,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
     crate::mail::api::configure(cfg);
     crate::mail::pages::configure(cfg);
+    crate::moderation::api::configure(cfg);
+    crate::moderation::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
 }

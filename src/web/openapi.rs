@@ -45,6 +45,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::generation::api::Doc as OpenApi>::openapi,
     <crate::library::api::Doc as OpenApi>::openapi,
     <crate::admin::api::Doc as OpenApi>::openapi,
+    <crate::moderation::api::Doc as OpenApi>::openapi,
 ];
 
 /// The whole document, built once.

@@ -22,6 +22,7 @@ mod library_pages;
 mod live;
 mod mail;
 mod moderation;
+mod moderation_results;
 mod pages;
 mod platform;
 mod providers;
