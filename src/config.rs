@@ -339,15 +339,34 @@ pub enum ProviderKind {
     Openai,
     /// Alibaba Model Studio (DashScope), Wan models; asynchronous.
     Dashscope,
+    /// Stability AI Stable Image v2beta (ultra, core, sd3.5 models); synchronous.
+    Stability,
+    /// Volcengine Ark: Seedream images (synchronous) and Seedance videos (asynchronous).
+    Ark,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a model does with the pictures of an image-to-video task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoImages {
+    /// The first picture opens the clip and a second one ends it (keyframes).
+    #[default]
+    Frames,
+    /// Every picture is a reference the clip draws on (Seedance `reference_image`).
+    References,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub kinds: Vec<crate::generation::model::Kind>,
+    /// Image-to-video: `frames` (first, then last frame) or `references`; adapters that
+    /// know only keyframes ignore it.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub video_images: VideoImages,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -374,6 +393,10 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub requests_per_minute: u32,
     pub models: Vec<ModelConfig>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_provider_timeout() -> u64 {
@@ -427,6 +450,7 @@ fn default_providers() -> Vec<ProviderConfig> {
             name: "procedural".into(),
             label: Some("PictureDeck offline engine".into()),
             kinds: vec![Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v],
+            ..ModelConfig::default()
         }],
     }]
 }

@@ -491,6 +491,7 @@ async fn requests_per_minute_spaces_the_calls_to_the_vendor() {
                     name: "gpt-image-1".into(),
                     label: None,
                     kinds: vec![Kind::T2i],
+                    ..ModelConfig::default()
                 }],
             });
         })

@@ -470,6 +470,7 @@ async fn app_with_vendor(backend: crate::support::Backend, base: String) -> Test
                     name: "wan-t2v".into(),
                     label: None,
                     kinds: vec![Kind::T2v],
+                    ..ModelConfig::default()
                 }],
             });
         })

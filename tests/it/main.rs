@@ -30,3 +30,4 @@ mod readme;
 mod remake;
 mod storage;
 mod studio;
+mod vendors;

@@ -31,6 +31,7 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
                     name: "gpt-image-1".into(),
                     label: None,
                     kinds: vec![Kind::T2i, Kind::I2i],
+                    ..ModelConfig::default()
                 }],
             });
         })
@@ -45,7 +46,7 @@ pub async fn run_task(app: &TestApp, token: &str, body: Value) -> Value {
     app.wait_final(token, &id).await["data"].clone()
 }
 
-async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
+pub(crate) async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
     let id = task_id.to_string();
     app.state
         .db
@@ -61,7 +62,7 @@ async fn outcomes(app: &TestApp, task_id: &str) -> Vec<String> {
 }
 
 /// When each provider call of a task was recorded (at its end) and how long it took, in order.
-async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
+pub(crate) async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime, i64)> {
     let id = task_id.to_string();
     app.state
         .db
@@ -80,7 +81,7 @@ async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::NaiveDateTime,
 }
 
 /// Uploads the sample PNG as a reference; returns its file id.
-async fn upload_sample(app: &TestApp, token: &str) -> String {
+pub(crate) async fn upload_sample(app: &TestApp, token: &str) -> String {
     let res = reqwest::Client::new()
         .post(app.at("/api/v1/upload"))
         .bearer_auth(token)
@@ -342,21 +343,25 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                         name: "wan2.2-t2i-flash".into(),
                         label: None,
                         kinds: vec![Kind::T2i],
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.5-i2i-preview".into(),
                         label: None,
                         kinds: vec![Kind::I2i],
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.2-t2v-plus".into(),
                         label: None,
                         kinds: vec![Kind::T2v],
+                        ..ModelConfig::default()
                     },
                     ModelConfig {
                         name: "wan2.2-kf2v-flash".into(),
                         label: None,
                         kinds: vec![Kind::I2v],
+                        ..ModelConfig::default()
                     },
                 ],
             });

@@ -371,6 +371,16 @@ impl TaskRun<'_> {
                 .ok()
                 .flatten();
             if status.as_deref() != Some("processing") {
+                // The person canceled: a vendor that can drop the task does not make it (nor
+                // charge for it). Whether it could is only logged; we stop polling either way.
+                if status.as_deref() == Some("canceled") && entry.provider.can_cancel() {
+                    if let Err(e) = self
+                        .timed(entry, "cancel", entry.provider.cancel(job, remote))
+                        .await
+                    {
+                        tracing::info!(task = %self.task.uuid, "the vendor kept the task: {e:?}");
+                    }
+                }
                 return Err(ProviderError::permanent(
                     "gen_err.canceled",
                     "the task is no longer running",

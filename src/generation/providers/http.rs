@@ -57,6 +57,9 @@ pub async fn classify(res: reqwest::Response) -> Result<reqwest::Response, Provi
         || lower.contains("safety")
         || lower.contains("datainspectionfailed")
         || lower.contains("content_filter")
+        // Volcengine Ark: InputTextSensitiveContentDetected, OutputImageRiskDetection, ...
+        || lower.contains("sensitivecontentdetected")
+        || lower.contains("riskdetection")
     {
         "gen_err.moderation"
     } else if matches!(status.as_u16(), 401 | 403) {
@@ -110,4 +113,45 @@ pub fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("PictureDeck/", env!("CARGO_PKG_VERSION")))
         .build()?)
+}
+
+/// Results larger than this are refused rather than held in memory.
+pub const MAX_RESULT_BYTES: usize = 512 * 1024 * 1024;
+
+/// An image or MP4 the vendor sent, as an `Output` of the type its bytes say it is (the
+/// vendor's Content-Type is not trusted).
+pub fn media_output(bytes: Vec<u8>) -> ProviderResult<super::Output> {
+    let mime = crate::storage::media::sniff(&bytes).ok_or_else(|| {
+        ProviderError::permanent("gen_err.bad_output", "the result is neither image nor MP4")
+    })?;
+    Ok(super::Output {
+        bytes,
+        mime: mime.to_string(),
+    })
+}
+
+/// An image sent as base64 inside a JSON answer.
+pub fn base64_output(b64: &str) -> ProviderResult<super::Output> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("bad base64: {e}")))?;
+    media_output(bytes)
+}
+
+/// Downloads a vendor's result URL at once (they expire, often within 24 h).
+pub async fn download(http: &reqwest::Client, url: &str) -> ProviderResult<super::Output> {
+    let res = http.get(url).send().await.map_err(transport_error)?;
+    media_output(read_capped(classify(res).await?, MAX_RESULT_BYTES).await?)
+}
+
+/// A reference image inline as a data URL: our files are not on the public internet, so a
+/// vendor cannot fetch them by address.
+pub fn data_url(image: &super::InputImage) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:{};base64,{}",
+        image.mime,
+        base64::engine::general_purpose::STANDARD.encode(&image.bytes)
+    )
 }

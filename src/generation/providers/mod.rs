@@ -1,10 +1,12 @@
 //! Model providers behind one trait. Each adapter is a file here; which ones run, with which
 //! models, keys and limits, comes from `[[providers]]` in the configuration.
 
+pub mod ark;
 pub mod dashscope;
 pub mod http;
 pub mod local;
 pub mod openai;
+pub mod stability;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Kind, Params, ResultNotes};
@@ -133,6 +136,21 @@ pub trait Provider: Send + Sync {
         job: &'a Job,
         remote_id: &'a str,
     ) -> BoxFuture<'a, ProviderResult<Polled>>;
+
+    /// Whether the vendor can drop a remote task it is still working on (`cancel`).
+    fn can_cancel(&self) -> bool {
+        false
+    }
+
+    /// Asks the vendor to drop a remote task the person canceled, so it is not made (and,
+    /// with most vendors, not charged). Only called when `can_cancel` says so.
+    fn cancel<'a>(
+        &'a self,
+        _job: &'a Job,
+        _remote_id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<()>> {
+        async { Ok(()) }.boxed()
+    }
 }
 
 fn required_key(cfg: &ProviderConfig) -> anyhow::Result<String> {
@@ -219,6 +237,28 @@ impl Registry {
                         .clone()
                         .unwrap_or_else(|| dashscope::DEFAULT_BASE.into()),
                     key: required_key(cfg)?,
+                }),
+                ProviderKind::Stability => Arc::new(stability::Stability {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| stability::DEFAULT_BASE.into()),
+                    key: required_key(cfg)?,
+                }),
+                ProviderKind::Ark => Arc::new(ark::Ark {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| ark::DEFAULT_BASE.into()),
+                    key: required_key(cfg)?,
+                    reference_models: cfg
+                        .models
+                        .iter()
+                        .filter(|m| m.video_images == crate::config::VideoImages::References)
+                        .map(|m| m.name.clone())
+                        .collect(),
                 }),
             };
             let models = cfg

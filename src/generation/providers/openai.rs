@@ -1,14 +1,15 @@
 //! OpenAI Images (PROVIDERS.md): synchronous `POST /v1/images/generations` for t2i and
 //! multipart `POST /v1/images/edits` for i2i; GPT image models answer with `b64_json`.
-//! Also serves "OpenAI-compatible" vendors through `base_url`.
+//! Also serves "OpenAI-compatible" vendors through `base_url`: many of them answer with a
+//! `url` (downloaded at once) instead of `b64_json`, and refuse fields they do not know, so we
+//! send no `quality`, `background` or `response_format`.
 
-use base64::Engine as _;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 
-use super::http::{classify, json_capped, transport_error};
+use super::http::{base64_output, classify, download, json_capped, transport_error};
 use super::{Job, Output, Polled, Provider, ProviderError, ProviderResult, Submitted};
 use crate::generation::model::Kind;
 
@@ -28,6 +29,7 @@ struct ImagesResponse {
 #[derive(Deserialize)]
 struct ImageData {
     b64_json: Option<String>,
+    url: Option<String>,
 }
 
 /// The sizes GPT image models accept; anything else is mapped to the closest shape.
@@ -53,7 +55,6 @@ impl OpenAi {
             "prompt": job.prompt,
             "n": 1,
             "size": size(job),
-            "output_format": "png",
         });
         let res = self
             .http
@@ -98,27 +99,26 @@ impl OpenAi {
 
     async fn image_from(&self, res: reqwest::Response) -> ProviderResult<Output> {
         let body: ImagesResponse = json_capped(classify(res).await?).await?;
-        let b64 = body
-            .data
-            .into_iter()
-            .find_map(|d| d.b64_json)
-            .ok_or_else(|| {
-                ProviderError::permanent("gen_err.bad_output", "no image in the answer")
-            })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|e| {
-                ProviderError::permanent("gen_err.bad_output", format!("bad base64: {e}"))
-            })?;
-        let mime = crate::storage::images::sniff(&bytes)
-            .map(|(_, m)| m)
-            .ok_or_else(|| {
-                ProviderError::permanent("gen_err.bad_output", "the answer is not an image")
-            })?;
-        Ok(Output {
-            bytes,
-            mime: mime.to_string(),
-        })
+        let item = body.data.into_iter().next().ok_or_else(|| {
+            ProviderError::permanent("gen_err.bad_output", "no image in the answer")
+        })?;
+        let output = match (item.b64_json, item.url) {
+            (Some(b64), _) => base64_output(&b64)?,
+            (None, Some(url)) => download(&self.http, &url).await?,
+            (None, None) => {
+                return Err(ProviderError::permanent(
+                    "gen_err.bad_output",
+                    "no image in the answer",
+                ))
+            }
+        };
+        if !output.mime.starts_with("image/") {
+            return Err(ProviderError::permanent(
+                "gen_err.bad_output",
+                "the answer is not an image",
+            ));
+        }
+        Ok(output)
     }
 }
 

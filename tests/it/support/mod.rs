@@ -3,6 +3,7 @@
 
 pub mod fakes;
 pub mod smtp;
+pub mod vendors;
 pub mod webdriver;
 
 use std::net::TcpListener;

@@ -1,0 +1,508 @@
+//! Loopback fakes of Stability AI v2beta, Volcengine Ark (Seedream, Seedance) and a second
+//! "OpenAI-compatible" images service, each speaking its documented contract (the adapters'
+//! module comments name the pages). Like `fakes.rs`, a script of replies lets a test ask for
+//! rate limits, outages, refusals and garbage; words in a prompt steer remote tasks.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use super::fakes::{sample_mp4, sample_png};
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub content_type: String,
+    pub accept: String,
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// A text field of a multipart body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        form_field(&self.body, name).map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+/// One scripted reply; when the script is empty the fake does what its contract says.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A success with these bytes as the picture (a JPEG or WebP, say).
+    Bytes(Vec<u8>),
+    Status {
+        status: u16,
+        body: String,
+        retry_after: Option<u64>,
+    },
+    /// 200 with a body that is not what the contract promises.
+    Garbage,
+    /// The normal answer, after this pause.
+    Slow(Duration),
+    /// Stability: the JSON form `{image, finish_reason, seed}` whatever Accept said (as a
+    /// gateway in front of the API may answer).
+    Json,
+    /// Seedream: a `url` to download instead of the inline picture asked for.
+    Url,
+}
+
+#[derive(Default)]
+struct State {
+    calls: Mutex<Vec<Call>>,
+    script: Mutex<VecDeque<Reply>>,
+    /// Ark: remote video tasks by id: (prompt, polls, status).
+    tasks: Mutex<HashMap<String, (String, u32, String)>>,
+}
+
+pub struct Fake {
+    pub url: String,
+    state: Arc<State>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Fake {
+    async fn serve(
+        handler: fn(HttpRequest, web::Bytes, web::Data<Arc<State>>) -> BoxReply,
+    ) -> Fake {
+        let state = Arc::new(State::default());
+        let data = web::Data::new(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(handler))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Fake { url, state, handle }
+    }
+
+    pub async fn stability() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(stability(r, b, s))).await
+    }
+
+    pub async fn ark() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(ark(r, b, s))).await
+    }
+
+    pub async fn openai_compatible() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(compatible(r, b, s))).await
+    }
+
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().unwrap().extend(replies);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// Calls that asked for work (POSTs), not polls, downloads or cancels.
+    pub fn posts(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == "POST")
+            .collect()
+    }
+
+    /// The status the fake holds for a remote task.
+    pub fn task_status(&self, id: &str) -> Option<String> {
+        self.state
+            .tasks
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|t| t.2.clone())
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+type BoxReply = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse>>>;
+
+fn header(req: &HttpRequest, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Records the call and takes the next scripted reply, if any.
+fn record(req: &HttpRequest, body: &web::Bytes, state: &State) -> Option<Reply> {
+    state.calls.lock().unwrap().push(Call {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        authorization: req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        content_type: header(req, "content-type"),
+        accept: header(req, "accept"),
+        body: body.to_vec(),
+    });
+    state.script.lock().unwrap().pop_front()
+}
+
+fn status(status: u16, body: &str, retry_after: Option<u64>) -> HttpResponse {
+    let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    if let Some(secs) = retry_after {
+        res.insert_header(("retry-after", secs.to_string()));
+    }
+    res.content_type("application/json").body(body.to_string())
+}
+
+/// The bytes of multipart field `name` (a plain parser: enough for what reqwest sends).
+pub fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let marker = format!("name=\"{name}\"");
+    let at = body
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())?;
+    let rest = &body[at..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let rest = &rest[start..];
+    let end = rest.windows(4).position(|w| w == b"\r\n--")?;
+    Some(&rest[..end])
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn mime_of(bytes: &[u8]) -> &'static str {
+    picturedeck::storage::media::sniff(bytes).unwrap_or("application/octet-stream")
+}
+
+/// A small real JPEG, which is what Seedream answers with.
+pub fn sample_jpeg() -> Vec<u8> {
+    picturedeck::storage::images::encode_jpeg(&image::DynamicImage::ImageRgb8(
+        image::RgbImage::from_fn(72, 40, |x, y| {
+            image::Rgb([(x * 3) as u8, 120, (y * 6) as u8])
+        }),
+    ))
+    .unwrap()
+}
+
+/// Stability v2beta `POST /v2beta/stable-image/generate/{ultra|core|sd3}`: multipart only,
+/// Bearer key, `Accept: image/*` (raw bytes with `finish-reason` and `seed` headers) or
+/// `application/json`. A prompt with `[filtered]` ends CONTENT_FILTERED.
+async fn stability(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<State>>,
+) -> HttpResponse {
+    let scripted = record(&req, &body, &state);
+    let bad = |what: &str| {
+        status(
+            400,
+            &json!({"id": "e1", "name": "bad_request", "errors": [what]}).to_string(),
+            None,
+        )
+    };
+    let endpoint = req.path().strip_prefix("/v2beta/stable-image/generate/");
+    if req.method() != actix_web::http::Method::POST
+        || !matches!(endpoint, Some("ultra" | "core" | "sd3"))
+    {
+        return status(
+            404,
+            r#"{"id":"e0","name":"not_found","errors":["no such route"]}"#,
+            None,
+        );
+    }
+    if !header(&req, "authorization").starts_with("Bearer sk-") {
+        return status(
+            401,
+            r#"{"id":"e2","name":"unauthorized","errors":["missing authorization header"]}"#,
+            None,
+        );
+    }
+    if !header(&req, "content-type").starts_with("multipart/form-data") {
+        return bad("content-type: must be multipart/form-data");
+    }
+    let field = |n: &str| form_field(&body, n).map(|b| String::from_utf8_lossy(b).into_owned());
+    let prompt = field("prompt").unwrap_or_default();
+    if prompt.is_empty() {
+        return bad("prompt: is required");
+    }
+    if endpoint == Some("sd3") && field("mode").as_deref() == Some("image-to-image") {
+        if form_field(&body, "image").is_none() || field("strength").is_none() {
+            return bad("image-to-image: image and strength are required");
+        }
+        if field("aspect_ratio").is_some() {
+            return bad("aspect_ratio: not allowed in image-to-image mode");
+        }
+    }
+    let mut picture = sample_png();
+    let mut as_json = header(&req, "accept").starts_with("application/json");
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .content_type("image/png")
+                .insert_header(("finish-reason", "SUCCESS"))
+                .body("this is not a picture")
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        Some(Reply::Bytes(bytes)) => picture = bytes,
+        Some(Reply::Json) => as_json = true,
+        Some(Reply::Url) | None => {}
+    }
+    let reason = if prompt.contains("[filtered]") {
+        "CONTENT_FILTERED"
+    } else {
+        "SUCCESS"
+    };
+    let seed = field("seed").unwrap_or_else(|| "1234".into());
+    if as_json {
+        let mime = mime_of(&picture);
+        return HttpResponse::Ok()
+            .content_type(format!("application/json; type={mime}"))
+            .body(
+                json!({"image": b64(&picture), "finish_reason": reason, "seed": seed.parse::<u64>().unwrap_or(0)})
+                    .to_string(),
+            );
+    }
+    HttpResponse::Ok()
+        .content_type(mime_of(&picture))
+        .insert_header(("finish-reason", reason))
+        .insert_header(("seed", seed))
+        .body(picture)
+}
+
+fn ark_error(status_code: u16, code: &str, message: &str) -> HttpResponse {
+    status(
+        status_code,
+        &json!({"error": {"code": code, "message": message, "param": "", "type": "BadRequest"}})
+            .to_string(),
+        None,
+    )
+}
+
+/// Volcengine Ark under `/api/v3`: Seedream `POST /images/generations` (sync) and Seedance
+/// `/contents/generations/tasks` (create, get, DELETE). Prompt words: `[moderation]` is refused
+/// at submit, `[unsafe-output]` makes a Seedance task fail its output check, `[expired]` expires,
+/// `[forgotten]` is unknown when polled, `[slow]` stays queued for many polls.
+async fn ark(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let scripted = record(&req, &body, &state);
+    let host = req.connection_info().host().to_string();
+    let path = req.path().to_string();
+    if let Some(file) = path.strip_prefix("/files/") {
+        return if file.ends_with(".mp4") {
+            HttpResponse::Ok()
+                .content_type("video/mp4")
+                .body(sample_mp4())
+        } else {
+            HttpResponse::Ok()
+                .content_type("image/jpeg")
+                .body(sample_jpeg())
+        };
+    }
+    if header(&req, "authorization") != "Bearer ark-test-key" {
+        return ark_error(401, "AuthenticationError", "the API key is invalid");
+    }
+    let mut picture = sample_jpeg();
+    let mut as_url = false;
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body(r#"{"data": [{"b64_json": 7"#)
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        Some(Reply::Bytes(bytes)) => picture = bytes,
+        Some(Reply::Url) => as_url = true,
+        _ => {}
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if path == "/api/v3/images/generations" && req.method() == actix_web::http::Method::POST {
+        let prompt = request["prompt"].as_str().unwrap_or("");
+        if request["model"].as_str().is_none() || prompt.is_empty() {
+            return ark_error(400, "MissingParameter", "model and prompt are required");
+        }
+        if prompt.contains("[moderation]") {
+            return ark_error(
+                400,
+                "InputTextSensitiveContentDetected",
+                "The request failed because the input text may contain sensitive information.",
+            );
+        }
+        let size = request["size"].as_str().unwrap_or("2048x2048");
+        let item = if request["response_format"] == "b64_json" && !as_url {
+            json!({"b64_json": b64(&picture), "size": size})
+        } else {
+            json!({"url": format!("http://{host}/files/seedream-1.jpeg"), "size": size})
+        };
+        return HttpResponse::Ok().json(json!({
+            "model": request["model"], "created": 1_790_000_000,
+            "data": [item],
+            "usage": {"generated_images": 1, "output_tokens": 16384, "total_tokens": 16384}
+        }));
+    }
+    let tasks_path = "/api/v3/contents/generations/tasks";
+    if path == tasks_path && req.method() == actix_web::http::Method::POST {
+        let Some(content) = request["content"].as_array() else {
+            return ark_error(400, "MissingParameter", "content is required");
+        };
+        let prompt = content
+            .iter()
+            .find(|c| c["type"] == "text")
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or("")
+            .to_string();
+        if prompt.contains("[moderation]") {
+            return ark_error(
+                400,
+                "InputTextSensitiveContentDetected",
+                "The request failed because the input text may contain sensitive information.",
+            );
+        }
+        let roles_ok = content
+            .iter()
+            .filter(|c| c["type"] == "image_url")
+            .all(|c| {
+                c["image_url"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("data:image/"))
+                    && matches!(
+                        c["role"].as_str(),
+                        Some("first_frame" | "last_frame" | "reference_image")
+                    )
+            });
+        if !roles_ok {
+            return ark_error(
+                400,
+                "InvalidParameter",
+                "image_url items need a url and a role",
+            );
+        }
+        let mut tasks = state.tasks.lock().unwrap();
+        let id = format!("cgt-20261201-{}", tasks.len() + 1);
+        tasks.insert(id.clone(), (prompt, 0, "queued".into()));
+        return HttpResponse::Ok().json(json!({"id": id}));
+    }
+    let Some(id) = path.strip_prefix(&format!("{tasks_path}/")) else {
+        return ark_error(404, "NotFound", "no such route");
+    };
+    let mut tasks = state.tasks.lock().unwrap();
+    let Some((prompt, polls, status_now)) = tasks.get_mut(id) else {
+        return ark_error(404, "ResourceNotFound", "the task does not exist");
+    };
+    // Task records are deleted after 7 days: the id is then unknown.
+    if prompt.contains("[forgotten]") {
+        return ark_error(404, "ResourceNotFound", "the task does not exist");
+    }
+    if req.method() == actix_web::http::Method::DELETE {
+        return match status_now.as_str() {
+            "queued" => {
+                *status_now = "cancelled".into();
+                HttpResponse::Ok().json(json!({}))
+            }
+            other => ark_error(
+                400,
+                "InvalidParameter",
+                &format!("a task that is {other} cannot be cancelled"),
+            ),
+        };
+    }
+    if status_now == "queued" || status_now == "running" {
+        *polls += 1;
+        let steps = if prompt.contains("[slow]") { 1000 } else { 3 };
+        *status_now = if *polls >= steps {
+            if prompt.contains("[unsafe-output]") {
+                "failed"
+            } else if prompt.contains("[expired]") {
+                "expired"
+            } else {
+                "succeeded"
+            }
+        } else if *polls > 1 && !prompt.contains("[slow]") {
+            "running"
+        } else {
+            "queued"
+        }
+        .into();
+    }
+    let mut answer = json!({
+        "id": id, "model": "seedance", "status": status_now,
+        "created_at": 1_790_000_000, "updated_at": 1_790_000_010,
+    });
+    match status_now.as_str() {
+        "succeeded" => {
+            answer["content"] = json!({"video_url": format!("http://{host}/files/{id}.mp4")});
+            answer["usage"] = json!({"completion_tokens": 108_900, "total_tokens": 108_900});
+        }
+        "failed" => {
+            answer["error"] = json!({"code": "OutputVideoSensitiveContentDetected", "message": "The generated video may contain sensitive information."});
+        }
+        _ => {}
+    }
+    HttpResponse::Ok().json(answer)
+}
+
+/// A second OpenAI-compatible images service, different the way such services are: it
+/// answers with `url` (a JPEG on its own file route) instead of `b64_json`, and refuses the
+/// fields it does not know (`quality`, `output_format`, `background`, `moderation`).
+async fn compatible(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<State>>,
+) -> HttpResponse {
+    let scripted = record(&req, &body, &state);
+    let host = req.connection_info().host().to_string();
+    if req.path().starts_with("/files/") {
+        return HttpResponse::Ok()
+            .content_type("image/jpeg")
+            .body(sample_jpeg());
+    }
+    if let Some(Reply::Status {
+        status: s,
+        body,
+        retry_after,
+    }) = scripted
+    {
+        return status(s, &body, retry_after);
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    for unknown in ["quality", "output_format", "background", "moderation"] {
+        if !request[unknown].is_null() {
+            return status(
+                400,
+                &json!({"error": {"message": format!("Unrecognized request argument supplied: {unknown}"), "type": "invalid_request_error", "param": unknown, "code": null}}).to_string(),
+                None,
+            );
+        }
+    }
+    HttpResponse::Ok().json(json!({
+        "created": 1_790_000_000,
+        "data": [{"url": format!("http://{host}/files/img-1.jpeg"), "revised_prompt": null}]
+    }))
+}

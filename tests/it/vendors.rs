@@ -1,0 +1,843 @@
+//! The Stability AI, Volcengine Ark (Seedream, Seedance) and OpenAI-compatible adapters through
+//! real HTTP against loopback fakes of their documented contracts (`support/vendors.rs`): the
+//! requests they send, the error matrix every adapter passes (429 + Retry-After, 5xx, timeout,
+//! malformed body, moderation refusal, bad key, expired task, cancel where the vendor has it)
+//! and the AIGC label on what they return — on SQLite and on PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::providers::{call_times, outcomes, run_task, upload_sample};
+use crate::support::vendors::{sample_jpeg, Fake, Reply};
+use crate::support::{Backend, TestApp};
+
+const STABILITY_KEY: &str = "sk-stability-test-123";
+/// The only key the Ark fake accepts.
+const ARK_KEY: &str = "ark-test-key";
+
+/// Each named `async fn(Backend)` once on SQLite and once on PostgreSQL (skipped without it).
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(crate::support::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(crate::support::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+/// A `[[providers]]` table as the configuration file gives it.
+fn provider(name: &str, kind: &str, base: String, key: &str, models: Value) -> Value {
+    json!({"name": name, "kind": kind, "base_url": base, "api_key": key, "concurrency": 4,
+           "timeout_seconds": 1, "models": models})
+}
+
+/// The app with these providers, fast retries and polls; `None` when the backend is missing.
+async fn app_with(backend: Backend, providers: Vec<Value>) -> Option<TestApp> {
+    TestApp::builder(backend)
+        .config(move |c| {
+            c.engine.retry_base_ms = 50;
+            c.engine.poll_interval_ms = 50;
+            c.engine.lease_seconds = 5;
+            for p in providers {
+                c.providers
+                    .push(serde_json::from_value(p).expect("a valid [[providers]] table"));
+            }
+        })
+        .start()
+        .await
+}
+
+/// The stored result's bytes and type.
+async fn fetch(app: &TestApp, task: &Value) -> (String, Vec<u8>) {
+    let res = reqwest::get(app.at(task["result_url"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let mime = res.headers()["content-type"].to_str().unwrap().to_string();
+    (mime, res.bytes().await.unwrap().to_vec())
+}
+
+/// The stored result carries the GB 45438-2025 implicit label naming this task.
+async fn assert_labelled(app: &TestApp, task: &Value) -> (String, Vec<u8>) {
+    let (mime, bytes) = fetch(app, task).await;
+    assert_eq!(mime, task["mime"], "{task}");
+    let text = String::from_utf8_lossy(&bytes);
+    let start = text.find("<x:xmpmeta").expect("an XMP packet");
+    let end = text.find("</x:xmpmeta>").expect("a whole XMP packet");
+    let aigc = picturedeck::storage::label::aigc_of(&text[start..end]).expect("TC260:AIGC");
+    assert_eq!(aigc["ProduceID"], task["task_id"]);
+    assert_eq!(aigc["Label"], "1");
+    (mime, bytes)
+}
+
+fn failed_with(task: &Value, code: &str) {
+    assert_eq!(
+        (task["status"].as_str(), task["error"]["code"].as_str()),
+        (Some("failed"), Some(code)),
+        "{task}"
+    );
+    assert_eq!(task["attempts"], 1, "no retry for {code}: {task}");
+}
+
+// ---------------------------------------------------------------- Stability AI v2beta
+
+async fn stability_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    app_with(
+        backend,
+        vec![
+            provider(
+                "stability",
+                "stability",
+                fake.url.clone(),
+                STABILITY_KEY,
+                json!([
+                    {"name": "ultra", "kinds": ["t2i", "i2i"]},
+                    {"name": "core", "kinds": ["t2i"]},
+                    {"name": "sd3.5-large", "kinds": ["t2i", "i2i"]},
+                    {"name": "sd3.5-large-turbo", "kinds": ["t2i"]},
+                    {"name": "sd3.5-medium", "kinds": ["t2i", "i2i"]},
+                ]),
+            ),
+            // A key the vendor does not know.
+            provider(
+                "stability_badkey",
+                "stability",
+                fake.url.clone(),
+                "not-a-key",
+                json!([{"name": "core", "kinds": ["t2i"]}]),
+            ),
+        ],
+    )
+    .await
+}
+
+fn sai_t2i(model: &str, prompt: &str) -> Value {
+    json!({"type": "t2i", "prompt": prompt, "model": format!("stability/{model}"),
+           "params": {"aspect": "16:9", "seed": 42, "negative_prompt": "blurry"}})
+}
+
+both!(
+    stability_text_to_image_sends_the_documented_form_to_each_endpoint,
+    stability_image_to_image_sends_the_picture_and_its_strength,
+    stability_errors_are_retried_or_refused_with_reasons,
+    stability_jpeg_webp_and_json_answers_are_stored_with_the_aigc_label,
+);
+
+async fn stability_text_to_image_sends_the_documented_form_to_each_endpoint(backend: Backend) {
+    let fake = Fake::stability().await;
+    let Some(app) = stability_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("sai_user").await;
+    let (_, models) = app.get("/api/v1/models", Some(&token)).await;
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"stability/sd3.5-large-turbo"), "{ids:?}");
+    let cases = [
+        ("ultra", "ultra"),
+        ("core", "core"),
+        ("sd3.5-large", "sd3"),
+        ("sd3.5-large-turbo", "sd3"),
+        ("sd3.5-medium", "sd3"),
+    ];
+    for (i, (model, endpoint)) in cases.into_iter().enumerate() {
+        let task = run_task(&app, &token, sai_t2i(model, "a lighthouse in fog")).await;
+        assert_eq!(task["status"], "completed", "{model}: {task}");
+        assert_eq!(
+            (task["width"].as_i64(), task["mime"].as_str()),
+            (Some(64), Some("image/png"))
+        );
+        assert_labelled(&app, &task).await;
+        assert_eq!(
+            outcomes(&app, task["task_id"].as_str().unwrap()).await,
+            ["submit:ok"]
+        );
+        let call = &fake.calls()[i];
+        assert_eq!(
+            (call.method.as_str(), call.path.as_str()),
+            (
+                "POST",
+                format!("/v2beta/stable-image/generate/{endpoint}").as_str()
+            )
+        );
+        assert_eq!(
+            call.authorization.as_deref(),
+            Some(format!("Bearer {STABILITY_KEY}").as_str())
+        );
+        assert!(
+            call.content_type.starts_with("multipart/form-data"),
+            "{call:?}"
+        );
+        assert_eq!(call.accept, "image/*");
+        assert_eq!(call.field("prompt").as_deref(), Some("a lighthouse in fog"));
+        assert_eq!(call.field("aspect_ratio").as_deref(), Some("16:9"));
+        assert_eq!(call.field("seed").as_deref(), Some("42"));
+        assert_eq!(call.field("negative_prompt").as_deref(), Some("blurry"));
+        assert_eq!(call.field("output_format").as_deref(), Some("png"));
+        if endpoint == "sd3" {
+            assert_eq!(call.field("model").as_deref(), Some(model));
+            assert_eq!(call.field("mode").as_deref(), Some("text-to-image"));
+        } else {
+            assert_eq!((call.field("model"), call.field("mode")), (None, None));
+        }
+    }
+    // A shape off the list goes out as the nearest listed ratio.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "tall", "model": "stability/core", "params": {"size": "576x1024"}}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        fake.calls()
+            .last()
+            .unwrap()
+            .field("aspect_ratio")
+            .as_deref(),
+        Some("9:16")
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn stability_image_to_image_sends_the_picture_and_its_strength(backend: Backend) {
+    let fake = Fake::stability().await;
+    let Some(app) = stability_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("sai_i2i").await;
+    let file_id = upload_sample(&app, &token).await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "as an oil painting",
+        "images": [file_id], "model": "stability/sd3.5-large", "params": {"strength": 0.35}}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_labelled(&app, &task).await;
+    let call = &fake.calls()[0];
+    assert_eq!(call.path, "/v2beta/stable-image/generate/sd3");
+    assert_eq!(call.field("mode").as_deref(), Some("image-to-image"));
+    assert_eq!(call.field("strength").as_deref(), Some("0.35"));
+    assert_eq!(call.field("model").as_deref(), Some("sd3.5-large"));
+    assert_eq!(
+        call.field("aspect_ratio"),
+        None,
+        "the picture decides the shape"
+    );
+    let image = crate::support::vendors::form_field(&call.body, "image").expect("an image part");
+    assert_eq!(&image[1..4], b"PNG", "the reference itself is sent");
+
+    // Ultra takes a picture too; without a strength the adapter sends its default.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "at night",
+        "images": [file_id], "model": "stability/ultra"}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let call = &fake.calls()[1];
+    assert_eq!(call.path, "/v2beta/stable-image/generate/ultra");
+    assert_eq!(call.field("strength").as_deref(), Some("0.60"));
+    assert_eq!((call.field("mode"), call.field("model")), (None, None));
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn stability_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::stability().await;
+    let Some(app) = stability_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("sai_errors").await;
+    // 429 with Retry-After, an outage, then a call slower than the 1 s timeout: retried.
+    fake.script([
+        Reply::Status { status: 429, body: r#"{"id":"r1","name":"rate_limit_exceeded","errors":["You have exceeded the rate limit of 150 requests within a 10 second period"]}"#.into(), retry_after: Some(1) },
+        Reply::Status { status: 500, body: r#"{"id":"r2","name":"internal_error","errors":["An unexpected server error has occurred"]}"#.into(), retry_after: None },
+        Reply::Slow(Duration::from_millis(1500)),
+    ]);
+    let task = run_task(&app, &token, sai_t2i("core", "retried")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(4)),
+        "{task}"
+    );
+    let id = task["task_id"].as_str().unwrap();
+    assert_eq!(
+        outcomes(&app, id).await,
+        [
+            "submit:transient",
+            "submit:transient",
+            "submit:transient",
+            "submit:ok"
+        ]
+    );
+    let rows = call_times(&app, id).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..3000).contains(&waited),
+        "Retry-After: 1 honoured, waited {waited} ms"
+    );
+
+    let cases = [
+        // A 200 whose finish-reason header says the output was filtered.
+        (None, "a [filtered] picture", "gen_err.moderation"),
+        // The same in the JSON form.
+        (Some(Reply::Json), "a [filtered] picture", "gen_err.moderation"),
+        (Some(Reply::Status { status: 403, body: r#"{"id":"r3","name":"content_moderation","errors":["Your request was flagged by our content moderation system, as a result your request was denied and you were not charged."]}"#.into(), retry_after: None }), "refused", "gen_err.moderation"),
+        (Some(Reply::Status { status: 400, body: r#"{"id":"r4","name":"bad_request","errors":["aspect_ratio: must be one of 16:9, 1:1, 21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21"]}"#.into(), retry_after: None }), "bad", "gen_err.bad_request"),
+        (Some(Reply::Status { status: 413, body: r#"{"id":"r5","name":"payload_too_large","errors":["body: payloads cannot be larger than 10MiB in size"]}"#.into(), retry_after: None }), "big", "gen_err.bad_request"),
+        (Some(Reply::Status { status: 422, body: r#"{"id":"r6","name":"invalid_language","errors":["English is the only supported language for this service."]}"#.into(), retry_after: None }), "unsupported", "gen_err.bad_request"),
+        (Some(Reply::Garbage), "garbage", "gen_err.bad_output"),
+    ];
+    for (reply, prompt, code) in cases {
+        fake.script(reply);
+        let task = run_task(&app, &token, sai_t2i("ultra", prompt)).await;
+        failed_with(&task, code);
+    }
+    // A key the vendor does not know: 401, told as a key problem.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "x", "model": "stability_badkey/core"}),
+    )
+    .await;
+    failed_with(&task, "gen_err.auth");
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn stability_jpeg_webp_and_json_answers_are_stored_with_the_aigc_label(backend: Backend) {
+    let fake = Fake::stability().await;
+    let Some(app) = stability_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("sai_formats").await;
+    let mut webp = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(40, 30, |x, y| {
+        image::Rgba([
+            (x * 6) as u8,
+            (y * 8) as u8,
+            200,
+            if x < 5 && y < 5 { 0 } else { 255 },
+        ])
+    }))
+    .write_to(&mut webp, image::ImageFormat::WebP)
+    .unwrap();
+    fake.script([
+        Reply::Bytes(sample_jpeg()),
+        Reply::Bytes(webp.into_inner()),
+        Reply::Json,
+    ]);
+
+    let task = run_task(&app, &token, sai_t2i("core", "jpeg")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/jpeg")),
+        "{task}"
+    );
+    let (_, bytes) = assert_labelled(&app, &task).await;
+    assert_eq!(&bytes[..2], b"\xff\xd8");
+
+    // WebP has no place for the label: it is kept as a labelled PNG, transparency and all.
+    let task = run_task(&app, &token, sai_t2i("core", "webp")).await;
+    assert_eq!(task["mime"], "image/png", "{task}");
+    let (_, bytes) = assert_labelled(&app, &task).await;
+    let png = image::load_from_memory(&bytes).unwrap().to_rgba8();
+    assert_eq!((png.dimensions(), png.get_pixel(1, 1)[3]), ((40, 30), 0));
+
+    // The JSON form (base64 `image`) is read as well as raw bytes.
+    let task = run_task(&app, &token, sai_t2i("core", "json")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/png")),
+        "{task}"
+    );
+    assert_labelled(&app, &task).await;
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- Volcengine Ark
+
+const SEEDREAM: &str = "doubao-seedream-4-0-250828";
+const SEEDANCE: &str = "doubao-seedance-1-0-pro-250528";
+const SEEDANCE_REF: &str = "doubao-seedance-1-0-lite-i2v-250428";
+
+async fn ark_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    let base = format!("{}/api/v3", fake.url);
+    app_with(
+        backend,
+        vec![
+            provider(
+                "ark",
+                "ark",
+                base.clone(),
+                ARK_KEY,
+                json!([
+                    {"name": SEEDREAM, "kinds": ["t2i", "i2i"]},
+                    {"name": SEEDANCE, "kinds": ["t2v", "i2v"]},
+                    {"name": SEEDANCE_REF, "kinds": ["i2v"], "video_images": "references"},
+                ]),
+            ),
+            provider(
+                "ark_badkey",
+                "ark",
+                base,
+                "ark-wrong-key",
+                json!([{"name": SEEDREAM, "kinds": ["t2i"]}]),
+            ),
+        ],
+    )
+    .await
+}
+
+fn ark_task(kind: &str, model: &str, prompt: &str, params: Value) -> Value {
+    json!({"type": kind, "prompt": prompt, "model": format!("ark/{model}"), "params": params})
+}
+
+fn is_data_url(v: &Value) -> bool {
+    v.as_str()
+        .unwrap_or("")
+        .starts_with("data:image/png;base64,")
+}
+
+both!(
+    seedream_makes_and_edits_pictures_with_several_references,
+    seedance_sends_text_and_pictures_in_their_roles,
+    ark_errors_are_retried_or_refused_with_reasons,
+    seedance_cancel_deletes_the_queued_remote_task,
+);
+
+async fn seedream_makes_and_edits_pictures_with_several_references(backend: Backend) {
+    let fake = Fake::ark().await;
+    let Some(app) = ark_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("seedream").await;
+    let task = run_task(
+        &app,
+        &token,
+        ark_task("t2i", SEEDREAM, "江南水乡", json!({"size": "1280x720"})),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/jpeg")),
+        "{task}"
+    );
+    assert_labelled(&app, &task).await;
+    let call = &fake.posts()[0];
+    assert_eq!(call.path, "/api/v3/images/generations");
+    assert_eq!(
+        call.authorization.as_deref(),
+        Some(format!("Bearer {ARK_KEY}").as_str())
+    );
+    let body = call.json();
+    assert_eq!(
+        (
+            body["model"].as_str(),
+            body["prompt"].as_str(),
+            body["size"].as_str()
+        ),
+        (Some(SEEDREAM), Some("江南水乡"), Some("2736x1536")),
+        "the 16:9 shape at the 2K area"
+    );
+    assert_eq!(
+        (
+            body["response_format"].as_str(),
+            body["watermark"].as_bool(),
+            body["sequential_image_generation"].as_str()
+        ),
+        (Some("b64_json"), Some(false), Some("disabled"))
+    );
+    assert!(body["image"].is_null());
+
+    // Editing with two references: an array of inline pictures.
+    let (a, b) = (
+        upload_sample(&app, &token).await,
+        upload_sample(&app, &token).await,
+    );
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "把图1的衣服换成图2的", "images": [a, b],
+        "model": format!("ark/{SEEDREAM}")}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let body = fake.posts()[1].json();
+    let images = body["image"].as_array().expect("an array of references");
+    assert!(
+        images.len() == 2 && images.iter().all(is_data_url),
+        "{body}"
+    );
+
+    // One reference is a plain string; a `url` answer is downloaded at once.
+    fake.script([Reply::Url]);
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "水彩", "images": [a],
+        "model": format!("ark/{SEEDREAM}")}),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/jpeg")),
+        "{task}"
+    );
+    assert!(is_data_url(&fake.posts()[2].json()["image"]));
+    assert!(fake
+        .calls()
+        .iter()
+        .any(|c| c.path == "/files/seedream-1.jpeg"));
+    assert_labelled(&app, &task).await;
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn seedance_sends_text_and_pictures_in_their_roles(backend: Backend) {
+    let fake = Fake::ark().await;
+    let Some(app) = ark_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("seedance").await;
+    let task = run_task(
+        &app,
+        &token,
+        ark_task(
+            "t2v",
+            SEEDANCE,
+            "海浪拍岸",
+            json!({"aspect": "16:9", "duration": 5, "seed": 7}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("video/mp4")),
+        "{task}"
+    );
+    let (_, bytes) = assert_labelled(&app, &task).await;
+    assert_eq!(&bytes[4..8], b"ftyp");
+    let calls = outcomes(&app, task["task_id"].as_str().unwrap()).await;
+    assert_eq!(calls[0], "submit:ok");
+    assert!(
+        calls.len() >= 3 && calls[1..].iter().all(|c| c == "poll:ok"),
+        "{calls:?}"
+    );
+    let call = &fake.posts()[0];
+    assert_eq!(call.path, "/api/v3/contents/generations/tasks");
+    let body = call.json();
+    assert_eq!(body["model"], SEEDANCE);
+    assert_eq!(
+        body["content"],
+        json!([{"type": "text", "text": "海浪拍岸"}])
+    );
+    assert_eq!(
+        (
+            body["ratio"].as_str(),
+            body["resolution"].as_str(),
+            body["duration"].as_i64(),
+            body["seed"].as_i64()
+        ),
+        (Some("16:9"), Some("720p"), Some(5), Some(7))
+    );
+
+    let (a, b) = (
+        upload_sample(&app, &token).await,
+        upload_sample(&app, &token).await,
+    );
+    let roles = |i: usize| -> Vec<String> {
+        fake.posts()[i].json()["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["type"] == "image_url")
+            .map(|c| {
+                assert!(is_data_url(&c["image_url"]["url"]), "{c}");
+                c["role"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    // One picture opens the clip; two are its first and last frames; the shape is theirs.
+    for (images, want) in [
+        (vec![a.clone()], vec!["first_frame"]),
+        (
+            vec![a.clone(), b.clone()],
+            vec!["first_frame", "last_frame"],
+        ),
+    ] {
+        let task = run_task(
+            &app,
+            &token,
+            json!({"type": "i2v", "prompt": "花开", "images": images,
+            "model": format!("ark/{SEEDANCE}")}),
+        )
+        .await;
+        assert_eq!(task["status"], "completed", "{task}");
+        let n = fake.posts().len() - 1;
+        assert_eq!(roles(n), want);
+        assert_eq!(fake.posts()[n].json()["ratio"], "adaptive");
+    }
+    // A model configured with `video_images = "references"` gets reference images.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2v", "prompt": "同一只猫在海边", "images": [a, b],
+        "model": format!("ark/{SEEDANCE_REF}"), "params": {"aspect": "9:16"}}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let n = fake.posts().len() - 1;
+    assert_eq!(roles(n), ["reference_image", "reference_image"]);
+    assert_eq!(fake.posts()[n].json()["ratio"], "9:16");
+    assert_eq!(fake.posts().len(), 4, "each task submitted once");
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn ark_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::ark().await;
+    let Some(app) = ark_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("ark_errors").await;
+    fake.script([
+        Reply::Status { status: 429, body: r#"{"error":{"code":"RateLimitExceeded.EndpointRPMExceeded","message":"Request rate limit exceeded","param":"","type":"TooManyRequests"}}"#.into(), retry_after: Some(1) },
+        Reply::Status { status: 500, body: r#"{"error":{"code":"InternalServiceError","message":"The service encountered an unexpected internal error.","param":"","type":"InternalServerError"}}"#.into(), retry_after: None },
+        Reply::Slow(Duration::from_millis(1500)),
+    ]);
+    let task = run_task(
+        &app,
+        &token,
+        ark_task("t2i", SEEDREAM, "retried", json!({})),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(4)),
+        "{task}"
+    );
+    let id = task["task_id"].as_str().unwrap();
+    assert_eq!(
+        outcomes(&app, id).await,
+        [
+            "submit:transient",
+            "submit:transient",
+            "submit:transient",
+            "submit:ok"
+        ]
+    );
+    let rows = call_times(&app, id).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..3000).contains(&waited),
+        "Retry-After: 1 honoured, waited {waited} ms"
+    );
+
+    // Refused at submit (picture and video), refused after the work (the output check),
+    // a bad request, a malformed answer.
+    for (task, code) in [
+        (
+            ark_task("t2i", SEEDREAM, "[moderation]", json!({})),
+            "gen_err.moderation",
+        ),
+        (
+            ark_task("t2v", SEEDANCE, "[moderation]", json!({})),
+            "gen_err.moderation",
+        ),
+        (
+            ark_task("t2v", SEEDANCE, "[unsafe-output]", json!({})),
+            "gen_err.moderation",
+        ),
+        (
+            ark_task("t2v", SEEDANCE, "old [expired]", json!({})),
+            "gen_err.expired",
+        ),
+        (
+            ark_task("t2v", SEEDANCE, "long gone [forgotten]", json!({})),
+            "gen_err.expired",
+        ),
+    ] {
+        let task = run_task(&app, &token, task).await;
+        failed_with(&task, code);
+    }
+    fake.script([Reply::Status { status: 400, body: r#"{"error":{"code":"InvalidParameter","message":"The parameter `size` specified in the request is not valid","param":"size","type":"BadRequest"}}"#.into(), retry_after: None }]);
+    failed_with(
+        &run_task(&app, &token, ark_task("t2i", SEEDREAM, "bad", json!({}))).await,
+        "gen_err.bad_request",
+    );
+    fake.script([Reply::Garbage]);
+    failed_with(
+        &run_task(
+            &app,
+            &token,
+            ark_task("t2i", SEEDREAM, "garbage", json!({})),
+        )
+        .await,
+        "gen_err.bad_output",
+    );
+    // The fake knows only its own key.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "x", "model": format!("ark_badkey/{SEEDREAM}")}),
+    )
+    .await;
+    failed_with(&task, "gen_err.auth");
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn seedance_cancel_deletes_the_queued_remote_task(backend: Backend) {
+    let fake = Fake::ark().await;
+    let Some(app) = ark_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("ark_cancel").await;
+    let id = app
+        .submit_task(
+            &token,
+            ark_task("t2v", SEEDANCE, "a long queue [slow]", json!({})),
+        )
+        .await;
+    // Wait until the vendor has the task and we have its id.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let remote = loop {
+        let uuid = id.clone();
+        let remote = app
+            .state
+            .db
+            .run(move |conn| {
+                Ok(picturedeck::generation::store::find_by_uuid(conn, &uuid)?
+                    .and_then(|g| g.remote_task_id))
+            })
+            .await
+            .unwrap();
+        if let Some(remote) = remote {
+            break remote;
+        }
+        assert!(Instant::now() < deadline, "the remote id was never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let (status, body) = app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.task_status(&remote).as_deref() != Some("cancelled") {
+        assert!(
+            Instant::now() < deadline,
+            "the vendor's task was never canceled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delete = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "DELETE")
+        .expect("a DELETE");
+    assert_eq!(
+        delete.path,
+        format!("/api/v3/contents/generations/tasks/{remote}")
+    );
+    assert_eq!(
+        delete.authorization.as_deref(),
+        Some(format!("Bearer {ARK_KEY}").as_str())
+    );
+    // The cancel call is counted with the task's other calls.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = outcomes(&app, &id).await;
+        if calls.last().map(String::as_str) == Some("cancel:ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cancel call recorded: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let task = app.wait_final(&token, &id).await;
+    assert_eq!(task["data"]["status"], "canceled");
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- OpenAI-compatible
+
+both!(an_openai_compatible_service_answering_with_urls_works_through_base_url);
+
+async fn an_openai_compatible_service_answering_with_urls_works_through_base_url(backend: Backend) {
+    let fake = Fake::openai_compatible().await;
+    let Some(app) = app_with(
+        backend,
+        vec![provider(
+            "compat",
+            "openai",
+            fake.url.clone(),
+            "sk-compat-test",
+            json!([{"name": "flux-schnell", "kinds": ["t2i"]}]),
+        )],
+    )
+    .await
+    else {
+        return;
+    };
+    let token = app.user("compat").await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "a red kite", "model": "compat/flux-schnell",
+        "params": {"size": "1024x1024"}}),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/jpeg")),
+        "{task}"
+    );
+    assert_labelled(&app, &task).await;
+    let calls = fake.calls();
+    assert_eq!(calls[0].path, "/v1/images/generations");
+    let body = calls[0].json();
+    assert_eq!(
+        (body["model"].as_str(), body["size"].as_str()),
+        (Some("flux-schnell"), Some("1024x1024"))
+    );
+    assert!(
+        body["quality"].is_null() && body["output_format"].is_null(),
+        "{body}"
+    );
+    assert_eq!(
+        calls[1].path, "/files/img-1.jpeg",
+        "the url was downloaded at once"
+    );
+    // Its error shape is OpenAI's: a refused field is a bad request, not retried.
+    fake.script([Reply::Status { status: 400, body: r#"{"error":{"message":"Unrecognized request argument supplied: style","type":"invalid_request_error","param":"style","code":null}}"#.into(), retry_after: None }]);
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "x", "model": "compat/flux-schnell"}),
+    )
+    .await;
+    failed_with(&task, "gen_err.bad_request");
+    app.stop().await;
+    fake.stop().await;
+}
