@@ -343,6 +343,8 @@ pub enum ProviderKind {
     Stability,
     /// Volcengine Ark: Seedream images (synchronous) and Seedance videos (asynchronous).
     Ark,
+    /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
+    Kling,
 }
 
 /// What a model does with the pictures of an image-to-video task.
@@ -386,6 +388,12 @@ pub struct ProviderConfig {
     /// The environment variable holding the API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
+    /// Vendors that sign with a key pair (Kling): the secret key; `api_key` is the access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// The environment variable holding the secret key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
     /// Seconds before one HTTP call to the vendor is given up (and retried).
     #[serde(default = "default_provider_timeout")]
     pub timeout_seconds: u64,
@@ -410,6 +418,15 @@ impl ProviderConfig {
             .as_deref()
             .and_then(|name| std::env::var(name).ok())
             .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
+
+    /// The secret key of a key pair, from its environment variable or the file; never logged.
+    pub fn secret(&self) -> Option<String> {
+        self.secret_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.secret_key.clone())
             .filter(|k| !k.is_empty())
     }
 }
@@ -444,6 +461,8 @@ fn default_providers() -> Vec<ProviderConfig> {
         base_url: None,
         api_key: None,
         api_key_env: None,
+        secret_key: None,
+        secret_key_env: None,
         timeout_seconds: default_provider_timeout(),
         requests_per_minute: 0,
         models: vec![ModelConfig {
@@ -773,6 +792,9 @@ impl Config {
         for p in &mut shown.providers {
             if p.api_key.is_some() {
                 p.api_key = Some("****".into());
+            }
+            if p.secret_key.is_some() {
+                p.secret_key = Some("****".into());
             }
         }
         Ok(toml::to_string_pretty(&shown)?)

@@ -484,6 +484,8 @@ async fn requests_per_minute_spaces_the_calls_to_the_vendor() {
                 base_url: Some(base),
                 api_key: Some("sk-paced".into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 5,
                 // One call every 500 ms.
                 requests_per_minute: 120,

@@ -464,6 +464,8 @@ async fn app_with_vendor(backend: crate::support::Backend, base: String) -> Test
                 base_url: Some(base),
                 api_key: Some("sk-hostile".into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 30,
                 requests_per_minute: 0,
                 models: vec![ModelConfig {

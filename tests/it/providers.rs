@@ -25,6 +25,8 @@ async fn app_with_openai(fake: &FakeVendor) -> TestApp {
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 1,
                 requests_per_minute: 0,
                 models: vec![ModelConfig {
@@ -336,6 +338,8 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 5,
                 requests_per_minute: 0,
                 models: vec![
@@ -631,6 +635,57 @@ async fn a_paid_remote_task_survives_a_crash_without_a_second_submit(app: &TestA
         "the paid task was never submitted twice"
     );
     assert_eq!(done["data"]["attempts"], 2);
+    wan_app.stop().await;
+    fake.stop().await;
+}
+
+crate::on_both_backends!(a_canceled_wan_task_is_canceled_at_dashscope_too);
+
+async fn a_canceled_wan_task_is_canceled_at_dashscope_too(app: &TestApp) {
+    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let fake = FakeVendor::dashscope().await;
+    let Some(wan_app) = app_with_wan(&fake, backend).await else {
+        return;
+    };
+    let token = wan_app.user("wan_cancel").await;
+    let id = wan_app
+        .submit_task(&token, wan_t2i("waits in line [queued]"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !outcomes(&wan_app, &id).await.iter().any(|c| c == "poll:ok") {
+        assert!(Instant::now() < deadline, "never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = wan_app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = outcomes(&wan_app, &id).await;
+        if calls.last().map(String::as_str) == Some("cancel:ok") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no cancel call: {calls:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cancel = fake
+        .seen()
+        .into_iter()
+        .find(|s| s.path.ends_with("/cancel"))
+        .expect("a cancel call");
+    assert_eq!(
+        (cancel.method.as_str(), cancel.path.as_str()),
+        ("POST", "/api/v1/tasks/wan-task-1/cancel")
+    );
+    assert_eq!(
+        cancel.authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let task = wan_app.wait_final(&token, &id).await;
+    assert_eq!(task["data"]["status"], "canceled");
     wan_app.stop().await;
     fake.stop().await;
 }

@@ -1,4 +1,4 @@
-//! The Stability AI, Volcengine Ark (Seedream, Seedance) and OpenAI-compatible adapters through
+//! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling and OpenAI-compatible adapters through
 //! real HTTP against loopback fakes of their documented contracts (`support/vendors.rs`): the
 //! requests they send, the error matrix every adapter passes (429 + Retry-After, 5xx, timeout,
 //! malformed body, moderation refusal, bad key, expired task, cancel where the vendor has it)
@@ -838,6 +838,240 @@ async fn an_openai_compatible_service_answering_with_urls_works_through_base_url
     )
     .await;
     failed_with(&task, "gen_err.bad_request");
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- Kling
+
+async fn kling_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    use crate::support::vendors::{KLING_ACCESS_KEY, KLING_SECRET_KEY};
+    let mut kling = provider(
+        "kling",
+        "kling",
+        fake.url.clone(),
+        KLING_ACCESS_KEY,
+        json!([{"name": "kling-v2-1", "kinds": ["t2v", "i2v"]}]),
+    );
+    kling["secret_key"] = json!(KLING_SECRET_KEY);
+    let mut wrong = provider(
+        "kling_badkey",
+        "kling",
+        fake.url.clone(),
+        KLING_ACCESS_KEY,
+        json!([{"name": "kling-v2-1", "kinds": ["t2v"]}]),
+    );
+    wrong["secret_key"] = json!("not-the-secret");
+    app_with(backend, vec![kling, wrong]).await
+}
+
+fn kling_t2v(prompt: &str) -> Value {
+    json!({"type": "t2v", "prompt": prompt, "model": "kling/kling-v2-1"})
+}
+
+both!(
+    kling_makes_videos_from_text_and_from_first_and_last_frame,
+    kling_errors_are_retried_or_refused_with_reasons,
+);
+
+async fn kling_makes_videos_from_text_and_from_first_and_last_frame(backend: Backend) {
+    let fake = Fake::kling().await;
+    let Some(app) = kling_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("kling").await;
+    let task = run_task(&app, &token, json!({"type": "t2v", "prompt": "雪山日出", "model": "kling/kling-v2-1",
+        "params": {"aspect": "9:16", "resolution": "1080p", "duration": 10, "negative_prompt": "模糊"}})).await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("video/mp4")),
+        "{task}"
+    );
+    let (_, bytes) = assert_labelled(&app, &task).await;
+    assert_eq!(&bytes[4..8], b"ftyp");
+    let call = &fake.posts()[0];
+    assert_eq!(call.path, "/v1/videos/text2video");
+    assert!(
+        crate::support::vendors::kling_token_ok(call.authorization.as_deref().unwrap()),
+        "a JWT signed with the secret key, issued by the access key"
+    );
+    let body = call.json();
+    assert_eq!(
+        (
+            body["model_name"].as_str(),
+            body["prompt"].as_str(),
+            body["negative_prompt"].as_str()
+        ),
+        (Some("kling-v2-1"), Some("雪山日出"), Some("模糊"))
+    );
+    assert_eq!(
+        (
+            body["mode"].as_str(),
+            body["duration"].as_str(),
+            body["aspect_ratio"].as_str()
+        ),
+        (Some("pro"), Some("10"), Some("9:16")),
+        "1080p is pro mode; the duration is a string"
+    );
+    let polls: Vec<String> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "GET" && !c.path.starts_with("/files/"))
+        .map(|c| c.path)
+        .collect();
+    assert!(
+        polls.len() >= 3
+            && polls
+                .iter()
+                .all(|p| p == "/v1/videos/text2video/text2video-1"),
+        "{polls:?}"
+    );
+
+    let (a, b) = (
+        upload_sample(&app, &token).await,
+        upload_sample(&app, &token).await,
+    );
+    let bare = |v: &Value| {
+        use base64::Engine as _;
+        let s = v.as_str().unwrap_or("");
+        !s.starts_with("data:")
+            && base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .is_ok_and(|b| &b[1..4] == b"PNG")
+    };
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2v", "prompt": "", "images": [a.clone()], "model": "kling/kling-v2-1"}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let body = fake.posts()[1].json();
+    assert_eq!(fake.posts()[1].path, "/v1/videos/image2video");
+    assert!(
+        bare(&body["image"]) && body["image_tail"].is_null(),
+        "one picture: no tail"
+    );
+    assert_eq!(
+        (body["mode"].as_str(), body["duration"].as_str()),
+        (Some("std"), Some("5"))
+    );
+    assert!(
+        body["aspect_ratio"].is_null(),
+        "the picture decides the shape"
+    );
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2v", "prompt": "花开", "images": [a, b], "model": "kling/kling-v2-1"}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let body = fake.posts()[2].json();
+    assert!(
+        bare(&body["image"]) && bare(&body["image_tail"]),
+        "the second picture is the last frame"
+    );
+    assert!(fake
+        .calls()
+        .iter()
+        .any(|c| c.path == "/v1/videos/image2video/image2video-3"));
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::kling().await;
+    let Some(app) = kling_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("kling_errors").await;
+    fake.script([
+        Reply::Status { status: 429, body: r#"{"code":1302,"message":"The API request is too fast, please slow down","request_id":"r"}"#.into(), retry_after: Some(1) },
+        Reply::Status { status: 500, body: r#"{"code":5000,"message":"Internal server error","request_id":"r"}"#.into(), retry_after: None },
+        Reply::Slow(Duration::from_millis(1500)),
+    ]);
+    let task = run_task(&app, &token, kling_t2v("retried")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(4)),
+        "{task}"
+    );
+    let id = task["task_id"].as_str().unwrap();
+    let calls = outcomes(&app, id).await;
+    assert_eq!(
+        calls[..4],
+        [
+            "submit:transient",
+            "submit:transient",
+            "submit:transient",
+            "submit:ok"
+        ]
+    );
+    let rows = call_times(&app, id).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..3000).contains(&waited),
+        "Retry-After: 1 honoured, waited {waited} ms"
+    );
+
+    for (prompt, code) in [
+        ("[moderation]", "gen_err.moderation"),
+        ("[unsafe-output]", "gen_err.moderation"),
+        // A 429 that waiting cannot cure: the account is in arrears.
+        ("[arrears]", "gen_err.account"),
+        ("long gone [forgotten]", "gen_err.expired"),
+    ] {
+        failed_with(&run_task(&app, &token, kling_t2v(prompt)).await, code);
+    }
+    fake.script([Reply::Status {
+        status: 400,
+        body: r#"{"code":1201,"message":"Invalid request parameters","request_id":"r"}"#.into(),
+        retry_after: None,
+    }]);
+    failed_with(
+        &run_task(&app, &token, kling_t2v("bad")).await,
+        "gen_err.bad_request",
+    );
+    fake.script([Reply::Garbage]);
+    failed_with(
+        &run_task(&app, &token, kling_t2v("garbage")).await,
+        "gen_err.bad_output",
+    );
+    // A token signed with the wrong secret: 401, a key problem.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2v", "prompt": "x", "model": "kling_badkey/kling-v2-1"}),
+    )
+    .await;
+    failed_with(&task, "gen_err.auth");
+
+    // Kling has no cancel call: canceling stops our polling and sends nothing.
+    let id = app
+        .submit_task(&token, kling_t2v("a long one [slow]"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fake
+        .calls()
+        .iter()
+        .any(|c| c.method == "GET" && c.path.contains("text2video-"))
+        || !outcomes(&app, &id).await.iter().any(|c| c == "poll:ok")
+    {
+        assert!(Instant::now() < deadline, "never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = fake.calls().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
+    assert!(fake.calls().iter().all(|c| c.method != "DELETE"));
+    assert!(!outcomes(&app, &id)
+        .await
+        .iter()
+        .any(|c| c.starts_with("cancel")));
     app.stop().await;
     fake.stop().await;
 }

@@ -227,4 +227,29 @@ impl Provider for DashScope {
         }
         .boxed()
     }
+
+    fn can_cancel(&self) -> bool {
+        true
+    }
+
+    /// `POST /api/v1/tasks/{id}/cancel`: Model Studio drops a task that is still PENDING (a
+    /// RUNNING one cannot be stopped; the refusal is only logged).
+    /// <https://www.alibabacloud.com/help/en/model-studio/manage-asynchronous-tasks>
+    fn cancel<'a>(
+        &'a self,
+        _job: &'a Job,
+        remote_id: &'a str,
+    ) -> BoxFuture<'a, ProviderResult<()>> {
+        async move {
+            let res = self
+                .http
+                .post(self.url(&format!("/api/v1/tasks/{remote_id}/cancel")))
+                .bearer_auth(&self.key)
+                .send()
+                .await
+                .map_err(transport_error)?;
+            classify(res).await.map(|_| ())
+        }
+        .boxed()
+    }
 }

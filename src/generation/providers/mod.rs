@@ -4,6 +4,7 @@
 pub mod ark;
 pub mod dashscope;
 pub mod http;
+pub mod kling;
 pub mod local;
 pub mod openai;
 pub mod stability;
@@ -259,6 +260,17 @@ impl Registry {
                         .filter(|m| m.video_images == crate::config::VideoImages::References)
                         .map(|m| m.name.clone())
                         .collect(),
+                }),
+                ProviderKind::Kling => Arc::new(kling::Kling {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| kling::DEFAULT_BASE.into()),
+                    access_key: required_key(cfg)?,
+                    secret_key: cfg.secret().ok_or_else(|| {
+                        anyhow::anyhow!("providers.secret_key_env of {:?}: no secret key", cfg.name)
+                    })?,
                 }),
             };
             let models = cfg

@@ -153,7 +153,8 @@ impl FakeVendor {
 
 /// A DashScope (Wan) fake: asynchronous tasks that go PENDING → RUNNING → SUCCEEDED over a few
 /// polls. Words in the prompt steer a task: `[moderation]` fails it with DataInspectionFailed,
-/// `[expired]` makes it UNKNOWN, `[slow]` keeps it running for many polls.
+/// `[expired]` makes it UNKNOWN, `[slow]` keeps it running for many polls, `[queued]` keeps it
+/// PENDING (cancelable) for ever.
 /// A remote task: its prompt, how often it was polled, whether it makes a video, whether it
 /// has finished.
 type WanTask = (String, u32, bool, bool);
@@ -162,6 +163,8 @@ type WanTask = (String, u32, bool, bool);
 struct Wan {
     shared: Shared,
     tasks: Arc<Mutex<std::collections::HashMap<String, WanTask>>>,
+    /// Tasks canceled through `POST /api/v1/tasks/{id}/cancel` while PENDING.
+    canceled: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpResponse {
@@ -193,7 +196,29 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
                 .body(sample_png())
         };
     }
+    // Only a PENDING task (`[queued]` keeps one so) can be canceled.
+    if let Some(id) = path
+        .strip_prefix("/api/v1/tasks/")
+        .and_then(|p| p.strip_suffix("/cancel"))
+    {
+        let queued = wan
+            .tasks
+            .lock()
+            .unwrap()
+            .get(id)
+            .is_some_and(|t| t.0.contains("[queued]"));
+        if !queued {
+            return HttpResponse::BadRequest().json(json!({"request_id": "r", "code": "UnsupportedOperation", "message": "Failed to cancel the task, please confirm if the task is in PENDING status."}));
+        }
+        wan.canceled.lock().unwrap().insert(id.to_string());
+        return HttpResponse::Ok().json(json!({"request_id": "r"}));
+    }
     if let Some(id) = path.strip_prefix("/api/v1/tasks/") {
+        if wan.canceled.lock().unwrap().contains(id) {
+            return HttpResponse::Ok().json(
+                json!({"request_id": "r", "output": {"task_id": id, "task_status": "CANCELED"}}),
+            );
+        }
         let mut tasks = wan.tasks.lock().unwrap();
         let Some((prompt, polls, video, finished)) = tasks.get_mut(id) else {
             return HttpResponse::Ok().json(
@@ -211,6 +236,8 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
         }
         let output = if prompt.contains("[expired]") {
             json!({"task_id": id, "task_status": "UNKNOWN"})
+        } else if prompt.contains("[queued]") {
+            json!({"task_id": id, "task_status": "PENDING"})
         } else if *polls < steps || !*finished {
             json!({"task_id": id, "task_status": if *polls == 1 { "PENDING" } else { "RUNNING" }})
         } else if prompt.contains("[moderation]") {

@@ -102,6 +102,10 @@ impl Fake {
         Fake::serve(|r, b, s| Box::pin(ark(r, b, s))).await
     }
 
+    pub async fn kling() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(kling(r, b, s))).await
+    }
+
     pub async fn openai_compatible() -> Fake {
         Fake::serve(|r, b, s| Box::pin(compatible(r, b, s))).await
     }
@@ -505,4 +509,142 @@ async fn compatible(
         "created": 1_790_000_000,
         "data": [{"url": format!("http://{host}/files/img-1.jpeg"), "revised_prompt": null}]
     }))
+}
+
+/// The key pair the Kling fake accepts.
+pub const KLING_ACCESS_KEY: &str = "kling-access-key";
+pub const KLING_SECRET_KEY: &str = "kling-secret-key";
+
+fn kling_error(status_code: u16, code: i64, message: &str) -> HttpResponse {
+    status(
+        status_code,
+        &json!({"code": code, "message": message, "request_id": "req-1"}).to_string(),
+        None,
+    )
+}
+
+/// Whether `authorization` is `Bearer <JWT>` signed HS256 with the secret key, issued by the
+/// access key, and valid now (`exp`, `nbf`).
+pub fn kling_token_ok(authorization: &str) -> bool {
+    let Some(token) = authorization.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "nbf", "iss"]);
+    validation.set_issuer(&[KLING_ACCESS_KEY]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(KLING_SECRET_KEY.as_bytes()),
+        &validation,
+    )
+    .is_ok()
+}
+
+/// Kling `POST /v1/videos/{text2video|image2video}` and `GET .../{task_id}` in the `{code,
+/// message, request_id, data}` envelope, JWT checked on every call. Prompt words: `[moderation]`
+/// (code 1301 at submit), `[arrears]` (429 with code 1101), `[unsafe-output]` (the task fails
+/// its check), `[forgotten]` (unknown when polled, 1203), `[slow]` (many polls).
+async fn kling(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let scripted = record(&req, &body, &state);
+    let host = req.connection_info().host().to_string();
+    let path = req.path().to_string();
+    if let Some(file) = path.strip_prefix("/files/") {
+        let _ = file;
+        return HttpResponse::Ok()
+            .content_type("video/mp4")
+            .body(sample_mp4());
+    }
+    if !kling_token_ok(&header(&req, "authorization")) {
+        return kling_error(401, 1002, "Authorization is invalid");
+    }
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .content_type("text/html")
+                .body("<html>gateway says hello</html>")
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        _ => {}
+    }
+    let kind = if path.starts_with("/v1/videos/image2video") {
+        "image2video"
+    } else if path.starts_with("/v1/videos/text2video") {
+        "text2video"
+    } else {
+        return kling_error(404, 1203, "the requested resource does not exist");
+    };
+    if req.method() == actix_web::http::Method::POST {
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let prompt = request["prompt"].as_str().unwrap_or("").to_string();
+        let bare = |v: &Value| {
+            v.as_str().is_some_and(|s| {
+                !s.starts_with("data:")
+                    && base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+            })
+        };
+        if request["model_name"].as_str().is_none()
+            || !matches!(request["duration"].as_str(), Some("5" | "10"))
+            || !matches!(request["mode"].as_str(), Some("std" | "pro"))
+            || (kind == "image2video" && !bare(&request["image"]))
+            || (!request["image_tail"].is_null() && !bare(&request["image_tail"]))
+        {
+            return kling_error(400, 1201, "Invalid request parameters");
+        }
+        if prompt.contains("[moderation]") {
+            return kling_error(
+                400,
+                1301,
+                "Trigger the content security policy of the platform",
+            );
+        }
+        if prompt.contains("[arrears]") {
+            return kling_error(429, 1101, "Account in arrears");
+        }
+        let mut tasks = state.tasks.lock().unwrap();
+        let id = format!("{kind}-{}", tasks.len() + 1);
+        tasks.insert(id.clone(), (prompt, 0, "submitted".into()));
+        return HttpResponse::Ok().json(json!({"code": 0, "message": "SUCCEED", "request_id": "req-1",
+            "data": {"task_id": id, "task_status": "submitted", "created_at": 1_790_000_000_000_i64, "updated_at": 1_790_000_000_000_i64}}));
+    }
+    let id = path.rsplit('/').next().unwrap_or("");
+    let mut tasks = state.tasks.lock().unwrap();
+    // A task is found only under its own kind's path.
+    let Some((prompt, polls, status_now)) = tasks.get_mut(id).filter(|_| id.starts_with(kind))
+    else {
+        return kling_error(404, 1203, "the requested resource does not exist");
+    };
+    if prompt.contains("[forgotten]") {
+        return kling_error(404, 1203, "the requested resource does not exist");
+    }
+    *polls += 1;
+    let steps = if prompt.contains("[slow]") { 1000 } else { 3 };
+    if *polls >= steps {
+        *status_now = if prompt.contains("[unsafe-output]") {
+            "failed"
+        } else {
+            "succeed"
+        }
+        .into();
+    } else if *polls > 1 {
+        *status_now = "processing".into();
+    }
+    let mut data = json!({"task_id": id, "task_status": status_now, "task_status_msg": "",
+        "created_at": 1_790_000_000_000_i64, "updated_at": 1_790_000_010_000_i64});
+    match status_now.as_str() {
+        "succeed" => {
+            data["task_result"] = json!({"videos": [{"id": "v1", "url": format!("http://{host}/files/{id}.mp4"), "duration": "5.1"}]});
+        }
+        "failed" => {
+            data["task_status_msg"] = json!("Failure to pass the risk control system: the content security policy was triggered");
+        }
+        _ => {}
+    }
+    HttpResponse::Ok()
+        .json(json!({"code": 0, "message": "SUCCEED", "request_id": "req-2", "data": data}))
 }
