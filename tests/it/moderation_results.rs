@@ -780,6 +780,8 @@ async fn vendor_refusals_are_recorded_for_review(backend: Backend) {
                 base_url: Some(base),
                 api_key: Some(KEY.into()),
                 api_key_env: None,
+                secret_key: None,
+                secret_key_env: None,
                 timeout_seconds: 5,
                 requests_per_minute: 0,
                 models: vec![ModelConfig {
