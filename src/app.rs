@@ -81,7 +81,8 @@ impl AppState {
     }
 }
 
-fn storage_from(config: &Config, data_dir: &Path) -> anyhow::Result<Storage> {
+/// The configured object store (the server's, and the backup and restore commands').
+pub fn storage_from(config: &Config, data_dir: &Path) -> anyhow::Result<Storage> {
     let st = &config.storage;
     Ok(match st.kind {
         StorageKind::Local => Storage::local(

@@ -24,7 +24,31 @@ pub struct Config {
     pub storage: StorageConfig,
     pub moderation: ModerationConfig,
     pub gallery: GalleryConfig,
+    pub backup: BackupConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+/// Scheduled backups made by the server (issue 11 item 6); `picturedeck backup` any time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder the scheduled backups go to, one sub-folder each; unset: no scheduled backups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Seconds between two scheduled backups (86400: daily).
+    pub interval_seconds: u64,
+    /// How many scheduled backups to keep; older ones are removed.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: None,
+            interval_seconds: 86_400,
+            keep: 7,
+        }
+    }
 }
 
 /// Content moderation (issue 11 item 2).
@@ -488,6 +512,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             moderation: ModerationConfig::default(),
             gallery: GalleryConfig::default(),
+            backup: BackupConfig::default(),
             providers: default_providers(),
         }
     }
@@ -687,6 +712,9 @@ impl Config {
         }
         if self.engine.lease_seconds < 5 {
             bail!("engine.lease_seconds must be at least 5");
+        }
+        if self.backup.interval_seconds == 0 || self.backup.keep == 0 {
+            bail!("backup.interval_seconds and backup.keep must be at least 1");
         }
         if !(1..=20).contains(&self.engine.max_attempts) {
             bail!("engine.max_attempts must be between 1 and 20");

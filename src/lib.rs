@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -68,6 +68,10 @@ enum Command {
     /// Check the mail set-up.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Back up the database and the stored files into the new folder DEST, online.
+    Backup { dest: PathBuf },
+    /// Restore the backup in SRC into an empty database and an empty object store.
+    Restore { src: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -168,6 +172,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(Command::User(cmd)) => user_command(config, cmd).await,
             Some(Command::Mail(MailCommand::Test { address })) => mail_test(config, &address).await,
             Some(Command::Config(_)) => Ok(()),
+            Some(Command::Backup { dest }) => backup_command(config, &dest).await,
+            Some(Command::Restore { src }) => restore_command(config, &src).await,
         }
     })
 }
@@ -230,6 +236,7 @@ async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Res
     }
     tokio::spawn(picturedeck::generation::engine::run(state.clone()));
     tokio::spawn(picturedeck::mail::worker::run(state.clone()));
+    tokio::spawn(picturedeck::backup::schedule::run(state.clone()));
     let server = app::server(state, listener)?;
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
     tracing::info!(%url, "listening");
@@ -273,6 +280,29 @@ fn open_browser(url: &str) {
     if let Err(e) = open::that_detached(url) {
         tracing::warn!("could not open a browser ({e}); open {url} yourself");
     }
+}
+
+/// `picturedeck backup DEST`: beside a running server or not.
+async fn backup_command(config: Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let state = tokio::task::spawn_blocking(move || AppState::new(config, None)).await??;
+    let summary = picturedeck::backup::backup(&state.db, &state.storage, dest).await?;
+    println!("backup written to {}: {summary}", dest.display());
+    Ok(())
+}
+
+/// `picturedeck restore SRC`: the database and store the configuration names must be empty.
+async fn restore_command(config: Config, src: &std::path::Path) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    picturedeck::private_files::create_private_dir(&data_dir)?;
+    let storage = app::storage_from(&config, &data_dir)?;
+    let url = config.database_url();
+    let summary = picturedeck::backup::restore(&url, &storage, src).await?;
+    println!(
+        "restored {} into {}: {summary}",
+        src.display(),
+        picturedeck::db::redact_url(&url)
+    );
+    Ok(())
 }
 
 /// Sends one test mail straight away and prints each step of the conversation.

@@ -83,6 +83,14 @@ pub struct Db {
 impl Db {
     /// Opens the pool (creating the SQLite file's folder if needed) and applies migrations.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let db = Self::open(url, pool_size)?;
+        db.migrate()?;
+        db.fill_username_keys()?;
+        Ok(db)
+    }
+
+    /// Opens the pool and leaves the schema as it is: a restore looks before it migrates.
+    pub fn open(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let backend = Backend::of(url);
         let target = connection_string(url);
         if backend == Backend::Sqlite {
@@ -109,14 +117,11 @@ impl Db {
             crate::private_files::restrict_to_owner(std::path::Path::new(target))
                 .with_context(|| format!("cannot restrict {target} to its owner"))?;
         }
-        let db = Db { pool, backend };
-        db.migrate()?;
-        db.fill_username_keys()?;
-        Ok(db)
+        Ok(Db { pool, backend })
     }
 
     /// The data half of migration 000202: what SQL cannot compute on SQLite.
-    fn fill_username_keys(&self) -> anyhow::Result<()> {
+    pub fn fill_username_keys(&self) -> anyhow::Result<()> {
         let mut conn = self.pool.get().context("no database connection")?;
         let (filled, collisions) = crate::users::store::fill_username_keys(&mut conn)
             .context("cannot fill users.username_key")?;
@@ -145,6 +150,60 @@ impl Db {
         }
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
         Ok(applied.iter().map(|m| m.to_string()).collect())
+    }
+
+    /// Applies the migrations up to and including `version` (diesel's digits), no further: a
+    /// restore loads rows into the schema they were written from, then migrates the rest.
+    pub fn migrate_to(&self, version: &str) -> anyhow::Result<()> {
+        use diesel::migration::MigrationSource;
+        let mut conn = self.pool.get().context("no database connection")?;
+        macro_rules! step {
+            ($c:expr, $source:expr, $db:ty) => {{
+                let applied: Vec<String> = $c
+                    .applied_migrations()
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect();
+                let mut all = MigrationSource::<$db>::migrations(&$source)
+                    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+                all.sort_by_key(|m| m.name().version().to_string());
+                for m in all {
+                    let v = m.name().version().to_string();
+                    if v.as_str() <= version && !applied.contains(&v) {
+                        $c.run_migration(&*m)
+                            .map_err(|e| anyhow::anyhow!("migration {} failed: {e}", m.name()))?;
+                    }
+                }
+            }};
+        }
+        match &mut *conn {
+            DbConn::Sqlite(c) => step!(c, SQLITE_MIGRATIONS, diesel::sqlite::Sqlite),
+            DbConn::Pg(c) => step!(c, POSTGRES_MIGRATIONS, diesel::pg::Pg),
+        }
+        Ok(())
+    }
+
+    /// The newest migration this binary carries (diesel's digits of its name).
+    pub fn newest_migration(&self) -> anyhow::Result<String> {
+        use diesel::migration::MigrationSource;
+        let versions: Vec<String> = match self.backend {
+            Backend::Sqlite => {
+                MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            }
+            Backend::Postgres => {
+                MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            }
+        };
+        Ok(versions.into_iter().max().unwrap_or_default())
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

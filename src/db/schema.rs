@@ -310,3 +310,13 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+// Scheduled backups (src/backup/schedule.rs).
+diesel::table! {
+    backup_schedule (name) {
+        name -> Text,
+        slot -> BigInt,
+        instance -> Nullable<Text>,
+        claimed_at -> Timestamp,
+    }
+}

@@ -103,6 +103,60 @@ impl Storage {
         }
     }
 
+    /// Every key in the store (backups). Local temporary files of writes in flight are not
+    /// objects yet and are left out.
+    pub async fn list(&self) -> anyhow::Result<Vec<String>> {
+        let root = match self {
+            Storage::S3(s3) => return s3.list().await,
+            Storage::Local { root } => root.clone(),
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            let mut dirs = vec![root.clone()];
+            while let Some(dir) = dirs.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    r => r.with_context(|| format!("cannot list {}", dir.display()))?,
+                };
+                for entry in entries {
+                    let entry = entry?;
+                    let path = entry.path();
+                    if entry.file_type()?.is_dir() {
+                        dirs.push(path);
+                        continue;
+                    }
+                    let Ok(rel) = path.strip_prefix(&root) else {
+                        continue;
+                    };
+                    let key = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if !key.contains(".tmp-") && checked(&key).is_ok() {
+                        keys.push(key);
+                    }
+                }
+            }
+            keys.sort();
+            Ok(keys)
+        })
+        .await?
+    }
+
+    /// The object, or `None` when there is no such key.
+    pub async fn get_if_present(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Storage::S3(s3) = self {
+            return s3.get_if_present(checked(key)?).await;
+        }
+        let path = self.path(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
     /// Prepares the store at start (creates the S3 bucket if needed).
     pub async fn prepare(&self) -> anyhow::Result<()> {
         match self {

@@ -120,6 +120,17 @@ impl S3 {
         key: &str,
         body: &[u8],
     ) -> anyhow::Result<reqwest::RequestBuilder> {
+        self.request_with_query(method, key, "", body)
+    }
+
+    /// `request` with a query string (already encoded), which the signature covers.
+    fn request_with_query(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        query: &str,
+        body: &[u8],
+    ) -> anyhow::Result<reqwest::RequestBuilder> {
         let path = if key.is_empty() {
             format!("/{}", uri_encode(&self.bucket, false))
         } else {
@@ -129,7 +140,10 @@ impl S3 {
                 uri_encode(key, true)
             )
         };
-        let url = format!("{}{path}", self.endpoint.trim_end_matches('/'));
+        let mut url = format!("{}{path}", self.endpoint.trim_end_matches('/'));
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
         reqwest::Url::parse(&url).context("storage.s3_endpoint is not a URL")?;
         let signed = sign_v4(
             &SigningKey {
@@ -194,6 +208,20 @@ impl S3 {
         Ok(res)
     }
 
+    /// The whole object, or `None` when S3 has no such key (404).
+    pub async fn get_if_present(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let res = self
+            .request(reqwest::Method::GET, key, b"")?
+            .send()
+            .await
+            .context("S3 get")?;
+        match res.status().as_u16() {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(Some(res.bytes().await.context("S3 get")?.to_vec())),
+            _ => bail!("S3 get {key}: HTTP {}", res.status()),
+        }
+    }
+
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         let res = self
             .request(reqwest::Method::DELETE, key, b"")?
@@ -207,9 +235,89 @@ impl S3 {
     }
 }
 
+impl S3 {
+    /// Every key in the bucket (ListObjectsV2, a thousand a page), for backups.
+    pub async fn list(&self) -> anyhow::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = String::new();
+            if let Some(t) = &token {
+                query.push_str("continuation-token=");
+                query.push_str(&uri_encode(t, false));
+                query.push('&');
+            }
+            query.push_str("list-type=2");
+            let res = self
+                .request_with_query(reqwest::Method::GET, "", &query, b"")?
+                .send()
+                .await
+                .context("S3 list")?;
+            if !res.status().is_success() {
+                bail!("S3 list {}: HTTP {}", self.bucket, res.status());
+            }
+            let xml = res.text().await.context("S3 list")?;
+            keys.extend(
+                xml_values(&xml, "Contents")
+                    .iter()
+                    .filter_map(|c| xml_values(c, "Key").into_iter().next())
+                    .map(|k| xml_unescape(&k)),
+            );
+            let truncated = xml_values(&xml, "IsTruncated")
+                .first()
+                .is_some_and(|v| v == "true");
+            token = xml_values(&xml, "NextContinuationToken")
+                .into_iter()
+                .next()
+                .map(|t| xml_unescape(&t));
+            if !truncated || token.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+}
+
+/// The texts of every `<tag>...</tag>` in `xml`, in order. S3's list answer is flat enough
+/// that this is all the XML reading it takes.
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(after[..end].to_string());
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_answers_are_read() {
+        let xml = "<ListBucketResult><IsTruncated>true</IsTruncated>\
+            <Contents><Key>results/a.png</Key><Size>3</Size></Contents>\
+            <Contents><Key>a&amp;b</Key></Contents>\
+            <NextContinuationToken>1/x=</NextContinuationToken></ListBucketResult>";
+        let keys: Vec<String> = xml_values(xml, "Contents")
+            .iter()
+            .filter_map(|c| xml_values(c, "Key").into_iter().next())
+            .map(|k| xml_unescape(&k))
+            .collect();
+        assert_eq!(keys, ["results/a.png", "a&b"]);
+        assert_eq!(xml_values(xml, "NextContinuationToken"), ["1/x="]);
+    }
 
     /// The credentials of AWS's Signature Version 4 test suite.
     const SUITE: SigningKey<'static> = SigningKey {

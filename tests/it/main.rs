@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod admin;
+mod backup;
 mod browser;
 mod claims;
 mod cluster;
