@@ -369,6 +369,8 @@ pub enum ProviderKind {
     Ark,
     /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
     Kling,
+    /// A local GPU server with the AUTOMATIC1111 / Forge webui API (`--api`); synchronous.
+    A1111,
 }
 
 /// What a model does with the pictures of an image-to-video task.

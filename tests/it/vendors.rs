@@ -1,4 +1,5 @@
-//! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling and OpenAI-compatible adapters through
+//! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling, OpenAI-compatible and local
+//! AUTOMATIC1111 webui adapters through
 //! real HTTP against loopback fakes of their documented contracts (`support/vendors.rs`): the
 //! requests they send, the error matrix every adapter passes (429 + Retry-After, 5xx, timeout,
 //! malformed body, moderation refusal, bad key, expired task, cancel where the vendor has it)
@@ -1072,6 +1073,274 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         .await
         .iter()
         .any(|c| c.starts_with("cancel")));
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- AUTOMATIC1111 / Forge webui
+
+/// A checkpoint title as the webui lists it.
+const CHECKPOINT: &str = "sd_xl_base_1.0.safetensors [31e35c80fc]";
+/// The `--api-auth` pair of the fake webui.
+const GPU_USER: &str = "studio";
+const GPU_PASSWORD: &str = "gpu-pass";
+
+/// `gpu` (generous timeout) and `gpu_hasty` (1 s) with the right `user:password`,
+/// `gpu_wrong` with a wrong one, `gpu_anonymous` with none.
+async fn gpu_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    let models = json!([{"name": CHECKPOINT, "kinds": ["t2i", "i2i"]}]);
+    let auth = format!("{GPU_USER}:{GPU_PASSWORD}");
+    let mut gpu = provider("gpu", "a1111", fake.url.clone(), &auth, models.clone());
+    gpu["timeout_seconds"] = json!(60);
+    gpu["concurrency"] = json!(1);
+    let hasty = provider(
+        "gpu_hasty",
+        "a1111",
+        fake.url.clone(),
+        &auth,
+        models.clone(),
+    );
+    let wrong = provider(
+        "gpu_wrong",
+        "a1111",
+        fake.url.clone(),
+        "studio:guess",
+        models.clone(),
+    );
+    let mut anonymous = provider("gpu_anonymous", "a1111", fake.url.clone(), "", models);
+    anonymous.as_object_mut().unwrap().remove("api_key");
+    app_with(backend, vec![gpu, hasty, wrong, anonymous]).await
+}
+
+fn gpu_t2i(provider: &str, prompt: &str) -> Value {
+    json!({"type": "t2i", "prompt": prompt, "model": format!("{provider}/{CHECKPOINT}"),
+           "params": {"size": "1000x600", "seed": 42, "negative_prompt": "blurry"}})
+}
+
+/// The generation calls the webui received (not progress reads or interrupts).
+fn generations(fake: &Fake) -> Vec<crate::support::vendors::Call> {
+    fake.posts()
+        .into_iter()
+        .filter(|c| c.path.ends_with("2img"))
+        .collect()
+}
+
+both!(
+    a1111_makes_pictures_from_text_and_from_a_reference,
+    a1111_reports_the_servers_progress_while_it_draws,
+    a1111_errors_are_retried_or_refused_with_reasons,
+    a1111_cancel_interrupts_the_server,
+);
+
+async fn a1111_makes_pictures_from_text_and_from_a_reference(backend: Backend) {
+    use base64::Engine as _;
+    let fake = Fake::a1111(GPU_USER, GPU_PASSWORD).await;
+    let Some(app) = gpu_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("gpu_user").await;
+    let task = run_task(&app, &token, gpu_t2i("gpu", "a red fox in snow")).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(task["mime"], "image/png");
+    assert_labelled(&app, &task).await;
+    assert_eq!(
+        outcomes(&app, task["task_id"].as_str().unwrap()).await,
+        ["submit:ok"]
+    );
+    let call = &generations(&fake)[0];
+    assert_eq!(call.path, "/sdapi/v1/txt2img");
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{GPU_USER}:{GPU_PASSWORD}"));
+    assert_eq!(call.authorization, Some(format!("Basic {basic}")));
+    assert!(
+        call.content_type.starts_with("application/json"),
+        "{call:?}"
+    );
+    let body = call.json();
+    assert_eq!(body["prompt"], "a red fox in snow");
+    assert_eq!(body["negative_prompt"], "blurry");
+    assert_eq!(
+        (body["width"].as_u64(), body["height"].as_u64()),
+        (Some(1000), Some(600))
+    );
+    assert_eq!(body["seed"], 42);
+    assert_eq!(body["override_settings"]["sd_model_checkpoint"], CHECKPOINT);
+    assert_eq!(body["override_settings_restore_afterwards"], false);
+    assert_eq!(
+        (body["batch_size"].as_u64(), body["n_iter"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(body["init_images"], Value::Null);
+
+    let file_id = upload_sample(&app, &token).await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "as a watercolour", "images": [file_id],
+               "model": format!("gpu/{CHECKPOINT}"), "params": {"strength": 0.35}}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_labelled(&app, &task).await;
+    let call = &generations(&fake)[1];
+    assert_eq!(call.path, "/sdapi/v1/img2img");
+    let body = call.json();
+    assert_eq!(body["denoising_strength"], 0.35);
+    let init = base64::engine::general_purpose::STANDARD
+        .decode(body["init_images"][0].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&init[1..4], b"PNG", "the reference itself, bare base64");
+    let (w, h) = (
+        body["width"].as_u64().unwrap(),
+        body["height"].as_u64().unwrap(),
+    );
+    assert!(w % 8 == 0 && h % 8 == 0, "{w}x{h}");
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn a1111_reports_the_servers_progress_while_it_draws(backend: Backend) {
+    let fake = Fake::a1111(GPU_USER, GPU_PASSWORD).await;
+    let Some(app) = gpu_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("gpu_progress").await;
+    let id = app
+        .submit_task(&token, gpu_t2i("gpu", "twenty steps [slow]"))
+        .await;
+    // The call blocks for 2 s; meanwhile the task shows a part done.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let (_, body) = app
+            .get(&format!("/api/v1/generation/{id}"), Some(&token))
+            .await;
+        let (status, progress) = (
+            body["data"]["status"].as_str().unwrap_or("").to_string(),
+            body["data"]["progress"].as_i64().unwrap_or(0),
+        );
+        if status == "processing" && (1..100).contains(&progress) {
+            break progress;
+        }
+        assert!(
+            status != "completed" && Instant::now() < deadline,
+            "no progress was shown: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let task = app.wait_final(&token, &id).await["data"].clone();
+    assert_eq!(
+        (task["status"].as_str(), task["progress"].as_i64()),
+        (Some("completed"), Some(100)),
+        "after {seen}%: {task}"
+    );
+    let reads: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/sdapi/v1/progress")
+        .collect();
+    assert!(!reads.is_empty());
+    for read in reads {
+        assert_eq!(read.method, "GET");
+        assert_eq!(read.query, "skip_current_image=true", "no preview image");
+        assert!(read.authorization.is_some_and(|a| a.starts_with("Basic ")));
+    }
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn a1111_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::a1111(GPU_USER, GPU_PASSWORD).await;
+    let Some(app) = gpu_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("gpu_errors").await;
+    // Out of GPU memory (a 500 through the webui's exception middleware), then a call slower
+    // than the 1 s timeout: both retried.
+    fake.script([
+        Reply::Status { status: 500, body: r#"{"error":"OutOfMemoryError","detail":"","body":"","errors":"CUDA out of memory. Tried to allocate 2.00 GiB"}"#.into(), retry_after: None },
+        Reply::Slow(Duration::from_millis(1500)),
+    ]);
+    let task = run_task(&app, &token, gpu_t2i("gpu_hasty", "retried")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(3)),
+        "{task}"
+    );
+    assert_eq!(
+        outcomes(&app, task["task_id"].as_str().unwrap()).await,
+        ["submit:transient", "submit:transient", "submit:ok"]
+    );
+
+    let cases = [
+        (Reply::Garbage, "gen_err.bad_output"),
+        (Reply::Status { status: 422, body: r#"{"detail":[{"loc":["body","width"],"msg":"value is not a valid integer","type":"type_error.integer"}]}"#.into(), retry_after: None }, "gen_err.bad_request"),
+        (Reply::Status { status: 404, body: r#"{"error":"HTTPException","detail":"Sampler not found","body":"","errors":"404: Sampler not found"}"#.into(), retry_after: None }, "gen_err.bad_request"),
+    ];
+    for (reply, code) in cases {
+        fake.script([reply]);
+        let task = run_task(&app, &token, gpu_t2i("gpu_hasty", "refused")).await;
+        failed_with(&task, code);
+    }
+    // `--api-auth`: a wrong password and none at all are key problems.
+    for provider in ["gpu_wrong", "gpu_anonymous"] {
+        let task = run_task(&app, &token, gpu_t2i(provider, "who are you")).await;
+        failed_with(&task, "gen_err.auth");
+    }
+    let anonymous = fake.calls().last().unwrap().clone();
+    assert_eq!(anonymous.authorization, None);
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn a1111_cancel_interrupts_the_server(backend: Backend) {
+    let fake = Fake::a1111(GPU_USER, GPU_PASSWORD).await;
+    let Some(app) = gpu_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("gpu_cancel").await;
+    let id = app
+        .submit_task(&token, gpu_t2i("gpu", "a long one [long]"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fake.drawing() {
+        assert!(Instant::now() < deadline, "the server never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    // The server stops well before its 30 s of sampling.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.drawing() {
+        assert!(
+            Instant::now() < deadline,
+            "the server was never interrupted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let interrupt = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.path == "/sdapi/v1/interrupt")
+        .expect("an interrupt");
+    assert_eq!(interrupt.method, "POST");
+    assert!(interrupt
+        .authorization
+        .is_some_and(|a| a.starts_with("Basic ")));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = outcomes(&app, &id).await;
+        if calls.last().map(String::as_str) == Some("cancel:ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cancel call recorded: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let task = app.wait_final(&token, &id).await;
+    assert_eq!(task["data"]["status"], "canceled", "{task}");
+    assert_eq!(task["data"]["result_url"], Value::Null, "nothing is stored");
     app.stop().await;
     fake.stop().await;
 }

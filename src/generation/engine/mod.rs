@@ -289,13 +289,31 @@ impl TaskRun<'_> {
         entry: &ProviderEntry,
         job: &Job,
     ) -> Result<Submitted, ProviderError> {
-        let follow = follow_progress(self.state, self.task, self.owner, job.report.clone());
-        let submit = self.timed(entry, "submit", entry.provider.submit(job));
-        futures_util::pin_mut!(follow, submit);
-        match futures_util::future::select(submit, follow).await {
-            futures_util::future::Either::Left((result, _)) => result,
-            futures_util::future::Either::Right((never, _)) => match never {},
+        use futures_util::future::{select, Either};
+        {
+            let follow = follow_progress(self.state, self.task, self.owner, job.report.clone());
+            let canceled = watch_canceled(self.state, self.task, entry.provider.can_interrupt());
+            let submit = self.timed(entry, "submit", entry.provider.submit(job));
+            futures_util::pin_mut!(follow, canceled, submit);
+            match select(submit, select(follow, canceled)).await {
+                Either::Left((result, _)) => return result,
+                Either::Right((Either::Left((never, _)), _)) => match never {},
+                // The call is dropped here, at the end of this block.
+                Either::Right((Either::Right(((), _)), _)) => {}
+            }
         }
+        // The person canceled while a local server was drawing: it stops now rather than
+        // finish a picture nobody will see. Whether it did is only logged.
+        if let Err(e) = self
+            .timed(entry, "cancel", entry.provider.interrupt(job))
+            .await
+        {
+            tracing::info!(task = %self.task.uuid, "the server did not stop: {e:?}");
+        }
+        Err(ProviderError::permanent(
+            "gen_err.canceled",
+            "the task is no longer running",
+        ))
     }
 
     /// Runs one provider call and notes it for `api_calls` (the per-model statistics).
@@ -628,6 +646,28 @@ async fn follow_progress(
             .await;
         if matches!(moved, Ok(true)) {
             state.live.publish(task.user_id, &task.uuid);
+        }
+    }
+}
+
+/// Returns once the person has canceled the task, checked as often as remote tasks are
+/// polled; never when the provider cannot stop a call that is running.
+async fn watch_canceled(state: &AppState, task: &Generation, enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
+    let interval = Duration::from_millis(state.config.engine.poll_interval_ms.max(10));
+    let id = task.id;
+    loop {
+        tokio::time::sleep(interval).await;
+        let status = state
+            .db
+            .run(move |conn| Ok(store::status_of(conn, id)?))
+            .await
+            .ok()
+            .flatten();
+        if status.as_deref() == Some("canceled") {
+            return;
         }
     }
 }

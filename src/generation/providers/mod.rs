@@ -1,6 +1,7 @@
 //! Model providers behind one trait. Each adapter is a file here; which ones run, with which
 //! models, keys and limits, comes from `[[providers]]` in the configuration.
 
+pub mod a1111;
 pub mod ark;
 pub mod dashscope;
 pub mod http;
@@ -152,6 +153,18 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, ProviderResult<()>> {
         async { Ok(()) }.boxed()
     }
+
+    /// Whether a synchronous call can be stopped while it runs (`interrupt`): a local GPU
+    /// server that blocks until the picture is made.
+    fn can_interrupt(&self) -> bool {
+        false
+    }
+
+    /// Asks the server to stop the work of a call the engine dropped because the person
+    /// canceled. Only called when `can_interrupt` says so.
+    fn interrupt<'a>(&'a self, _job: &'a Job) -> BoxFuture<'a, ProviderResult<()>> {
+        async { Ok(()) }.boxed()
+    }
 }
 
 fn required_key(cfg: &ProviderConfig) -> anyhow::Result<String> {
@@ -271,6 +284,20 @@ impl Registry {
                     secret_key: cfg.secret().ok_or_else(|| {
                         anyhow::anyhow!("providers.secret_key_env of {:?}: no secret key", cfg.name)
                     })?,
+                }),
+                ProviderKind::A1111 => Arc::new(a1111::A1111 {
+                    http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                    quick: http::client(Duration::from_secs(10))?,
+                    base_url: cfg
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| a1111::DEFAULT_BASE.into()),
+                    // Optional: a webui started without `--api-auth` asks for nothing.
+                    auth: cfg
+                        .key()
+                        .map(|k| a1111::A1111::parse_auth(&k))
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("providers {:?}: {e}", cfg.name))?,
                 }),
             };
             let models = cfg

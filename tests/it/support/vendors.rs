@@ -19,6 +19,7 @@ use super::fakes::{sample_mp4, sample_png};
 pub struct Call {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub authorization: Option<String>,
     pub content_type: String,
     pub accept: String,
@@ -64,6 +65,17 @@ struct State {
     script: Mutex<VecDeque<Reply>>,
     /// Ark: remote video tasks by id: (prompt, polls, status).
     tasks: Mutex<HashMap<String, (String, u32, String)>>,
+    /// The AUTOMATIC1111 webui's own state.
+    gpu: Mutex<Gpu>,
+}
+
+#[derive(Default)]
+struct Gpu {
+    /// The `Authorization` the server asks for when started with `--api-auth`.
+    basic: Option<String>,
+    /// The sampling step of the picture being drawn, and of how many.
+    step: Option<(u32, u32)>,
+    interrupted: bool,
 }
 
 pub struct Fake {
@@ -110,6 +122,22 @@ impl Fake {
         Fake::serve(|r, b, s| Box::pin(compatible(r, b, s))).await
     }
 
+    /// An AUTOMATIC1111 webui started with `--api --api-auth user:password`.
+    pub async fn a1111(user: &str, password: &str) -> Fake {
+        let fake = Fake::serve(|r, b, s| Box::pin(a1111(r, b, s))).await;
+        fake.state.gpu.lock().unwrap().basic = Some(format!(
+            "Basic {}",
+            b64(format!("{user}:{password}").as_bytes())
+        ));
+        fake
+    }
+
+    /// Whether the webui is drawing a picture now (an interrupt stops it at once).
+    pub fn drawing(&self) -> bool {
+        let gpu = self.state.gpu.lock().unwrap();
+        gpu.step.is_some() && !gpu.interrupted
+    }
+
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.script.lock().unwrap().extend(replies);
     }
@@ -153,9 +181,16 @@ fn header(req: &HttpRequest, name: &str) -> String {
 
 /// Records the call and takes the next scripted reply, if any.
 fn record(req: &HttpRequest, body: &web::Bytes, state: &State) -> Option<Reply> {
+    log_call(req, body, state);
+    state.script.lock().unwrap().pop_front()
+}
+
+/// Records the call only: calls that run beside a scripted one leave the script alone.
+fn log_call(req: &HttpRequest, body: &web::Bytes, state: &State) {
     state.calls.lock().unwrap().push(Call {
         method: req.method().to_string(),
         path: req.path().to_string(),
+        query: req.query_string().to_string(),
         authorization: req
             .headers()
             .get("authorization")
@@ -165,7 +200,6 @@ fn record(req: &HttpRequest, body: &web::Bytes, state: &State) -> Option<Reply> 
         accept: header(req, "accept"),
         body: body.to_vec(),
     });
-    state.script.lock().unwrap().pop_front()
 }
 
 fn status(status: u16, body: &str, retry_after: Option<u64>) -> HttpResponse {
@@ -647,4 +681,154 @@ async fn kling(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
     }
     HttpResponse::Ok()
         .json(json!({"code": 0, "message": "SUCCEED", "request_id": "req-2", "data": data}))
+}
+
+/// An error as the webui's exception middleware renders it (`modules/api/api.py`).
+fn webui_error(status_code: u16, error: &str, detail: &str) -> HttpResponse {
+    status(
+        status_code,
+        &json!({"error": error, "detail": detail, "body": "", "errors": format!("{status_code}: {detail}")})
+            .to_string(),
+        None,
+    )
+}
+
+/// The AUTOMATIC1111 webui API: `POST /sdapi/v1/txt2img` and `/img2img` block until the picture
+/// is made (`{images, parameters, info}`), `GET /sdapi/v1/progress` tells how far (`progress`
+/// 0..1 and the `state` snapshot), `POST /sdapi/v1/interrupt` stops sampling and the call
+/// answers with what it has. HTTP Basic on every route, as with `--api-auth`. Prompt words:
+/// `[slow]` samples 20 steps of 100 ms, `[long]` 300.
+async fn a1111(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let path = req.path().to_string();
+    let generating = matches!(path.as_str(), "/sdapi/v1/txt2img" | "/sdapi/v1/img2img");
+    let scripted = if generating {
+        record(&req, &body, &state)
+    } else {
+        log_call(&req, &body, &state);
+        None
+    };
+    let basic = state.gpu.lock().unwrap().basic.clone();
+    if let Some(basic) = basic {
+        let given = header(&req, "authorization");
+        if given.is_empty() {
+            return webui_error(401, "HTTPException", "Not authenticated");
+        }
+        if given != basic {
+            return webui_error(401, "HTTPException", "Incorrect username or password");
+        }
+    }
+    let post = req.method() == actix_web::http::Method::POST;
+    match (path.as_str(), post) {
+        ("/sdapi/v1/progress", false) => {
+            let gpu = state.gpu.lock().unwrap();
+            let (progress, job_count, (step, steps)) = match gpu.step {
+                Some((step, steps)) => (
+                    (0.01 + f64::from(step) / f64::from(steps)).min(1.0),
+                    1,
+                    (step, steps),
+                ),
+                None => (0.0, 0, (0, 0)),
+            };
+            // The preview costs the server an encode: only sent when not skipped.
+            let preview = (!req.query_string().contains("skip_current_image=true"))
+                .then(|| b64(&sample_png()));
+            return HttpResponse::Ok().json(json!({
+                "progress": progress, "eta_relative": 1.5,
+                "state": {"skipped": false, "interrupted": gpu.interrupted, "job": "",
+                          "job_count": job_count, "job_timestamp": "20261201120000",
+                          "job_no": 0, "sampling_step": step, "sampling_steps": steps},
+                "current_image": preview, "textinfo": null
+            }));
+        }
+        ("/sdapi/v1/interrupt", true) => {
+            state.gpu.lock().unwrap().interrupted = true;
+            return HttpResponse::Ok().json(json!({}));
+        }
+        _ if generating && post => {}
+        _ => return status(404, r#"{"detail":"Not Found"}"#, None),
+    }
+    let mut picture = sample_png();
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .json(json!({"images": ["%% not base64 %%"], "parameters": {}, "info": "{}"}))
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        Some(Reply::Bytes(bytes)) => picture = bytes,
+        _ => {}
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return status(
+            422,
+            r#"{"detail":[{"loc":["body",0],"msg":"Expecting value","type":"value_error.jsondecode"}]}"#,
+            None,
+        );
+    };
+    let multiple_of_8 = |v: &Value| v.as_u64().is_some_and(|n| n >= 64 && n % 8 == 0);
+    if !request["prompt"].is_string()
+        || !multiple_of_8(&request["width"])
+        || !multiple_of_8(&request["height"])
+        || !request["override_settings"]["sd_model_checkpoint"].is_string()
+    {
+        return status(
+            422,
+            r#"{"detail":[{"loc":["body"],"msg":"prompt, width, height, checkpoint","type":"value_error"}]}"#,
+            None,
+        );
+    }
+    if path.ends_with("img2img") {
+        let Some(init) = request["init_images"].as_array().filter(|a| !a.is_empty()) else {
+            return webui_error(404, "HTTPException", "Init image not found");
+        };
+        let decodes = init.iter().all(|i| {
+            i.as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .is_some_and(|bytes| image::load_from_memory(&bytes).is_ok())
+        });
+        if !decodes {
+            return webui_error(500, "HTTPException", "Invalid encoded image");
+        }
+        if !request["denoising_strength"]
+            .as_f64()
+            .is_some_and(|d| (0.0..=1.0).contains(&d))
+        {
+            return status(
+                422,
+                r#"{"detail":[{"loc":["body","denoising_strength"],"msg":"value is not a valid float","type":"type_error.float"}]}"#,
+                None,
+            );
+        }
+    }
+    let prompt = request["prompt"].as_str().unwrap_or("");
+    let steps = if prompt.contains("[long]") {
+        300
+    } else if prompt.contains("[slow]") {
+        20
+    } else {
+        1
+    };
+    state.gpu.lock().unwrap().interrupted = false;
+    for step in 0..steps {
+        {
+            let mut gpu = state.gpu.lock().unwrap();
+            if gpu.interrupted {
+                break;
+            }
+            gpu.step = Some((step, steps));
+        }
+        if steps > 1 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    state.gpu.lock().unwrap().step = None;
+    HttpResponse::Ok().json(json!({
+        "images": [b64(&picture)],
+        "parameters": request,
+        "info": json!({"prompt": prompt, "seed": request["seed"]}).to_string(),
+    }))
 }
