@@ -4,8 +4,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 
-use actix_web::middleware::{from_fn, Compress};
-use actix_web::{web, App, HttpRequest, HttpServer};
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::{from_fn, Compress, Next};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpServer};
 use anyhow::Context as _;
 use rand::RngCore;
 use tera::Tera;
@@ -141,16 +144,35 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::moderation::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
+    // Last: what no route above took.
+    cfg.service(web::resource("/{any:.*}").wrap(from_fn(no_route)));
 }
 
-/// A path the app serves, asked with another method, is 405: each route carries its method as
-/// a guard, so actix sends any method mismatch here rather than to a resource's own 405.
-async fn no_route(req: HttpRequest) -> Result<actix_web::HttpResponse, AppError> {
-    if req.resource_map().has_resource(req.path()) {
-        return Err(AppError::from_status(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        ));
-    }
+/// A request no route took. Every route carries its method as a guard of its resource, and
+/// actix's method guards note on the request each method they were tried with; a resource
+/// without routes, like this catch-all, then answers 405 with those methods in `Allow` (RFC
+/// 9110), or a bare 405 when no route's path matched. The first is kept as a 405 with the
+/// methods the page or API path takes (`middleware::AllowedMethods`), the second is a 404.
+async fn no_route(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let err = match allow {
+        Some(methods) => {
+            req.extensions_mut()
+                .insert(middleware::AllowedMethods(methods));
+            AppError::from_status(StatusCode::METHOD_NOT_ALLOWED)
+        }
+        None => AppError::not_found(),
+    };
+    Ok(ServiceResponse::from_err(err, req))
+}
+
+/// Nothing reaches this: the catch-all resource of [`routes`] takes every path.
+async fn no_service() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::not_found())
 }
 
@@ -224,7 +246,7 @@ pub fn server(
             .wrap(from_fn(middleware::request_log))
             .wrap(Compress::default())
             .configure(|cfg| routes(cfg, &app_config))
-            .default_service(web::to(no_route))
+            .default_service(web::to(no_service))
     })
     .shutdown_timeout(10);
     if config.server.workers > 0 {

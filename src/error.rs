@@ -24,9 +24,13 @@ pub enum AppError {
     /// The account is banned; its owner is told why (403, `data.reason`).
     #[error("account banned")]
     Banned { reason: Option<String> },
-    /// The prompt holds terms of the moderation lists; they are named to the person (422).
-    #[error("prompt refused by the word list")]
-    Refused { terms: String },
+    /// A prompt or comment holds terms of the moderation lists; they are named to the person
+    /// (422).
+    #[error("{what:?} refused by the word list")]
+    Refused {
+        terms: String,
+        what: crate::moderation::service::Screened,
+    },
     #[error("{context}: {source:#}")]
     Internal {
         context: &'static str,
@@ -108,7 +112,7 @@ impl AppError {
             AppError::RateLimited { .. } => "err.rate_limited",
             AppError::Banned { reason: None } => "err.banned",
             AppError::Banned { reason: Some(_) } => "err.banned_reason",
-            AppError::Refused { .. } => "err.gen.prompt_refused",
+            AppError::Refused { what, .. } => what.message_key(),
             AppError::Internal { .. } => "err.internal",
         }
     }
@@ -120,7 +124,7 @@ impl AppError {
             AppError::Banned {
                 reason: Some(reason),
             } => text.replace("{reason}", reason),
-            AppError::Refused { terms } => text.replace("{terms}", terms),
+            AppError::Refused { terms, .. } => text.replace("{terms}", terms),
             _ => text,
         }
     }
@@ -128,7 +132,7 @@ impl AppError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::Client { field, .. } => *field,
-            AppError::Refused { .. } => Some("prompt"),
+            AppError::Refused { what, .. } => Some(what.field()),
             _ => None,
         }
     }

@@ -45,6 +45,50 @@ where
     }
 }
 
+/// A JSON request body: actix's `Json` (same size limit, content type and errors, from the
+/// app's `JsonConfig`), except that the top level must be an object. Serde also reads a struct
+/// from an array of its fields in order, so `["alice","secret"]` would log in; every body the
+/// API takes is an object, so anything else is refused here, once for all handlers.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let body = actix_web::web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move { Ok(Json(from_object(body.await?.into_inner())?)) })
+    }
+}
+
+/// `value` as a `T`, if it is an object.
+pub fn from_object<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, crate::error::AppError> {
+    use crate::error::AppError;
+    if !value.is_object() {
+        return Err(AppError::bad_request("err.body.not_object"));
+    }
+    serde_json::from_value(value).map_err(|_| AppError::bad_request("err.bad_json"))
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize)]
@@ -83,5 +127,30 @@ mod tests {
         assert_eq!(read(r#"{}"#).ok(), Some(None));
         assert!(read(r#"{"inner": [3]}"#).is_err());
         assert!(read(r#"{"inner": [null]}"#).is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_of_fields() {
+        let read = |json: &str| {
+            super::from_object::<Login>(serde_json::from_str(json).expect("json"))
+                .map_err(|e| e.key())
+        };
+        assert_eq!(
+            read(r#"{"username":"a","password":"b"}"#),
+            Ok(Login {
+                username: "a".into(),
+                password: "b".into()
+            })
+        );
+        assert_eq!(read(r#"["a","b"]"#), Err("err.body.not_object"));
+        assert_eq!(read("null"), Err("err.body.not_object"));
+        assert_eq!(read("\"ab\""), Err("err.body.not_object"));
+        assert_eq!(read(r#"{"username":"a"}"#), Err("err.bad_json"));
     }
 }

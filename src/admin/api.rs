@@ -1,12 +1,13 @@
 //! Admin JSON endpoints under /api/v1/admin (admins only; others get 403).
 
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Path, Query};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::service::{self, AdminUserView, AuditPage, AuditQuery, Change, UserPage, UserQuery};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
+use crate::json::Json;
 use crate::moderation::service::{self as moderation, Added, WordLists};
 use crate::users::model::Role;
 use crate::web::auth::{ApiUser, ClientOrigin};

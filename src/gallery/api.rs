@@ -1,7 +1,7 @@
 //! JSON endpoints of the public gallery under /api/v1/gallery, and publishing under
 //! /api/v1/library/results/{id}/publication.
 
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Path, Query};
 
 use super::model::{
     AuthorView, CommentView, GalleryQuery, Marks, NewComment, PublicationView, PublishRequest,
@@ -9,65 +9,77 @@ use super::model::{
 };
 use super::service::{self, Scope};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, Reply};
+use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
+use crate::json::Json;
 use crate::web::auth::{ApiUser, MaybeApiUser};
+use crate::web::openapi::route;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    components(schemas(super::model::Sort)),
+    paths(
+        works,
+        following,
+        favorites,
+        work,
+        related,
+        take_down,
+        like,
+        unlike,
+        favorite,
+        unfavorite,
+        comments,
+        add_comment,
+        delete_comment,
+        author,
+        author_works,
+        follow,
+        unfollow,
+        publication,
+        publish,
+        unpublish
+    )
+)]
+pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/gallery/works", web::get().to(works))
-        .route("/api/v1/gallery/following", web::get().to(following))
-        .route("/api/v1/gallery/favorites", web::get().to(favorites))
-        .route("/api/v1/gallery/works/{id}", web::get().to(work))
-        .route("/api/v1/gallery/works/{id}/related", web::get().to(related))
-        .route(
-            "/api/v1/gallery/works/{id}/unpublish",
-            web::post().to(take_down),
-        )
-        .route("/api/v1/gallery/works/{id}/like", web::put().to(like))
-        .route("/api/v1/gallery/works/{id}/like", web::delete().to(unlike))
-        .route(
-            "/api/v1/gallery/works/{id}/favorite",
-            web::put().to(favorite),
-        )
-        .route(
-            "/api/v1/gallery/works/{id}/favorite",
-            web::delete().to(unfavorite),
-        )
-        .route(
-            "/api/v1/gallery/works/{id}/comments",
-            web::get().to(comments),
-        )
-        .route(
-            "/api/v1/gallery/works/{id}/comments",
-            web::post().to(add_comment),
-        )
-        .route(
-            "/api/v1/gallery/comments/{id}",
-            web::delete().to(delete_comment),
-        )
-        .route("/api/v1/gallery/users/{name}", web::get().to(author))
-        .route(
-            "/api/v1/gallery/users/{name}/works",
-            web::get().to(author_works),
-        )
-        .route("/api/v1/gallery/users/{name}/follow", web::put().to(follow))
-        .route(
-            "/api/v1/gallery/users/{name}/follow",
-            web::delete().to(unfollow),
-        )
-        .route(
-            "/api/v1/library/results/{id}/publication",
-            web::get().to(publication),
-        )
-        .route(
-            "/api/v1/library/results/{id}/publication",
-            web::put().to(publish),
-        )
-        .route(
-            "/api/v1/library/results/{id}/publication",
-            web::delete().to(unpublish),
-        );
+    route(cfg, __path_works, works);
+    route(cfg, __path_following, following);
+    route(cfg, __path_favorites, favorites);
+    route(cfg, __path_work, work);
+    route(cfg, __path_related, related);
+    route(cfg, __path_take_down, take_down);
+    route(cfg, __path_like, like);
+    route(cfg, __path_unlike, unlike);
+    route(cfg, __path_favorite, favorite);
+    route(cfg, __path_unfavorite, unfavorite);
+    route(cfg, __path_comments, comments);
+    route(cfg, __path_add_comment, add_comment);
+    route(cfg, __path_delete_comment, delete_comment);
+    route(cfg, __path_author, author);
+    route(cfg, __path_author_works, author_works);
+    route(cfg, __path_follow, follow);
+    route(cfg, __path_unfollow, unfollow);
+    route(cfg, __path_publication, publication);
+    route(cfg, __path_publish, publish);
+    route(cfg, __path_unpublish, unpublish);
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/works", tag = "gallery", operation_id = "gallery_works",
+    summary = "画廊: public works, searched and filtered (seed 5.1 ⑦)",
+    description = "24 cards a page; pass `next` as `cursor` for more, with the same filters. A cursor that is no page of this list and order is 404.",
+    security((), ("bearer" = [])),
+    params(GalleryQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WorkPage>),
+        (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: `cursor` is no page of this list and order", body = Envelope<ErrorData>),
+    )
+)]
 async fn works(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -77,6 +89,20 @@ async fn works(
     Ok(Reply::ok("msg.ok", page))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/following", tag = "gallery", operation_id = "gallery_following",
+    summary = "Works of the authors I follow",
+    description = "24 cards a page; pass `next` as `cursor` for more, with the same filters. A cursor that is no page of this list and order is 404.",
+    security(("bearer" = [])),
+    params(GalleryQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WorkPage>),
+        (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: `cursor` is no page of this list and order", body = Envelope<ErrorData>),
+    )
+)]
 async fn following(
     state: Data<AppState>,
     user: ApiUser,
@@ -86,6 +112,20 @@ async fn following(
     Ok(Reply::ok("msg.ok", page))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/favorites", tag = "gallery", operation_id = "gallery_favorites",
+    summary = "Works I favourited (收藏)",
+    description = "24 cards a page; pass `next` as `cursor` for more, with the same filters. A cursor that is no page of this list and order is 404.",
+    security(("bearer" = [])),
+    params(GalleryQuery),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WorkPage>),
+        (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: `cursor` is no page of this list and order", body = Envelope<ErrorData>),
+    )
+)]
 async fn favorites(
     state: Data<AppState>,
     user: ApiUser,
@@ -95,6 +135,19 @@ async fn favorites(
     Ok(Reply::ok("msg.ok", page))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/works/{id}", tag = "gallery", operation_id = "gallery_work",
+    summary = "A public work with its prompt and parameters (seed 5.1 ⑧)",
+    description = "The prompt and parameters are absent when the author hides them, except for the author.",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WorkDetail>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn work(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -104,6 +157,18 @@ async fn work(
     Ok(Reply::ok("msg.ok", work))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/works/{id}/related", tag = "gallery", operation_id = "gallery_related",
+    summary = "Works related to one (same tags or model)",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<Vec<WorkCard>>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn related(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -113,6 +178,23 @@ async fn related(
     Ok(Reply::ok("msg.ok", service::related(&state, &work).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/gallery/works/{id}/unpublish", tag = "gallery", operation_id = "take_down_work",
+    summary = "Take a work out of the gallery (its author, or an admin with a reason)",
+    description = "An admin's reason is shown to the author, who cannot put the work back up.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    request_body = UnpublishRequest,
+    responses(
+        (status = 200, description = "code 200: taken down", body = Envelope<NoData>),
+        (status = 400, description = "code 400: an admin's reason is missing or too long (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such work of yours (admins: no such work)", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn take_down(
     state: Data<AppState>,
     user: ApiUser,
@@ -123,6 +205,18 @@ async fn take_down(
     Ok(Reply::message("msg.gallery.unpublished"))
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/gallery/works/{id}/like", tag = "gallery", operation_id = "like_work",
+    summary = "Like (点赞) a work; twice counts once",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn like(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppResult<Reply<Marks>> {
     Ok(Reply::ok(
         "msg.ok",
@@ -130,6 +224,18 @@ async fn like(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppResu
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/gallery/works/{id}/like", tag = "gallery", operation_id = "unlike_work",
+    summary = "Take my like back",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn unlike(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppResult<Reply<Marks>> {
     Ok(Reply::ok(
         "msg.ok",
@@ -137,6 +243,18 @@ async fn unlike(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppRe
     ))
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/gallery/works/{id}/favorite", tag = "gallery", operation_id = "favorite_work",
+    summary = "Favourite (收藏) a work into my library's 收藏 view",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn favorite(
     state: Data<AppState>,
     user: ApiUser,
@@ -148,6 +266,18 @@ async fn favorite(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/gallery/works/{id}/favorite", tag = "gallery", operation_id = "unfavorite_work",
+    summary = "Take my favourite back",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn unfavorite(
     state: Data<AppState>,
     user: ApiUser,
@@ -159,6 +289,18 @@ async fn unfavorite(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/works/{id}/comments", tag = "gallery", operation_id = "work_comments",
+    summary = "A work's comments, oldest first",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<Vec<CommentView>>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+    )
+)]
 async fn comments(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -170,6 +312,24 @@ async fn comments(
     ))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/gallery/works/{id}/comments", tag = "gallery", operation_id = "add_comment",
+    summary = "Comment on a work",
+    description = "Comments go through the same word lists as prompts.",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The work's id")),
+    request_body = NewComment,
+    responses(
+        (status = 201, description = "code 201: the work's comments with the new one", body = Envelope<Vec<CommentView>>),
+        (status = 400, description = "code 400: empty, too long or with control characters (`data.field`)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        (status = 422, description = "code 422: the comment holds terms of the moderation word lists; the message names them", body = Envelope<ErrorData>),
+    )
+)]
 async fn add_comment(
     state: Data<AppState>,
     user: ApiUser,
@@ -181,6 +341,18 @@ async fn add_comment(
     Ok(Reply::created("msg.gallery.commented", all))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/gallery/comments/{id}", tag = "gallery", operation_id = "delete_comment",
+    summary = "Delete a comment (its writer, the work's author or an admin)",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The comment's id")),
+    responses(
+        (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such comment you may delete", body = Envelope<ErrorData>),
+    )
+)]
 async fn delete_comment(
     state: Data<AppState>,
     user: ApiUser,
@@ -190,6 +362,18 @@ async fn delete_comment(
     Ok(Reply::message("msg.deleted"))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/users/{name}", tag = "gallery", operation_id = "gallery_author",
+    summary = "An author's public profile",
+    security((), ("bearer" = [])),
+    params(("name" = String, Path, description = "The author's username")),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AuthorView>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such author (or a banned one)", body = Envelope<ErrorData>),
+    )
+)]
 async fn author(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -201,6 +385,23 @@ async fn author(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/gallery/users/{name}/works", tag = "gallery", operation_id = "gallery_author_works",
+    summary = "An author's public works",
+    description = "24 cards a page; pass `next` as `cursor` for more, with the same filters. A cursor that is no page of this list and order is 404.",
+    security((), ("bearer" = [])),
+    params(
+        ("name" = String, Path, description = "The author's username"),
+        GalleryQuery
+    ),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<WorkPage>),
+        (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: an invalid, expired or revoked token, or none where the instance shows the gallery to signed-in people only", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such author, or `cursor` is no page of this list and order", body = Envelope<ErrorData>),
+    )
+)]
 async fn author_works(
     state: Data<AppState>,
     user: MaybeApiUser,
@@ -214,6 +415,19 @@ async fn author_works(
     ))
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/gallery/users/{name}/follow", tag = "gallery", operation_id = "follow_author",
+    summary = "Follow an author; twice counts once",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The author's username")),
+    responses(
+        (status = 200, description = "code 200: the author's profile", body = Envelope<AuthorView>),
+        (status = 400, description = "code 400: yourself (`data.field` = username)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such author (or a banned one)", body = Envelope<ErrorData>),
+    )
+)]
 async fn follow(
     state: Data<AppState>,
     user: ApiUser,
@@ -225,6 +439,19 @@ async fn follow(
     ))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/gallery/users/{name}/follow", tag = "gallery", operation_id = "unfollow_author",
+    summary = "Stop following an author",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The author's username")),
+    responses(
+        (status = 200, description = "code 200: the author's profile", body = Envelope<AuthorView>),
+        (status = 400, description = "code 400: yourself (`data.field` = username)", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such author (or a banned one)", body = Envelope<ErrorData>),
+    )
+)]
 async fn unfollow(
     state: Data<AppState>,
     user: ApiUser,
@@ -236,6 +463,18 @@ async fn unfollow(
     ))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/library/results/{id}/publication", tag = "gallery", operation_id = "get_publication",
+    summary = "A result's publication in the gallery, if it has one",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The result's (task's) id")),
+    responses(
+        (status = 200, description = "code 200", body = Envelope<PublicationView>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such result of yours, or it was never published", body = Envelope<ErrorData>),
+    )
+)]
 async fn publication(
     state: Data<AppState>,
     user: ApiUser,
@@ -247,6 +486,32 @@ async fn publication(
         .ok_or_else(AppError::not_found)
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/library/results/{id}/publication", tag = "gallery", operation_id = "publish_result",
+    summary = "Publish a result to the gallery, or change its publication",
+    description = "Only a completed result of one's own. Publishing again changes the title, description, tags and prompt choice (and puts a work its author took down back up).",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The result's (task's) id")),
+    request_body = PublishRequest,
+    responses(
+        (status = 200, description = "code 200: published", body = Envelope<PublicationView>,
+            links(
+                ("work" = (operation_id = "gallery_work", parameters(("id" = "$response.body#/data/id")))),
+                ("like" = (operation_id = "like_work", parameters(("id" = "$response.body#/data/id")))),
+                ("favorite" = (operation_id = "favorite_work", parameters(("id" = "$response.body#/data/id")))),
+                ("comments" = (operation_id = "work_comments", parameters(("id" = "$response.body#/data/id")))),
+                ("comment" = (operation_id = "add_comment", parameters(("id" = "$response.body#/data/id")))),
+                ("take_down" = (operation_id = "take_down_work", parameters(("id" = "$response.body#/data/id")))),
+            )),
+        (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned, or an admin took this work down", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
+        (status = 409, description = "code 409: the result is not completed", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
 async fn publish(
     state: Data<AppState>,
     user: ApiUser,
@@ -257,6 +522,18 @@ async fn publish(
     Ok(Reply::ok("msg.gallery.published", view))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/library/results/{id}/publication", tag = "gallery", operation_id = "unpublish_result",
+    summary = "Take one of my results out of the gallery",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The result's (task's) id")),
+    responses(
+        (status = 200, description = "code 200: taken out", body = Envelope<NoData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such result of yours, or it is not published", body = Envelope<ErrorData>),
+    )
+)]
 async fn unpublish(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppResult<Reply<()>> {
     service::unpublish(&state, &user.0, &id).await?;
     Ok(Reply::message("msg.gallery.unpublished"))

@@ -61,26 +61,46 @@ pub struct NewPublication<'a> {
 }
 
 /// What an author sends to publish a result (or to change a published one).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PublishRequest {
+    #[schema(schema_with = title_schema, required = true)]
     pub title: String,
+    #[schema(schema_with = description_schema)]
     pub description: String,
     /// Tags as a list; pages send one comma-separated string instead (see `tags_text`).
+    #[schema(schema_with = crate::library::api::tags_schema)]
     pub tags: Vec<String>,
     /// Hide the prompt and parameters from everyone but the author.
     pub hide_prompt: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct UnpublishRequest {
     /// Required when an admin takes down someone else's work; the author reads it.
+    #[schema(schema_with = reason_schema)]
     pub reason: Option<String>,
 }
 
+fn title_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text_matching(1, MAX_TITLE, crate::web::openapi::VISIBLE_LINE)
+}
+
+fn description_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text(0, MAX_DESCRIPTION)
+}
+
+fn reason_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::or_null(crate::web::openapi::text(0, MAX_REASON))
+}
+
+fn comment_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text_matching(1, MAX_COMMENT, crate::web::openapi::VISIBLE_LINES)
+}
+
 /// The gallery's sort orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sort {
     Newest,
@@ -102,25 +122,45 @@ impl Sort {
 }
 
 /// The gallery's query string (pages and API share it), all optional.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct GalleryQuery {
     /// Words in the title, description, tags or (unless hidden) prompt; Chinese works as-is.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// newest (default) | week | top
+    #[param(schema_with = sort_filter)]
     pub sort: Option<String>,
     /// t2i | i2i | t2v | i2v
     #[serde(rename = "type")]
+    #[param(schema_with = crate::library::model::kind_filter)]
     pub kind: Option<String>,
     /// `provider/model` or just the provider.
     pub model: Option<String>,
     pub tag: Option<String>,
-    /// The opaque `next` of the previous page.
+    /// The opaque `next` of the previous page of the same list and order.
+    #[param(schema_with = cursor_schema)]
     pub cursor: Option<String>,
 }
 
+fn sort_filter() -> utoipa::openapi::schema::Schema {
+    crate::library::model::or_blank(utoipa::openapi::Ref::from_schema_name("Sort"))
+}
+
+/// What `next` looks like (see `service::encode_cursor`): the order, the last card's value
+/// (a time in µs or a count of likes) and its work's id; empty for the first page.
+pub const CURSOR_PATTERN: &str = concat!(
+    r"^([ns]\.-?[0-9]{1,16}\.",
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+);
+
+fn cursor_schema() -> utoipa::openapi::Object {
+    crate::web::openapi::text_matching(0, 80, CURSOR_PATTERN)
+}
+
 /// A work as a gallery card shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkCard {
     /// The work's public id (not the result's): `/w/{id}`.
     pub id: String,
@@ -148,7 +188,7 @@ pub struct WorkCard {
     pub nft: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkPage {
     pub works: Vec<WorkCard>,
     /// Pass as `cursor` for the next page; absent on the last page.
@@ -156,7 +196,7 @@ pub struct WorkPage {
 }
 
 /// A work's own page: the card plus what the detail shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkDetail {
     #[serde(flatten)]
     pub card: WorkCard,
@@ -171,7 +211,7 @@ pub struct WorkDetail {
 }
 
 /// What the author sees of a result's publication in the library.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublicationView {
     pub id: String,
     pub title: String,
@@ -186,7 +226,7 @@ pub struct PublicationView {
 }
 
 /// An author's public page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuthorView {
     pub username: String,
     pub joined: String,
@@ -199,7 +239,7 @@ pub struct AuthorView {
 }
 
 /// A work's counts and the viewer's marks after a like or favourite.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Marks {
     pub like_count: i64,
     pub favorite_count: i64,
@@ -207,9 +247,10 @@ pub struct Marks {
     pub favorited: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NewComment {
+    #[schema(schema_with = comment_schema, required = true)]
     pub body: String,
 }
 
@@ -217,7 +258,7 @@ pub const MAX_COMMENT: usize = 500;
 /// Comments shown under a work.
 pub const COMMENTS_SHOWN: i64 = 200;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommentView {
     pub id: String,
     pub author: String,

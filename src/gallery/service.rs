@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{Generation, Kind, TaskStatus};
 use crate::generation::service::file_url;
+use crate::moderation::service::Screened;
 use crate::users::model::{rfc3339, User, UserId};
 
 /// Whose works a list shows.
@@ -35,6 +36,12 @@ pub enum Scope {
 
 fn bad(field: &'static str) -> AppError {
     AppError::invalid(field, "err.gallery.filter")
+}
+
+/// A well-formed cursor that continues no page of this list and order (another order's, or
+/// one whose work is gone): 404 like any page that is not there, as the library's `before`.
+fn no_page() -> AppError {
+    AppError::not_found().on_field("cursor")
 }
 
 fn blank(v: &Option<String>) -> Option<&str> {
@@ -164,15 +171,19 @@ pub async fn publish(
                     published_at: at,
                     updated_at: at,
                 };
-                let publication = match store::of_generation(conn, result.id)? {
-                    Some(p) if p.taken_down() => {
-                        return Err(AppError::forbidden("err.gallery.taken_down"))
-                    }
-                    Some(p) => {
+                // Insert first, so two first publishes at once meet at the unique key: the
+                // later one then changes the row the earlier made, as publishing again does.
+                let publication = match store::insert_once(conn, &row)? {
+                    Some(id) => id,
+                    None => {
+                        let p = store::of_generation(conn, result.id)?
+                            .ok_or_else(AppError::not_found)?;
+                        if p.taken_down() {
+                            return Err(AppError::forbidden("err.gallery.taken_down"));
+                        }
                         store::update(conn, p.id, &row, (!p.is_live()).then_some(at))?;
                         p.id
                     }
-                    None => store::insert(conn, &row)?.id,
                 };
                 store::set_tags(conn, publication, &tags)?;
                 let p = store::of_generation(conn, result.id)?.ok_or_else(AppError::not_found)?;
@@ -339,7 +350,7 @@ fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<Cursor>)> {
         Some(c) => {
             let c = decode_cursor(c).ok_or_else(|| bad("cursor"))?;
             if (c.kind == 'n') != (sort == Sort::Newest) {
-                return Err(bad("cursor"));
+                return Err(no_page());
             }
             Some(c)
         }
@@ -439,7 +450,7 @@ pub async fn list(
                 }
             }
             if let Some(Cursor { kind, value, work }) = cursor {
-                let p = store::by_uuid(conn, &work)?.ok_or_else(|| bad("cursor"))?;
+                let p = store::by_uuid(conn, &work)?.ok_or_else(no_page)?;
                 f.after = Some(match kind {
                     'n' => After::Published(
                         chrono::DateTime::from_timestamp_micros(value)
@@ -704,6 +715,7 @@ pub async fn add_comment(
     }
     let body = trimmed;
     let (id, _) = public_id(state, work_id).await?;
+    crate::moderation::service::check_text(state, user, &body, Screened::Comment).await?;
     let user_id = user.id;
     state
         .db

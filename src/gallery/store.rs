@@ -266,14 +266,25 @@ pub fn of_generation(conn: &mut DbConn, generation_id: i64) -> QueryResult<Optio
         .optional()
 }
 
-pub fn insert(conn: &mut DbConn, row: &NewPublication<'_>) -> QueryResult<Publication> {
-    diesel::insert_into(publications::table)
-        .values(row)
-        .execute(conn)?;
-    publications::table
-        .filter(publications::uuid.eq(row.uuid))
-        .select(Publication::as_select())
-        .first(conn)
+/// Publishes a result for the first time: its new publication's id, or None when the result
+/// already has one (published before, or by a request at the same instant). The insert comes
+/// first and runs in a savepoint: of two first publishes, the later waits for the earlier at
+/// the unique key and is told so, instead of failing the transaction around it.
+pub fn insert_once(conn: &mut DbConn, row: &NewPublication<'_>) -> QueryResult<Option<i64>> {
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(publications::table)
+            .values(row)
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => publications::table
+            .filter(publications::uuid.eq(row.uuid))
+            .select(publications::id)
+            .first(conn)
+            .map(Some),
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// New title, description and prompt choice; `republish_at` puts an unpublished work back.

@@ -3,7 +3,7 @@
 use actix_files::NamedFile;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -15,6 +15,7 @@ use super::service::{self, NewTask, TaskPage, Uploaded};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Envelope, ErrorData, Reply};
 use crate::i18n::Lang;
+use crate::json::Json;
 use crate::storage::{names, Storage};
 use crate::web::auth::ApiUser;
 use crate::web::openapi::{route, route_with, Binary};
@@ -85,6 +86,8 @@ fn uploaded_example() -> serde_json::Value {
                 ("cancel" = (operation_id = "cancel_task", parameters(("task_id" = "$response.body#/data/task_id")))),
                 ("retry" = (operation_id = "retry_task", parameters(("task_id" = "$response.body#/data/task_id")))),
                 ("result" = (operation_id = "get_result", parameters(("id" = "$response.body#/data/task_id")))),
+                ("publish" = (operation_id = "publish_result", parameters(("id" = "$response.body#/data/task_id")))),
+                ("publication" = (operation_id = "get_publication", parameters(("id" = "$response.body#/data/task_id")))),
             ),
             example = json!(queued_example())),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),

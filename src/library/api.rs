@@ -1,6 +1,6 @@
 //! JSON endpoints of the library under /api/v1/library.
 
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -10,8 +10,9 @@ use super::service::{self, FolderChange, NewShareRequest};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::i18n::Lang;
+use crate::json::Json;
 use crate::web::auth::ApiUser;
-use crate::web::openapi::{route, text_matching, Binary};
+use crate::web::openapi::{route, text_matching, Binary, VISIBLE_LINE};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,14 +71,11 @@ fn ids_schema() -> utoipa::openapi::Array {
         .build()
 }
 
-fn tags_schema() -> utoipa::openapi::Array {
+/// A result's or a work's tags, as `library::service::clean_tags` checks them.
+pub fn tags_schema() -> utoipa::openapi::Array {
     use super::model::{MAX_TAGS, MAX_TAG_CHARS};
     utoipa::openapi::ArrayBuilder::new()
-        .items(text_matching(
-            1,
-            MAX_TAG_CHARS,
-            r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-        ))
+        .items(text_matching(1, MAX_TAG_CHARS, VISIBLE_LINE))
         .max_items(Some(MAX_TAGS))
         .unique_items(true)
         .build()

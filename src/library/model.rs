@@ -83,7 +83,7 @@ pub struct ListQuery {
 }
 
 /// `schema`, or a blank value (no filter).
-fn or_blank(
+pub(crate) fn or_blank(
     schema: impl Into<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
 ) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::{ObjectBuilder, Type};
@@ -98,7 +98,7 @@ fn or_blank(
         .into()
 }
 
-fn kind_filter() -> utoipa::openapi::schema::Schema {
+pub(crate) fn kind_filter() -> utoipa::openapi::schema::Schema {
     or_blank(utoipa::openapi::Ref::from_schema_name("Kind"))
 }
 

@@ -686,11 +686,7 @@ fn new_folder_name_schema() -> utoipa::openapi::Object {
 }
 
 pub fn folder_name_schema() -> utoipa::openapi::Object {
-    crate::web::openapi::text_matching(
-        1,
-        MAX_FOLDER_NAME,
-        r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
-    )
+    crate::web::openapi::text_matching(1, MAX_FOLDER_NAME, crate::web::openapi::VISIBLE_LINE)
 }
 
 fn share_view(share: &Share, target: String) -> ShareView {

@@ -115,7 +115,7 @@ pub struct NewOutboxRow<'a> {
 }
 
 /// An outbox row as admins see it (never the payload: it holds codes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxView {
     pub id: String,
     pub kind: String,
@@ -152,7 +152,7 @@ impl From<OutboxRow> for OutboxView {
 }
 
 /// Counts per status, for the admin page's head.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct OutboxCounts {
     pub queued: i64,
     pub sending: i64,

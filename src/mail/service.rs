@@ -53,7 +53,7 @@ pub async fn pending(state: &AppState) -> AppResult<i64> {
 }
 
 /// One page of the outbox for admins, newest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxPage {
     pub counts: OutboxCounts,
     pub mails: Vec<OutboxView>,

@@ -67,18 +67,63 @@ async fn run_matcher_build(terms: Vec<String>) -> AppResult<Matcher> {
     crate::db::run_blocking(move || Ok(Matcher::new(terms))).await
 }
 
+/// What the word lists check; a refusal names the field it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screened {
+    Prompt,
+    /// A comment on a gallery work (issue 12: prompt-filter words apply).
+    Comment,
+}
+
+impl Screened {
+    /// The request field a refusal points at.
+    pub fn field(self) -> &'static str {
+        match self {
+            Screened::Prompt => "prompt",
+            Screened::Comment => "body",
+        }
+    }
+
+    /// The message of a refusal, with `{terms}` in it.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Screened::Prompt => "err.gen.prompt_refused",
+            Screened::Comment => "err.gallery.comment_refused",
+        }
+    }
+
+    /// The audit action of a refusal; the admins' page counts the prompt ones.
+    fn action(self) -> &'static str {
+        match self {
+            Screened::Prompt => REFUSED_ACTION,
+            Screened::Comment => "comment_refused",
+        }
+    }
+}
+
 /// Refuses `prompt` if it holds a listed term: the person is told which, and the refusal is
 /// counted (an audit entry of the account, with the terms and the start of the prompt).
 pub async fn check_prompt(state: &AppState, user: &User, prompt: &str) -> AppResult<()> {
-    if !state.config.moderation.prompt_check || prompt.trim().is_empty() {
+    check_text(state, user, prompt, Screened::Prompt).await
+}
+
+/// [`check_prompt`] for any text a person publishes (`what` says which); the same lists, the
+/// same switch (`moderation.prompt_check`) and the same audit entry under `what`'s action.
+pub async fn check_text(
+    state: &AppState,
+    user: &User,
+    text: &str,
+    what: Screened,
+) -> AppResult<()> {
+    if !state.config.moderation.prompt_check || text.trim().is_empty() {
         return Ok(());
     }
-    let found = matcher(state).await?.find(prompt);
+    let found = matcher(state).await?.find(text);
     if found.is_empty() {
         return Ok(());
     }
     let terms = found.join("、");
-    let excerpt: String = prompt.chars().take(200).collect();
+    let excerpt: String = text.chars().take(200).collect();
     let detail = format!("{terms} | {excerpt}");
     let id = user.id();
     state
@@ -87,13 +132,13 @@ pub async fn check_prompt(state: &AppState, user: &User, prompt: &str) -> AppRes
             Ok(audit::record(
                 conn,
                 Some(id),
-                REFUSED_ACTION,
+                what.action(),
                 Some(&detail),
                 None,
             )?)
         })
         .await?;
-    Err(AppError::Refused { terms })
+    Err(AppError::Refused { terms, what })
 }
 
 // ---- the admins' list ------------------------------------------------------------------

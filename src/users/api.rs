@@ -1,7 +1,7 @@
 //! JSON endpoints of seed 5.3 ①–⑥ (plus `GET /api/v1/user/me`, sessions, and the code request
 //! of the two-step email change). Thin: extract, call the service, answer in the envelope.
 
-use actix_web::web::{self, Data, Json};
+use actix_web::web::{self, Data};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::Object;
 use utoipa::{OpenApi, ToSchema};
@@ -11,6 +11,7 @@ use super::service::{self, LoggedIn, Registered, Registration};
 use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::i18n::Lang;
+use crate::json::Json;
 use crate::web::auth::{bearer, ApiUser, ClientOrigin};
 use crate::web::openapi::{route, text, text_matching};
 

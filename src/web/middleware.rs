@@ -22,6 +22,10 @@ pub struct RequestId(pub String);
 #[derive(Clone)]
 pub struct CsrfToken(pub String);
 
+/// The `Allow` of a 405, as actix built it from the method guards of the routes at the path
+/// (see `app::no_route`); the API's own paths take theirs from the document instead.
+pub struct AllowedMethods(pub header::HeaderValue);
+
 pub const CSRF_COOKIE: &str = "pd_csrf";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
@@ -266,8 +270,9 @@ impl Problem {
                 AppError::Banned { reason } => AppError::Banned {
                     reason: reason.clone(),
                 },
-                AppError::Refused { terms } => AppError::Refused {
+                AppError::Refused { terms, what } => AppError::Refused {
                     terms: terms.clone(),
+                    what: *what,
                 },
                 other => AppError::client(other.status_code(), other.code(), other.key()),
             },
@@ -320,6 +325,8 @@ fn render_problem(req: &HttpRequest, p: &Problem) -> HttpResponse {
         let allow = super::openapi::allowed_methods(req.path());
         if !allow.is_empty() {
             builder.insert_header((header::ALLOW, allow.join(", ")));
+        } else if let Some(AllowedMethods(methods)) = req.extensions().get::<AllowedMethods>() {
+            builder.insert_header((header::ALLOW, methods.clone()));
         }
     }
     if wants_json(req) {

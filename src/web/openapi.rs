@@ -35,6 +35,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "generation", description = "Generation tasks, uploads and result files (seed 5.3 ⑦–⑩)"),
         (name = "library", description = "Results, folders, tags, shares, export and import (seed 3.5)"),
         (name = "admin", description = "Accounts, for admins only"),
+        (name = "gallery", description = "The public gallery: works, likes, favourites, follows, comments and publishing (seed 5.1 ⑦⑧)"),
     )
 )]
 struct Root;
@@ -45,6 +46,8 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::generation::api::Doc as OpenApi>::openapi,
     <crate::library::api::Doc as OpenApi>::openapi,
     <crate::admin::api::Doc as OpenApi>::openapi,
+    <crate::gallery::api::Doc as OpenApi>::openapi,
+    <crate::mail::api::Doc as OpenApi>::openapi,
     <crate::moderation::api::Doc as OpenApi>::openapi,
 ];
 
@@ -175,6 +178,17 @@ async fn docs_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<Ht
 // ---- constraints shared by the services and the document --------------------------------
 // A field whose limits are constants of a service names one of these in `schema_with`, so the
 // number the server checks and the number the document states are the same constant.
+
+/// Text on one line that shows something: no control character, and not only white space
+/// (what `char::is_control` and `str::trim` check on the server).
+pub const VISIBLE_LINE: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
+/// [`VISIBLE_LINE`] that may also hold line breaks (`\n`, `\r`).
+pub const VISIBLE_LINES: &str = concat!(
+    r"^[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f]",
+    r"[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+);
 
 /// A string of `min..=max` characters (Unicode scalar values, as JSON Schema counts them).
 pub fn text(min: usize, max: usize) -> Object {

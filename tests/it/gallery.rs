@@ -21,6 +21,8 @@ crate::on_both_backends_with!(super::open;
     likes_and_favourites_count_once_under_concurrency,
     follows_feed_favourites_and_comments,
     pages_show_the_gallery_a_work_and_an_author,
+    two_first_publishes_at_once_make_one_work,
+    comments_with_listed_terms_are_refused_with_the_terms,
 );
 
 crate::on_both_backends!(visitors_are_sent_to_log_in_when_the_instance_is_private);
@@ -512,8 +514,8 @@ async fn filters_search_and_keyset_pages(app: &TestApp) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(body["data"]["field"], field);
     }
-    // A cursor of one order does not continue another.
-    let (status, _) = app
+    // A cursor of one order does not continue another: that page is not there.
+    let (status, body) = app
         .get(
             &format!(
                 "/api/v1/gallery/works?sort=top&cursor={}",
@@ -522,7 +524,8 @@ async fn filters_search_and_keyset_pages(app: &TestApp) {
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["data"]["field"], "cursor");
 }
 
 fn urlencode(s: &str) -> String {
@@ -952,4 +955,105 @@ async fn published_media_carry_the_aigc_label_exiftool_reads() {
         }
     }
     app.stop().await;
+}
+
+/// Two first publishes of one result at the same instant (a double click, two tabs): both
+/// answer 200 with the same work, which is there once, with the later request's title.
+async fn two_first_publishes_at_once_make_one_work(app: &TestApp) {
+    let lena = app.user("lena").await;
+    for round in 0..4 {
+        let task = app
+            .finished(&lena, "t2i", &format!("同时发布 {round}"))
+            .await;
+        let calls = (0..4).map(|i| {
+            let (app, lena, task) = (app, lena.clone(), task.clone());
+            async move {
+                app.send(
+                    Method::PUT,
+                    &format!("/api/v1/library/results/{task}/publication"),
+                    Some(&lena),
+                    Some(json!({"title": format!("同时 {i}")})),
+                )
+                .await
+            }
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let mut ids = Vec::new();
+        for (status, body) in &answers {
+            assert_eq!(*status, StatusCode::OK, "round {round}: {body}");
+            ids.push(body["data"]["id"].as_str().unwrap().to_string());
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "round {round}: one work, not {ids:?}");
+        let found = listed(
+            app,
+            &format!(
+                "/api/v1/gallery/works?q={}",
+                urlencode(&format!("同时发布 {round}"))
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(found, ids, "round {round}: the work is listed once");
+    }
+}
+
+/// Comments pass the prompts' word lists: a listed term is refused with 422 naming it, over the
+/// API and on the work's page (inline, under the comment box), and nothing is posted.
+async fn comments_with_listed_terms_are_refused_with_the_terms(app: &TestApp) {
+    let mia = app.user("mia").await;
+    let task = app.finished(&mia, "t2i", "湖边小屋").await;
+    let work = publish(app, &mia, &task, json!({"title": "小屋"})).await;
+    let path = format!("/api/v1/gallery/works/{work}/comments");
+    let (status, body) = app
+        .post(&path, Some(&mia), json!({"body": "教我制造炸彈吧"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], 422);
+    assert_eq!(body["data"]["field"], "body");
+    assert_eq!(
+        body["message"],
+        "评论包含不允许的内容（制造炸弹），请修改后再试"
+    );
+    let res = reqwest::Client::new()
+        .post(app.at(&path))
+        .bearer_auth(&mia)
+        .header("Accept-Language", "en")
+        .json(&json!({"body": "how to make a B.O.M.B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The comment contains terms that are not allowed (")
+            && message.to_lowercase().contains("bomb"),
+        "the term is named: {body}"
+    );
+    // The page's comment form shows the refusal where the comment was typed.
+    let (client, csrf) = app.signed_in("mia").await;
+    let res = app
+        .post_form(
+            &client,
+            &csrf,
+            &format!("/w/{work}/comments"),
+            &[("body", "制造炸弹")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"comment-error\""), "{html}");
+    assert!(html.contains("评论包含不允许的内容（制造炸弹）"), "{html}");
+    let (_, list) = app.get(&path, Some(&mia)).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        0,
+        "nothing was posted"
+    );
+    // Harmless words that hold a listed one still go through.
+    let (status, body) = app
+        .post(&path, Some(&mia), json!({"body": "a bombastic view"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

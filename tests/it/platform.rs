@@ -71,6 +71,8 @@ async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
         ("TRACE", "/api/v1/generation/x", "GET"),
         ("PUT", "/api/v1/library/results/delete", "POST"),
         ("POST", "/api/v1/library/folders/x", "PATCH, DELETE"),
+        ("POST", "/api/v1/gallery/works/x/like", "PUT, DELETE"),
+        ("PUT", "/api/v1/admin/mail", "GET"),
     ] {
         let res = reqwest::Client::new()
             .request(method.parse().unwrap(), app.at(path))
@@ -91,6 +93,75 @@ async fn errors_are_envelopes_for_the_api_and_pages_for_people(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Every body is an object: serde would read a struct from an array of its fields in order.
+    for body in [
+        json!(["alice", "secret"]),
+        json!("alice"),
+        json!(null),
+        json!(7),
+    ] {
+        let (status, envelope) = app.post("/api/v1/auth/login", None, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {envelope}");
+        assert_eq!(envelope["code"], 400);
+        assert_eq!(envelope["message"], "请求体必须是 JSON 对象", "{body}");
+    }
+    app.register("arrays").await;
+    let (status, envelope) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!(["arrays", crate::support::PASSWORD]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{envelope}");
+    assert!(envelope
+        .get("data")
+        .is_none_or(|d| d.get("token").is_none()));
+}
+
+/// Pages answer an unknown method as the API does: 405 with `Allow` from the routes at the
+/// path (a page with a form takes GET and POST), and 404 for an unknown path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_answer_405_with_allow() {
+    let app = TestApp::start(crate::support::Backend::Sqlite)
+        .await
+        .unwrap();
+    // OPTIONS passes the CSRF check, so it reaches routing without a session.
+    for (path, allow) in [
+        ("/login", "GET, POST"),
+        ("/gallery", "GET"),
+        ("/static/app.css", "GET"),
+    ] {
+        let res = reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, app.at(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(res.headers()["allow"], allow, "{path}");
+    }
+    // A signed-in page client's DELETE carries its CSRF token, as htmx would send it.
+    app.register("pia").await;
+    let (client, csrf) = app.signed_in("pia").await;
+    let res = client
+        .delete(app.at("/login"))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, POST");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<html"), "a page, not JSON: {html}");
+    let res = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, app.at("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().get("allow").is_none());
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
