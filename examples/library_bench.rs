@@ -716,6 +716,7 @@ fn fill(
     let mut finished: Vec<(i64, i64, NaiveDateTime)> = Vec::new();
     let mut keyword_prompts = Vec::new();
     let mut heavy_prompts = Vec::new();
+    let mut search_terms: Vec<(i64, String)> = Vec::with_capacity(args.results);
     let mut bulk = Bulk::new(
         "generations",
         "uuid, user_id, status, generation_type, prompt, parameters, provider, model, \
@@ -843,6 +844,11 @@ fn fill(
         v_opt_ts(out, deleted.then(|| created + chrono::Duration::days(1)));
         v_int(out, i64::from(favorite));
         bulk.end_row(conn)?;
+        // The keyword index, as `generation::store::insert` writes it (after the results: the
+        // rows refer to them).
+        if let Some(p) = &prompt {
+            search_terms.push((id, picturedeck::search::terms(p, Some(user))));
+        }
         if !deleted {
             if let Some(rows) = live.get_mut(user as usize - 1) {
                 rows.push((created, id));
@@ -873,6 +879,16 @@ fn fill(
         n,
         started.elapsed(),
     ));
+    let started = Instant::now();
+    let mut bulk = Bulk::new("generation_search", "generation_id, terms");
+    for (id, terms) in std::mem::take(&mut search_terms) {
+        let out = bulk.row();
+        v_int(out, id);
+        v_text(out, &terms);
+        bulk.end_row(conn)?;
+    }
+    let n = bulk.finish(conn)?;
+    rows.push(fill_row("fill: keyword index", n, started.elapsed()));
     println!("results: {n} in {:.1} s", started.elapsed().as_secs_f64());
 
     // Folders: the heavy user 1,000 (10 at the top, then nested up to MAX_DEPTH levels), the

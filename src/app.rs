@@ -47,6 +47,8 @@ pub struct AppState {
     pub moderation: crate::moderation::service::PromptCheck,
     /// The moderation service every result passes before it is stored.
     pub result_check: crate::moderation::providers::ResultCheck,
+    /// Rendered gallery pages for visitors, kept for a moment.
+    pub gallery_pages: crate::gallery::cache::PageCache,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             wake: Notify::new(),
             live: Default::default(),
             imports: Default::default(),
+            gallery_pages: Default::default(),
             moderation: Default::default(),
             result_check: crate::moderation::providers::ResultCheck::from_config(
                 &config.moderation.provider,

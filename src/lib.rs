@@ -19,6 +19,7 @@ pub mod mail;
 pub mod moderation;
 pub mod private_files;
 pub mod ratelimit;
+pub mod search;
 pub mod storage;
 pub mod testing;
 pub mod users;

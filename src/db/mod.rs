@@ -149,7 +149,15 @@ impl Db {
             DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         }
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-        Ok(applied.iter().map(|m| m.to_string()).collect())
+        let applied: Vec<String> = applied.iter().map(|m| m.to_string()).collect();
+        // The keyword index starts empty: index what was there before it, once.
+        if applied.iter().any(|m| m.contains("000901")) {
+            let n = crate::search::backfill(&mut conn).context("filling the search index")?;
+            if n > 0 {
+                tracing::info!(rows = n, "filled the keyword search index");
+            }
+        }
+        Ok(applied)
     }
 
     /// Applies the migrations up to and including `version` (diesel's digits), no further: a

@@ -311,6 +311,25 @@ diesel::table! {
     }
 }
 
+// Keyword search (migration 2026-12-01-000901_search, src/search.rs): the terms of a work and
+// of a result. PostgreSQL adds a generated tsvector column that diesel never reads or writes.
+diesel::table! {
+    publication_search (publication_id) {
+        publication_id -> BigInt,
+        terms -> Text,
+    }
+}
+
+diesel::table! {
+    generation_search (generation_id) {
+        generation_id -> BigInt,
+        terms -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(publications, publication_search);
+diesel::allow_tables_to_appear_in_same_query!(generations, generation_search);
+
 // Scheduled backups (src/backup/schedule.rs).
 diesel::table! {
     backup_schedule (name) {

@@ -3,6 +3,7 @@
 //! and comments.
 
 pub mod api;
+pub mod cache;
 pub mod model;
 pub mod pages;
 pub mod service;

@@ -6,6 +6,7 @@ use actix_web::web::{self, Data, Form, Path, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::cache;
 use super::model::{GalleryQuery, PublishRequest};
 use super::service::{self, Scope};
 use crate::app::AppState;
@@ -110,8 +111,52 @@ async fn index(
 ) -> AppResult<HttpResponse> {
     let viewer = viewer(&state, user)?;
     let scope = feed.scope()?;
-    let ctx = gallery_context(&req, &state, viewer.as_ref(), scope, &q, &feed).await?;
-    render(&state.templates, "gallery/index.html", &ctx, StatusCode::OK)
+    visitor_page(
+        &req,
+        &state,
+        viewer.as_ref(),
+        "gallery/index.html",
+        || async { gallery_context(&req, &state, viewer.as_ref(), scope, &q, &feed).await },
+    )
+    .await
+}
+
+/// Renders `template`; for a visitor (no viewer), through the page cache (see `cache`).
+async fn visitor_page<F, Fut>(
+    req: &HttpRequest,
+    state: &AppState,
+    viewer: Option<&User>,
+    template: &str,
+    context: F,
+) -> AppResult<HttpResponse>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = AppResult<tera::Context>>,
+{
+    if viewer.is_some() {
+        return render(
+            &state.templates,
+            template,
+            &context().await?,
+            StatusCode::OK,
+        );
+    }
+    let cache = &state.gallery_pages;
+    let key = cache::PageCache::key(req, Lang::of(req).code());
+    let page = match cache.get(&key) {
+        Some(page) => page,
+        None => {
+            let version = cache.version();
+            let mut ctx = context().await?;
+            ctx.insert("csrf", cache::CSRF_SLOT);
+            let html = state
+                .templates
+                .render(template, &ctx)
+                .map_err(|e| AppError::internal(e, "gallery page template"))?;
+            cache.put(key, html, version)
+        }
+    };
+    Ok(cache::respond(req, &page))
 }
 
 /// The next page of cards, for infinite scroll.
@@ -128,19 +173,23 @@ async fn cards(
         Some(name) => Scope::Author(name.to_string()),
         None => feed.scope()?,
     };
-    let mut ctx = gallery_context(&req, &state, viewer.as_ref(), scope, &q, &feed).await?;
-    if let Some(name) = &author.author {
-        ctx.insert(
-            "rest",
-            &format!("author={}", crate::web::render::urlencode(name)),
-        );
-    }
-    render(
-        &state.templates,
+    visitor_page(
+        &req,
+        &state,
+        viewer.as_ref(),
         "gallery/_cards.html",
-        &ctx,
-        StatusCode::OK,
+        || async {
+            let mut ctx = gallery_context(&req, &state, viewer.as_ref(), scope, &q, &feed).await?;
+            if let Some(name) = &author.author {
+                ctx.insert(
+                    "rest",
+                    &format!("author={}", crate::web::render::urlencode(name)),
+                );
+            }
+            Ok(ctx)
+        },
     )
+    .await
 }
 
 #[derive(Deserialize, Default)]

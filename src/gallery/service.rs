@@ -191,6 +191,7 @@ pub async fn publish(
             })
         })
         .await?;
+    state.gallery_pages.changed();
     Ok(publication_view(&publication, tags))
 }
 
@@ -227,7 +228,9 @@ pub async fn unpublish(state: &AppState, user: &User, result_id: &str) -> AppRes
             store::unpublish(conn, p.id, user_id, None, now())?;
             Ok(())
         })
-        .await
+        .await?;
+    state.gallery_pages.changed();
+    Ok(())
 }
 
 /// An admin takes a work down (`reason` is required and shown to its author), or its author
@@ -272,7 +275,9 @@ pub async fn take_down(
             }
             Ok(())
         })
-        .await
+        .await?;
+    state.gallery_pages.changed();
+    Ok(())
 }
 
 // ---- browsing ----
@@ -644,6 +649,8 @@ pub async fn mark(
             Ok(())
         })
         .await?;
+    // Cards show the counts.
+    state.gallery_pages.changed();
     marks(state, user.id, id).await
 }
 

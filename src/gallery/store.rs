@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Bool, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 
 use super::model::{NewPublication, Publication, Sort};
 use crate::db::schema::{
@@ -12,6 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::DbConn;
 use crate::generation::model::Generation;
+use crate::search;
 use crate::users::model::{Status, User};
 
 /// Where a page continues: the last card's sort value and its row.
@@ -95,6 +96,19 @@ pub fn list(conn: &mut DbConn, f: &Filter, limit: i64) -> QueryResult<Vec<Row>> 
         .into_boxed();
     if let Some(k) = &f.keyword {
         query = query.filter(publications::search_text.like(like_pattern(k)).escape('\\'));
+        // The index narrows, the LIKE above decides (see `search`). A keyword of only
+        // punctuation has no terms and is searched by the LIKE alone.
+        if let Some(q) = search::Query::parse(k, None) {
+            query = match search::narrow(conn, search::Index::Works, &q)? {
+                search::Narrow::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+                search::Narrow::Ids(ids) => query.filter(publications::id.eq_any(ids)),
+                search::Narrow::Many {
+                    head,
+                    query: text,
+                    tail,
+                } => query.filter(sql::<Bool>(head).bind::<Text, _>(text).sql(tail)),
+            };
+        }
     }
     if let Some(kind) = &f.kind {
         query = query.filter(generations::generation_type.eq(kind.clone()));
@@ -277,11 +291,15 @@ pub fn insert_once(conn: &mut DbConn, row: &NewPublication<'_>) -> QueryResult<O
             .execute(conn)
     });
     match inserted {
-        Ok(_) => publications::table
-            .filter(publications::uuid.eq(row.uuid))
-            .select(publications::id)
-            .first(conn)
-            .map(Some),
+        Ok(_) => {
+            let id = publications::table
+                .filter(publications::uuid.eq(row.uuid))
+                .select(publications::id)
+                .first(conn)?;
+            // The keyword index follows in the same transaction.
+            search::index_work(conn, id, row.search_text)?;
+            Ok(Some(id))
+        }
         Err(e) if is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e),
     }
@@ -303,6 +321,7 @@ pub fn update(
             publications::updated_at.eq(row.updated_at),
         ))
         .execute(conn)?;
+    search::index_work(conn, id, row.search_text)?;
     if let Some(at) = republish_at {
         diesel::update(publications::table.find(id))
             .set((

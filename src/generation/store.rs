@@ -13,10 +13,13 @@ pub fn insert(conn: &mut DbConn, row: &NewGeneration<'_>) -> QueryResult<Generat
     diesel::insert_into(generations::table)
         .values(row)
         .execute(conn)?;
-    generations::table
+    let g = generations::table
         .filter(generations::uuid.eq(row.uuid))
         .select(Generation::as_select())
-        .first(conn)
+        .first::<Generation>(conn)?;
+    // The prompt goes into the owner's keyword index in the same transaction as the row.
+    crate::search::index_result(conn, g.id, g.user_id, g.prompt.as_deref())?;
+    Ok(g)
 }
 
 /// The tasks made by the same submit as `task` (one with `n` > 1 makes several at one instant),

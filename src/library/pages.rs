@@ -66,6 +66,80 @@ fn flatten(tree: &[FolderView], depth: usize, out: &mut Vec<serde_json::Value>) 
     }
 }
 
+// The folder tree and the "move to" menus are written here rather than by Tera: with 1,000
+// folders, a recursive Tera macro (which copies each subtree into every call) and two
+// 1,000-option loops cost most of the `GET /library` page (issue 15); a string costs < 1 ms.
+
+/// The folder tree's `<li>` items (what `library/index.html` puts under 全部/未归档/...).
+fn tree_html(tree: &[FolderView], current: &str, lang: Lang) -> String {
+    fn nodes(out: &mut String, tree: &[FolderView], current: &str, collapse: &str) {
+        use std::fmt::Write as _;
+        for f in tree {
+            let id = tera::escape_html(&f.id);
+            let open = !f.children.is_empty();
+            out.push_str("<li>");
+            if open {
+                let _ = write!(
+                    out,
+                    "<details open class=\"folder-node\" data-folder-node=\"{id}\"><summary>\
+                     <span class=\"twisty\" title=\"{collapse}\" aria-hidden=\"true\">▾</span>"
+                );
+            }
+            let active = if current == f.id { " active" } else { "" };
+            let _ = write!(
+                out,
+                "<a class=\"folder-link drop-target{active}\" href=\"/library?folder={id}\" \
+                 data-folder=\"{id}\" id=\"folder-{id}\"><span class=\"folder-name\">\
+                 <svg class=\"folder-icon\" viewBox=\"0 0 24 24\" aria-hidden=\"true\">\
+                 <path d=\"M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2z\"/>\
+                 </svg>{}</span> <span class=\"count\">{}</span></a>",
+                tera::escape_html(&f.name),
+                f.count
+            );
+            if open {
+                out.push_str("</summary><ul>");
+                nodes(out, &f.children, current, collapse);
+                out.push_str("</ul></details>");
+            }
+            out.push_str("</li>");
+        }
+    }
+    let mut out = String::with_capacity(400 * 64);
+    let collapse = tera::escape_html(&crate::i18n::text(lang, "lib.collapse"));
+    nodes(&mut out, tree, current, &collapse);
+    out
+}
+
+fn find_folder<'a>(tree: &'a [FolderView], id: &str) -> Option<&'a FolderView> {
+    tree.iter().find_map(|f| {
+        (f.id == id)
+            .then_some(f)
+            .or_else(|| find_folder(&f.children, id))
+    })
+}
+
+/// `<option>`s of every folder in tree order, indented by depth, except `skip`.
+fn folder_options(tree: &[FolderView], skip: Option<&str>) -> String {
+    fn options(out: &mut String, tree: &[FolderView], depth: usize, skip: Option<&str>) {
+        use std::fmt::Write as _;
+        for f in tree {
+            if skip != Some(f.id.as_str()) {
+                let _ = write!(
+                    out,
+                    "<option value=\"{}\">{}{}</option>",
+                    tera::escape_html(&f.id),
+                    "　".repeat(depth),
+                    tera::escape_html(&f.name)
+                );
+            }
+            options(out, &f.children, depth + 1, skip);
+        }
+    }
+    let mut out = String::with_capacity(80 * 64);
+    options(&mut out, tree, 0, skip);
+    out
+}
+
 async fn library_context(
     req: &HttpRequest,
     state: &AppState,
@@ -147,18 +221,17 @@ async fn index(
     let mut ctx = library_context(&req, &state, &user.0, &q, lang).await?;
     ctx.insert("notice", &notice.text(lang));
     let tree = service::tree(&state, &user.0).await?;
-    let mut flat = Vec::new();
-    flatten(&tree, 0, &mut flat);
     ctx.insert("nav", "library");
-    ctx.insert("tree", &tree);
-    ctx.insert("folders", &flat);
+    let open_folder = q.folder.as_deref().unwrap_or_default();
+    ctx.insert("tree_html", &tree_html(&tree, open_folder, lang));
+    ctx.insert("folder_options", &folder_options(&tree, None));
     ctx.insert("tags", &service::tags(&state, &user.0).await?);
     ctx.insert("models", &crate::generation::service::models(&state));
-    let current = q
-        .folder
-        .as_deref()
-        .and_then(|id| flat.iter().find(|f| f["id"] == id))
-        .cloned();
+    let current =
+        find_folder(&tree, open_folder).map(|f| serde_json::json!({ "id": f.id, "name": f.name }));
+    if current.is_some() {
+        ctx.insert("move_options", &folder_options(&tree, Some(open_folder)));
+    }
     ctx.insert("current_folder", &current);
     ctx.insert(
         "locked_shares",

@@ -268,6 +268,8 @@ pub async fn delete(state: &AppState, user: &User, ids: &[String]) -> AppResult<
             Ok(conn.transaction(|conn| store::delete_results(conn, &ids, Utc::now().naive_utc()))?)
         })
         .await?;
+    // A deleted result's work leaves the gallery: visitors' stored pages go too.
+    state.gallery_pages.changed();
     for key in keys {
         if let Err(e) = state.storage.delete(&key).await {
             tracing::warn!(%key, "stored file of a deleted result not removed: {e:#}");

@@ -9,6 +9,7 @@ use super::model::{NewNode, NewShare, Node, Share, FILE, FOLDER};
 use crate::db::schema::{collections, generation_tags, generations, shares};
 use crate::db::DbConn;
 use crate::generation::model::Generation;
+use crate::search;
 use crate::users::store::lower;
 
 /// The filters after validation: plain values the SQL can use.
@@ -58,6 +59,18 @@ pub fn list(
                 .like(like_pattern(k))
                 .escape('\\'),
         );
+        // The owner's entries of the index narrow, the LIKE above decides (see `search`).
+        if let Some(q) = search::Query::parse(k, Some(user_id)) {
+            query = match search::narrow(conn, search::Index::Results, &q)? {
+                search::Narrow::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+                search::Narrow::Ids(ids) => query.filter(generations::id.eq_any(ids)),
+                search::Narrow::Many {
+                    head,
+                    query: text,
+                    tail,
+                } => query.filter(sql::<Bool>(head).bind::<Text, _>(text).sql(tail)),
+            };
+        }
     }
     if let Some(kind) = &f.kind {
         query = query.filter(generations::generation_type.eq(kind.clone()));

@@ -342,7 +342,8 @@ pub async fn decide(
             tracing::warn!(%key, "stored file of a deleted result not removed: {e:#}");
         }
     }
-    // The owner's open pages hear of it at once.
+    // The gallery's cached pages and the owner's open pages hear of it at once.
+    state.gallery_pages.changed();
     for (user_id, uuid) in &changed {
         state.live.publish(*user_id, uuid);
     }
@@ -455,6 +456,7 @@ pub async fn flag_result(
             })
         })
         .await?;
+    state.gallery_pages.changed();
     state.live.publish(g.user_id, &g.uuid);
     Ok(view(state, flag, &g, owner, None))
 }

@@ -826,7 +826,10 @@ pub async fn set_status(
             audit::record(conn, Some(id), status.as_str(), reason, None)?;
             Ok(())
         })
-        .await
+        .await?;
+    // A banned author's works leave the gallery at once, visitors' stored pages included.
+    state.gallery_pages.changed();
+    Ok(())
 }
 
 pub async fn set_role(state: &AppState, user: &User, role: Role) -> AppResult<()> {

@@ -15,6 +15,7 @@ mod contract;
 mod crawler;
 mod gallery;
 mod gallery_browser;
+mod gallery_cache;
 mod generation;
 mod hostile_auth;
 mod hostile_media;

@@ -1,0 +1,2 @@
+DROP TABLE generation_search;
+DROP TABLE publication_search;

@@ -1,0 +1,10 @@
+DROP TRIGGER generation_search_au;
+DROP TRIGGER generation_search_ad;
+DROP TRIGGER generation_search_ai;
+DROP TABLE generation_fts;
+DROP TRIGGER publication_search_au;
+DROP TRIGGER publication_search_ad;
+DROP TRIGGER publication_search_ai;
+DROP TABLE publication_fts;
+DROP TABLE generation_search;
+DROP TABLE publication_search;
