@@ -47,6 +47,8 @@ pub struct AppState {
     pub moderation: crate::moderation::service::PromptCheck,
     /// Monitoring: engine slots in use, the CPU reading, the open alerts for the banner.
     pub ops: crate::ops::Ops,
+    /// The moderation service every result passes before it is stored.
+    pub result_check: crate::moderation::providers::ResultCheck,
     /// Rendered gallery pages for visitors, kept for a moment.
     pub gallery_pages: crate::gallery::cache::PageCache,
 }
@@ -73,6 +75,9 @@ impl AppState {
             gallery_pages: Default::default(),
             moderation: Default::default(),
             ops: crate::ops::Ops::new(&config),
+            result_check: crate::moderation::providers::ResultCheck::from_config(
+                &config.moderation.provider,
+            )?,
             tokens: TokenKeys::new(&secret, config.auth.token_ttl_hours),
             templates: crate::web::render::load_templates()?,
             limiter: RateLimiter::default(),
@@ -145,6 +150,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::ops::pages::configure(cfg);
     crate::stats::api::configure(cfg);
     crate::stats::pages::configure(cfg);
+    crate::moderation::api::configure(cfg);
+    crate::moderation::pages::configure(cfg);
     crate::admin::api::configure(cfg);
     crate::admin::pages::configure(cfg);
     // Last: what no route above took.

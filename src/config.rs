@@ -163,6 +163,8 @@ pub struct ModerationConfig {
     pub default_words: bool,
     /// More terms, any language; admins also add terms on the 审核词库 page.
     pub words: Vec<String>,
+    /// The service that checks every result before it is stored (`[moderation.provider]`).
+    pub provider: ModerationProviderConfig,
 }
 
 impl Default for ModerationConfig {
@@ -171,7 +173,83 @@ impl Default for ModerationConfig {
             prompt_check: true,
             default_words: true,
             words: Vec::new(),
+            provider: ModerationProviderConfig::default(),
         }
+    }
+}
+
+/// Which service checks results (docs/moderation.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultCheckKind {
+    /// Results are stored as they come.
+    #[default]
+    None,
+    /// OpenAI `POST /v1/moderations` (text and image).
+    Openai,
+    /// Our own JSON POSTed to `url`.
+    Webhook,
+}
+
+/// What happens to a result when the moderation service cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenUnchecked {
+    /// Fail closed: the result is kept hidden, as flagged, until an admin looks at it.
+    #[default]
+    Hold,
+    /// Fail open: the result is shown unchecked (a warning goes to the log).
+    Pass,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModerationProviderConfig {
+    pub kind: ResultCheckKind,
+    /// openai: the API root (default https://api.openai.com); webhook: the URL POSTed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The key itself (sent as `Authorization: Bearer`); prefer `api_key_env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// The OpenAI moderation model.
+    pub model: String,
+    /// Seconds before one call is given up.
+    pub timeout_seconds: u64,
+    /// Calls per result, the first included, when the service answers 429/5xx or not at all.
+    pub max_attempts: u32,
+    /// First wait between attempts (doubled each time) unless the service sends Retry-After.
+    pub retry_base_ms: u64,
+    /// "hold" (fail closed) or "pass" (fail open) when every attempt failed.
+    pub on_error: WhenUnchecked,
+}
+
+impl Default for ModerationProviderConfig {
+    fn default() -> Self {
+        ModerationProviderConfig {
+            kind: ResultCheckKind::None,
+            url: None,
+            api_key: None,
+            api_key_env: None,
+            model: "omni-moderation-latest".into(),
+            timeout_seconds: 30,
+            max_attempts: 3,
+            retry_base_ms: 1000,
+            on_error: WhenUnchecked::Hold,
+        }
+    }
+}
+
+impl ModerationProviderConfig {
+    /// The key from the environment variable or the file; never logged.
+    pub fn key(&self) -> Option<String> {
+        self.api_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
     }
 }
 
@@ -710,6 +788,16 @@ impl Config {
         {
             bail!("database.url must start with sqlite: or postgres:// (got another scheme)");
         }
+        let check = &self.moderation.provider;
+        if check.kind == ResultCheckKind::Webhook && check.url.as_deref().unwrap_or("").is_empty() {
+            bail!("moderation.provider.url is needed for kind = \"webhook\"");
+        }
+        if check.kind == ResultCheckKind::Openai && check.key().is_none() {
+            bail!("moderation.provider.api_key_env of kind = \"openai\": no API key");
+        }
+        if !(1..=10).contains(&check.max_attempts) || !(1..=600).contains(&check.timeout_seconds) {
+            bail!("moderation.provider.max_attempts must be 1–10 and timeout_seconds 1–600");
+        }
         if !(1..=24 * 365).contains(&self.auth.token_ttl_hours) {
             bail!("auth.token_ttl_hours must be between 1 and 8760");
         }
@@ -908,6 +996,9 @@ impl Config {
         if !shown.storage.s3_secret_key.is_empty() {
             shown.storage.s3_secret_key = "****".into();
         }
+        if shown.moderation.provider.api_key.is_some() {
+            shown.moderation.provider.api_key = Some("****".into());
+        }
         for p in &mut shown.providers {
             if p.api_key.is_some() {
                 p.api_key = Some("****".into());
@@ -967,7 +1058,18 @@ mod tests {
         let default_table: toml::Table = toml::from_str(&defaults).unwrap();
         for (section, value) in default_table {
             if let toml::Value::Table(keys) = value {
-                for key in keys.keys() {
+                for (key, inner) in keys {
+                    // A nested table (`[moderation.provider]`) is documented key by key.
+                    if let toml::Value::Table(inner) = inner {
+                        assert!(uncommented.contains(&format!("[{section}.{key}]")));
+                        for k in inner.keys() {
+                            assert!(
+                                uncommented.contains(&format!("{k} = ")),
+                                "config.example.toml does not document {section}.{key}.{k}"
+                            );
+                        }
+                        continue;
+                    }
                     assert!(
                         uncommented.contains(&format!("{key} = ")),
                         "config.example.toml does not document {section}.{key}"

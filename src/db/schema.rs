@@ -248,6 +248,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    moderation_flags (id) {
+        id -> BigInt,
+        uuid -> Text,
+        generation_id -> BigInt,
+        user_id -> BigInt,
+        source -> Text,
+        service -> Text,
+        categories -> Text,
+        scores -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        decision -> Text,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(moderation_flags -> generations (generation_id));
 diesel::joinable!(publications -> generations (generation_id));
 diesel::joinable!(comments -> users (user_id));
 diesel::joinable!(generations -> users (user_id));
@@ -268,7 +287,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     likes,
     favorites,
     follows,
-    comments
+    comments,
+    moderation_flags
 );
 
 diesel::table! {

@@ -67,6 +67,9 @@ pub enum TaskStatus {
     Completed,
     Failed,
     Canceled,
+    /// Finished, but hidden while the moderation service's flag waits for an admin
+    /// (`moderation_flags`); its owner sees "under review", never the result.
+    Flagged,
 }
 
 impl TaskStatus {
@@ -77,11 +80,12 @@ impl TaskStatus {
             TaskStatus::Completed => "completed",
             TaskStatus::Failed => "failed",
             TaskStatus::Canceled => "canceled",
+            TaskStatus::Flagged => "flagged",
         }
     }
 
     pub fn is_final(s: &str) -> bool {
-        matches!(s, "completed" | "failed" | "canceled")
+        matches!(s, "completed" | "failed" | "canceled" | "flagged")
     }
 }
 

@@ -233,11 +233,23 @@ pub fn complete(
     r: &Stored<'_>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    complete_as(conn, id, owner, r, TaskStatus::Completed, now)
+}
+
+/// [`complete`] with the result `Completed` or, held for review, `Flagged`.
+pub fn complete_as(
+    conn: &mut DbConn,
+    id: i64,
+    owner: &str,
+    r: &Stored<'_>,
+    status: TaskStatus,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     diesel::update(held!(id, owner))
         .set((
             r,
             released(now),
-            generations::status.eq(TaskStatus::Completed.as_str()),
+            generations::status.eq(status.as_str()),
             generations::progress.eq(100),
             generations::error_code.eq(None::<String>),
             generations::error_detail.eq(None::<String>),

@@ -64,7 +64,7 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
     if let Some(status) = blank(&q.status) {
         if !matches!(
             status,
-            "queued" | "processing" | "completed" | "failed" | "canceled"
+            "queued" | "processing" | "completed" | "failed" | "canceled" | "flagged"
         ) {
             return Err(bad("status"));
         }

@@ -3,6 +3,11 @@
 //! matched with Aho-Corasick over a normalised prompt, so "炸 弹", "炸彈", "ＢＯＭＢ" and
 //! "b.o.m.b" all meet "炸弹" / "bomb".
 
+pub mod api;
+pub mod flags;
+pub mod pages;
+pub mod providers;
+pub mod review;
 pub mod service;
 pub mod store;
 

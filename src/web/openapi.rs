@@ -50,6 +50,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::stats::api::Doc as OpenApi>::openapi,
     <crate::gallery::api::Doc as OpenApi>::openapi,
     <crate::mail::api::Doc as OpenApi>::openapi,
+    <crate::moderation::api::Doc as OpenApi>::openapi,
 ];
 
 /// The whole document, built once.

@@ -25,6 +25,7 @@ mod live;
 mod mail;
 mod moderation;
 mod ops;
+mod moderation_results;
 mod pages;
 mod platform;
 mod providers;

@@ -12,7 +12,7 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::model::Generation;
+use super::model::{Generation, TaskStatus};
 use super::providers::{
     InputImage, Job, Output, Polled, ProviderEntry, ProviderError, Report, Submitted,
 };
@@ -20,9 +20,17 @@ use super::store::{self, CallRecord, Stored};
 use crate::app::AppState;
 use crate::db::DbConn;
 use crate::error::AppError;
+use crate::moderation::flags::{SOURCE_PROVIDER, SOURCE_VENDOR};
+use crate::moderation::providers::{Outcome, Subject, Verdict};
+use crate::moderation::review;
 use crate::stats::store::Tally;
 use crate::storage::label::{label_jpeg, label_png, Label};
 use crate::storage::{images, media, sha256_hex};
+
+/// The error code adapters give a vendor's content-policy refusal (`http::classify`).
+const VENDOR_MODERATION: &str = "gen_err.moderation";
+/// Larger pictures go to the moderation service as their thumbnail (OpenAI takes ≤ 20 MB).
+const MAX_CHECKED_BYTES: usize = 20 * 1024 * 1024;
 
 /// Runs until the future is dropped (or its task aborted), which also aborts in-flight work;
 /// their leases then expire and another engine picks them up.
@@ -145,6 +153,7 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
     let max = state.config.engine.max_attempts;
     let base = state.config.engine.retry_base_ms;
     let attempts = task.attempts;
+    let refused = task.clone();
     let outcome = run
         .write(move |conn, tally| {
             let now = Utc::now().naive_utc();
@@ -168,7 +177,22 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
                 ProviderError::Transient { detail, .. } => {
                     failed(conn, tally, "gen_err.gave_up", detail)?
                 }
-                ProviderError::Permanent { code, detail, .. } => failed(conn, tally, code, detail)?,
+                ProviderError::Permanent { code, detail, .. } => {
+                    let held = failed(conn, tally, code, detail)?;
+                    // A vendor's safety refusal is recorded like our own service's flags, so
+                    // reviewers see who keeps running into it (there is no result to show).
+                    if held && *code == VENDOR_MODERATION {
+                        let verdict = Verdict {
+                            flagged: true,
+                            categories: vec![review::VENDOR_REFUSAL.to_string()],
+                            detail: Some(detail.chars().take(500).collect()),
+                            ..Verdict::default()
+                        };
+                        let service = refused.provider.clone();
+                        review::record(conn, &refused, SOURCE_VENDOR, &service, &verdict, now)?;
+                    }
+                    held
+                }
             };
             Ok(err)
         })
@@ -179,6 +203,13 @@ async fn process(state: &AppState, owner: &str, task: Generation) {
         Err(e) => tracing::warn!(task = %task.uuid, "could not record the task's failure: {e}"),
     }
     state.wake.notify_one();
+}
+
+fn mime_of(kind: &str) -> &'static str {
+    match kind {
+        "image/jpeg" => "image/jpeg",
+        _ => "image/png",
+    }
 }
 
 /// The image with the visible "AI生成" label drawn in, re-encoded in its own format.
@@ -457,8 +488,9 @@ impl TaskRun<'_> {
             mime.clone(),
         );
         let visible = state.config.engine.visible_label;
+        let checked = state.result_check.is_on();
         // Vendor bytes are untrusted: a decoder that panics fails this task, not the engine.
-        let (bytes, sha, thumb, w, h, video_ms) =
+        let (bytes, sha, thumb, w, h, video_ms, probe) =
             media::contained_blocking("result", move || -> anyhow::Result<_> {
                 let label = Label {
                     producer: &producer,
@@ -493,6 +525,18 @@ impl TaskRun<'_> {
                 } else {
                     0
                 };
+                // What the moderation service is shown: the picture, or a video's poster frame.
+                let probe = match (checked, is_video) {
+                    (false, _) => None,
+                    (true, true) => {
+                        let frame = media::still(&bytes, &kind)?;
+                        Some((images::encode_jpeg(&frame)?, "image/jpeg", true))
+                    }
+                    (true, false) if bytes.len() > MAX_CHECKED_BYTES => {
+                        Some((preview.thumb.clone(), "image/webp", false))
+                    }
+                    (true, false) => Some((bytes.clone(), mime_of(&kind), false)),
+                };
                 Ok((
                     bytes,
                     sha,
@@ -500,11 +544,28 @@ impl TaskRun<'_> {
                     preview.width,
                     preview.height,
                     video_ms,
+                    probe,
                 ))
             })
             .await
             .map_err(|e| ProviderError::permanent("gen_err.bad_output", format!("{e:#}")))?;
         let size = bytes.len() as i64;
+        let outcome = match &probe {
+            Some((image, image_mime, poster)) => {
+                let model = format!("{}/{}", task.provider, task.model);
+                let subject = Subject {
+                    task_id: &task.uuid,
+                    kind: &task.generation_type,
+                    model: &model,
+                    prompt: task.prompt.as_deref().unwrap_or_default(),
+                    image,
+                    image_mime,
+                    poster: *poster,
+                };
+                state.result_check.run(&subject).await
+            }
+            None => Outcome::Clear,
+        };
         state
             .storage
             .put_all(vec![(key.clone(), bytes), (thumb_key.clone(), thumb)])
@@ -519,6 +580,7 @@ impl TaskRun<'_> {
             task.uuid.clone(),
         );
         let meta = notes.and_then(|n| serde_json::to_string(&n).ok());
+        let held = task.clone();
         let kept = self
             .write(move |conn, tally| {
                 let result_url = format!("/api/v1/files/result/{uuid}");
@@ -533,7 +595,25 @@ impl TaskRun<'_> {
                     thumb_path: &thumb_s,
                 };
                 let now = Utc::now().naive_utc();
-                let kept = store::complete(conn, id, &owner_s, &stored, now)?;
+                let kept = match &outcome {
+                    Outcome::Clear => store::complete(conn, id, &owner_s, &stored, now)?,
+                    // Kept but hidden until an admin decides; the flag says why.
+                    Outcome::Flagged { service, verdict } => {
+                        let kept = store::complete_as(
+                            conn,
+                            id,
+                            &owner_s,
+                            &stored,
+                            TaskStatus::Flagged,
+                            now,
+                        )?;
+                        if kept {
+                            review::record(conn, &held, SOURCE_PROVIDER, service, verdict, now)?;
+                        }
+                        kept
+                    }
+                };
+                // A held result was made and paid for all the same: statistics count it.
                 if kept {
                     tally.completed(now, i64::from(!is_video), video_ms);
                 }

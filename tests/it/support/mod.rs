@@ -553,7 +553,7 @@ impl TestApp {
         .await
     }
 
-    /// Polls a task (up to 60 s) until it is final: completed, failed or canceled; returns
+    /// Polls a task (up to 60 s) until it is final: completed, failed, canceled or flagged; returns
     /// the envelope.
     pub async fn wait_final(&self, token: &str, task: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -564,7 +564,7 @@ impl TestApp {
             assert_eq!(status, StatusCode::OK, "{body}");
             if matches!(
                 body["data"]["status"].as_str(),
-                Some("completed" | "failed" | "canceled")
+                Some("completed" | "failed" | "canceled" | "flagged")
             ) {
                 return body;
             }
