@@ -788,7 +788,7 @@ async fn vendor_refusals_are_recorded_for_review(backend: Backend) {
                     name: "gpt-image-1".into(),
                     label: None,
                     kinds: vec![Kind::T2i],
-                    video_images: Default::default(),
+                    ..ModelConfig::default()
                 }],
             });
         })
