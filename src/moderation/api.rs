@@ -1,12 +1,13 @@
 //! The review queue's JSON endpoints under /api/v1/admin/moderation (admins only).
 
-use actix_web::web::{self, Data, Json, Query};
+use actix_web::web::{self, Data, Query};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::review::{self, Decided, Decision, FlagView, QueuePage, QueueQuery};
 use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
+use crate::json::Json;
 use crate::web::auth::{ApiUser, ClientOrigin};
 use crate::web::openapi::route;
 

@@ -131,6 +131,14 @@ pub fn resolve_incident(
     open_key: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<IncidentRow>> {
+    // A write first: on SQLite it takes the write lock (waiting its turn), where a read first
+    // would hold a snapshot that a second instance's resolve makes stale ("database is locked").
+    let touched = diesel::update(ops_incidents::table.filter(ops_incidents::open_key.eq(open_key)))
+        .set(ops_incidents::last_seen_at.eq(now))
+        .execute(conn)?;
+    if touched == 0 {
+        return Ok(None);
+    }
     let Some(row) = ops_incidents::table
         .filter(ops_incidents::open_key.eq(open_key))
         .select(IncidentRow::as_select())

@@ -39,7 +39,7 @@ macro_rules! both {
 /// A `[[providers]]` table as the configuration file gives it.
 fn provider(name: &str, kind: &str, base: String, key: &str, models: Value) -> Value {
     json!({"name": name, "kind": kind, "base_url": base, "api_key": key, "concurrency": 4,
-           "timeout_seconds": 1, "models": models})
+           "timeout_seconds": 3, "models": models})
 }
 
 /// The app with these providers, fast retries and polls; `None` when the backend is missing.
@@ -267,11 +267,11 @@ async fn stability_errors_are_retried_or_refused_with_reasons(backend: Backend) 
         return;
     };
     let token = app.user("sai_errors").await;
-    // 429 with Retry-After, an outage, then a call slower than the 1 s timeout: retried.
+    // 429 with Retry-After, an outage, then a call slower than the 3 s timeout: retried.
     fake.script([
         Reply::Status { status: 429, body: r#"{"id":"r1","name":"rate_limit_exceeded","errors":["You have exceeded the rate limit of 150 requests within a 10 second period"]}"#.into(), retry_after: Some(1) },
         Reply::Status { status: 500, body: r#"{"id":"r2","name":"internal_error","errors":["An unexpected server error has occurred"]}"#.into(), retry_after: None },
-        Reply::Slow(Duration::from_millis(1500)),
+        Reply::Slow(Duration::from_millis(4000)),
     ]);
     let task = run_task(&app, &token, sai_t2i("core", "retried")).await;
     assert_eq!(
@@ -624,7 +624,7 @@ async fn ark_errors_are_retried_or_refused_with_reasons(backend: Backend) {
     fake.script([
         Reply::Status { status: 429, body: r#"{"error":{"code":"RateLimitExceeded.EndpointRPMExceeded","message":"Request rate limit exceeded","param":"","type":"TooManyRequests"}}"#.into(), retry_after: Some(1) },
         Reply::Status { status: 500, body: r#"{"error":{"code":"InternalServiceError","message":"The service encountered an unexpected internal error.","param":"","type":"InternalServerError"}}"#.into(), retry_after: None },
-        Reply::Slow(Duration::from_millis(1500)),
+        Reply::Slow(Duration::from_millis(4000)),
     ]);
     let task = run_task(
         &app,
@@ -990,7 +990,7 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
     fake.script([
         Reply::Status { status: 429, body: r#"{"code":1302,"message":"The API request is too fast, please slow down","request_id":"r"}"#.into(), retry_after: Some(1) },
         Reply::Status { status: 500, body: r#"{"code":5000,"message":"Internal server error","request_id":"r"}"#.into(), retry_after: None },
-        Reply::Slow(Duration::from_millis(1500)),
+        Reply::Slow(Duration::from_millis(4000)),
     ]);
     let task = run_task(&app, &token, kling_t2v("retried")).await;
     assert_eq!(
@@ -1085,7 +1085,7 @@ const CHECKPOINT: &str = "sd_xl_base_1.0.safetensors [31e35c80fc]";
 const GPU_USER: &str = "studio";
 const GPU_PASSWORD: &str = "gpu-pass";
 
-/// `gpu` (generous timeout) and `gpu_hasty` (1 s) with the right `user:password`,
+/// `gpu` (generous timeout) and `gpu_hasty` (3 s) with the right `user:password`,
 /// `gpu_wrong` with a wrong one, `gpu_anonymous` with none.
 async fn gpu_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     let models = json!([{"name": CHECKPOINT, "kinds": ["t2i", "i2i"]}]);
@@ -1255,10 +1255,10 @@ async fn a1111_errors_are_retried_or_refused_with_reasons(backend: Backend) {
     };
     let token = app.user("gpu_errors").await;
     // Out of GPU memory (a 500 through the webui's exception middleware), then a call slower
-    // than the 1 s timeout: both retried.
+    // than the 3 s timeout: both retried.
     fake.script([
         Reply::Status { status: 500, body: r#"{"error":"OutOfMemoryError","detail":"","body":"","errors":"CUDA out of memory. Tried to allocate 2.00 GiB"}"#.into(), retry_after: None },
-        Reply::Slow(Duration::from_millis(1500)),
+        Reply::Slow(Duration::from_millis(4000)),
     ]);
     let task = run_task(&app, &token, gpu_t2i("gpu_hasty", "retried")).await;
     assert_eq!(
@@ -1385,7 +1385,7 @@ fn comfy_i2i_workflow() -> String {
 
 async fn comfy_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     let comfy = json!({"name": "comfy", "kind": "comfyui", "base_url": fake.url, "concurrency": 2,
-        "timeout_seconds": 1, "models": [{"name": COMFY_MODEL, "kinds": ["t2i", "i2i", "t2v"],
+        "timeout_seconds": 3, "models": [{"name": COMFY_MODEL, "kinds": ["t2i", "i2i", "t2v"],
         "workflows": {"t2i": comfy_t2i_workflow(), "i2i": comfy_i2i_workflow(),
                       "t2v": comfy_t2i_workflow()}}]});
     app_with(backend, vec![comfy]).await
@@ -1521,7 +1521,7 @@ async fn comfyui_errors_are_retried_or_refused_with_reasons(backend: Backend) {
             body: "500 Internal Server Error\n\nServer got itself in trouble".into(),
             retry_after: None,
         },
-        Reply::Slow(Duration::from_millis(1500)),
+        Reply::Slow(Duration::from_millis(4000)),
     ]);
     let task = run_task(&app, &token, comfy_t2i("retried")).await;
     assert_eq!(
