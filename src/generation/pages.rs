@@ -160,7 +160,7 @@ fn some(s: &str) -> Option<String> {
 }
 
 impl GenerateForm {
-    fn into_task(self) -> AppResult<NewTask> {
+    pub fn into_task(self) -> AppResult<NewTask> {
         let params = Params {
             size: some(&self.size),
             seed: number(&self.seed)?,

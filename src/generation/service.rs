@@ -234,21 +234,59 @@ fn start_of_day(now: NaiveDateTime) -> NaiveDateTime {
     now.date().and_hms_opt(0, 0, 0).unwrap_or(now)
 }
 
-/// Queues the task, or `params.n` tasks with consecutive seeds; answers with the first.
-pub async fn submit(
-    state: &AppState,
-    user: &User,
-    task: NewTask,
-    lang: Lang,
-) -> AppResult<TaskView> {
-    let (kind, prompt, params, count) = validate(&task)?;
+/// A request checked, its prompt moderated and its model chosen: what [`queue`] inserts.
+pub struct Prepared {
+    kind: Kind,
+    prompt: String,
+    params: Params,
+    count: u32,
+    model: ModelInfo,
+}
+
+impl Prepared {
+    pub fn model(&self) -> &ModelInfo {
+        &self.model
+    }
+}
+
+/// Checks one request (its fields, its prompt against the moderation lists, its model) without
+/// queuing it; [`queue`] then inserts any number of them at once.
+pub async fn prepare(state: &AppState, user: &User, task: &NewTask) -> AppResult<Prepared> {
+    let (kind, prompt, params, count) = validate(task)?;
     crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
         .ok_or_else(|| unprocessable("model", "err.gen.model"))?;
-    let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
-    let created = state
+    Ok(Prepared {
+        kind,
+        prompt,
+        params,
+        count,
+        model,
+    })
+}
+
+/// Queues prepared requests in one transaction under the user's lock: their references must
+/// be the user's own uploads and the daily quota must hold all their tasks. Each request makes
+/// `params.n` tasks with consecutive seeds. `then` runs in the same transaction with the tasks
+/// of each request, in order (a batch writes its items there). Wakes the engine and the user's
+/// pages.
+pub async fn queue<R: Send + 'static>(
+    state: &AppState,
+    user: &User,
+    requests: Vec<Prepared>,
+    then: impl FnOnce(&mut crate::db::DbConn, &[Vec<Generation>]) -> AppResult<R> + Send + 'static,
+) -> AppResult<(Vec<Vec<Generation>>, R)> {
+    let (user_id, quota) = (user.id, user.daily_quota);
+    let mut wanted: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.params.images.iter().cloned())
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let total: i64 = requests.iter().map(|r| i64::from(r.count)).sum();
+    let (made, extra) = state
         .db
         .run(move |conn| {
             if store::uploads_owned(conn, user_id, &wanted)?.len() != wanted.len() {
@@ -258,7 +296,7 @@ pub async fn submit(
                 let now = Utc::now().naive_utc();
                 if let Some(limit) = quota {
                     let used = store::count_since(conn, user_id, start_of_day(now))?;
-                    if used + i64::from(count) > i64::from(limit) {
+                    if used + total > i64::from(limit) {
                         return Err(AppError::client(
                             StatusCode::TOO_MANY_REQUESTS,
                             429,
@@ -266,39 +304,67 @@ pub async fn submit(
                         ));
                     }
                 }
-                let mut created = Vec::with_capacity(count as usize);
-                for i in 0..count {
-                    let mut one = params.clone();
-                    // `validate` keeps seeds within 32 bits; the next ones wrap there too.
-                    one.seed = one.seed.map(|s| u64::from((s as u32).wrapping_add(i)));
-                    let parameters =
-                        serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
-                    let uuid = uuid::Uuid::new_v4().to_string();
-                    let row = NewGeneration {
-                        uuid: &uuid,
-                        user_id,
-                        status: TaskStatus::Queued.as_str(),
-                        generation_type: kind.as_str(),
-                        prompt: (!prompt.is_empty()).then_some(prompt.as_str()),
-                        parameters: Some(&parameters),
-                        provider: &model.provider,
-                        model: &model.model,
-                        attempts: 0,
-                        next_attempt_at: now,
-                        progress: 0,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    created.push(store::insert(conn, &row)?);
+                let mut made = Vec::with_capacity(requests.len());
+                for r in &requests {
+                    made.push(insert_tasks(conn, user_id, r, now)?);
                 }
-                Ok(created)
+                let extra = then(conn, &made)?;
+                Ok((made, extra))
             })
         })
         .await?;
     state.wake.notify_one();
-    for g in &created {
+    for g in made.iter().flatten() {
         state.live.publish(g.user_id, &g.uuid);
     }
+    Ok((made, extra))
+}
+
+/// The `count` tasks of one request, with consecutive seeds.
+fn insert_tasks(
+    conn: &mut crate::db::DbConn,
+    user_id: i64,
+    r: &Prepared,
+    now: NaiveDateTime,
+) -> AppResult<Vec<Generation>> {
+    let mut created = Vec::with_capacity(r.count as usize);
+    for i in 0..r.count {
+        let mut one = r.params.clone();
+        // `validate` keeps seeds within 32 bits; the next ones wrap there too.
+        one.seed = one.seed.map(|s| u64::from((s as u32).wrapping_add(i)));
+        let parameters =
+            serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let row = NewGeneration {
+            uuid: &uuid,
+            user_id,
+            status: TaskStatus::Queued.as_str(),
+            generation_type: r.kind.as_str(),
+            prompt: (!r.prompt.is_empty()).then_some(r.prompt.as_str()),
+            parameters: Some(&parameters),
+            provider: &r.model.provider,
+            model: &r.model.model,
+            attempts: 0,
+            next_attempt_at: now,
+            progress: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        created.push(store::insert(conn, &row)?);
+    }
+    Ok(created)
+}
+
+/// Queues the task, or `params.n` tasks with consecutive seeds; answers with the first.
+pub async fn submit(
+    state: &AppState,
+    user: &User,
+    task: NewTask,
+    lang: Lang,
+) -> AppResult<TaskView> {
+    let prepared = prepare(state, user, &task).await?;
+    let (made, ()) = queue(state, user, vec![prepared], |_, _| Ok(())).await?;
+    let created = made.into_iter().flatten().collect::<Vec<_>>();
     let batch: Vec<String> = if created.len() > 1 {
         created.iter().map(|g| g.uuid.clone()).collect()
     } else {
@@ -488,7 +554,7 @@ fn card_id_of(
     )
 }
 
-fn model_labels(state: &AppState) -> std::collections::HashMap<(String, String), String> {
+pub fn model_labels(state: &AppState) -> std::collections::HashMap<(String, String), String> {
     state
         .providers
         .models()
@@ -641,16 +707,20 @@ pub async fn retry(
             "err.gen.not_retryable",
         ));
     }
+    submit(state, user, request_of(&task), lang).await
+}
+
+/// The request that makes `task` again: its kind, prompt, references, model and parameters.
+pub fn request_of(task: &Generation) -> NewTask {
     let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
-    let again = NewTask {
+    NewTask {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         images,
         model: Some(format!("{}/{}", task.provider, task.model)),
         params: Some(params),
-    };
-    submit(state, user, again, lang).await
+    }
 }
 
 /// What the form needs to make a task again (复用参数), as `static/generate.js` reads it.

@@ -51,6 +51,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::gallery::api::Doc as OpenApi>::openapi,
     <crate::mail::api::Doc as OpenApi>::openapi,
     <crate::moderation::api::Doc as OpenApi>::openapi,
+    <crate::groups::api::Doc as OpenApi>::openapi,
 ];
 
 /// The whole document, built once.

@@ -1,0 +1,569 @@
+//! Group rules: a batch or a comparison becomes ordinary generation requests, checked and
+//! queued in one transaction through `generation::service::{prepare, queue}`; cancel-all,
+//! retry-failed, picking results into a folder, and the group as the pages and API show it.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use chrono::{NaiveDateTime, Utc};
+use rand::Rng;
+use serde::Deserialize;
+
+use super::model::{
+    GroupKind, GroupSummary, GroupView, ItemView, NewTaskGroup, Progress, TaskGroup,
+};
+use super::prompts::MAX_ITEMS;
+use super::store;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::generation::model::{Generation, Kind, Params, TaskStatus};
+use crate::generation::service::{self as generation, NewTask};
+use crate::i18n::Lang;
+use crate::users::model::{rfc3339, User};
+
+/// Models one batch or comparison may name.
+pub const MAX_MODELS: usize = 6;
+/// Seeds one batch may name.
+pub const MAX_SEEDS: usize = 100;
+pub const MAX_TITLE_CHARS: usize = 100;
+/// Groups the library lists.
+const LIST_LIMIT: i64 = 100;
+
+/// A batch: every prompt × every model × every seed, as one group.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewBatch {
+    #[serde(rename = "type")]
+    #[schema(value_type = Kind)]
+    pub kind: String,
+    /// One task per prompt (and model and seed); at most 1000 tasks in all.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub prompts: Vec<String>,
+    /// Reference uploads every task uses (i2i, i2v).
+    pub images: Vec<String>,
+    /// `provider/model` ids; none: the first model of the type.
+    #[schema(max_items = 6)]
+    pub models: Vec<String>,
+    /// One task per seed; none: each task gets its own.
+    #[schema(max_items = 100)]
+    pub seeds: Vec<u32>,
+    #[serde(deserialize_with = "crate::json::object")]
+    pub params: Option<Params>,
+    /// Shown in the library; the first prompt when absent.
+    #[schema(max_length = 100)]
+    pub title: Option<String>,
+}
+
+/// A comparison: one request on 2–6 models, with one seed for all.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct NewComparison {
+    #[serde(rename = "type")]
+    #[schema(value_type = Kind)]
+    pub kind: String,
+    #[schema(max_length = 2000)]
+    pub prompt: String,
+    pub images: Vec<String>,
+    /// `provider/model` ids, 2–6 different ones.
+    #[schema(min_items = 2, max_items = 6)]
+    pub models: Vec<String>,
+    #[serde(deserialize_with = "crate::json::object")]
+    pub params: Option<Params>,
+    #[schema(max_length = 100)]
+    pub title: Option<String>,
+}
+
+/// Picks of a comparison into one of the user's folders.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct Pick {
+    /// Task ids of the group's items.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub tasks: Vec<String>,
+    /// The folder's id.
+    #[schema(format = Uuid)]
+    pub folder: String,
+}
+
+fn distinct_models(models: &[String], least: usize) -> AppResult<()> {
+    let mut seen: Vec<&str> = models.iter().map(|m| m.trim()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != models.len() || models.len() < least || models.len() > MAX_MODELS {
+        return Err(AppError::invalid("models", "group.err.models"));
+    }
+    Ok(())
+}
+
+fn title_of(title: Option<String>, prompt: &str) -> AppResult<String> {
+    let title = title.map(|t| t.trim().to_string()).unwrap_or_default();
+    if title.chars().count() > MAX_TITLE_CHARS || title.chars().any(char::is_control) {
+        return Err(AppError::invalid("title", "group.err.title"));
+    }
+    Ok(if title.is_empty() {
+        prompt.chars().take(40).collect()
+    } else {
+        title
+    })
+}
+
+/// The requests of a batch, in item order: by prompt, then model, then seed.
+fn batch_requests(b: NewBatch) -> AppResult<(String, Vec<NewTask>)> {
+    if b.prompts.is_empty() {
+        return Err(AppError::invalid("prompts", "group.err.no_prompts"));
+    }
+    if !b.models.is_empty() {
+        distinct_models(&b.models, 1)?;
+    }
+    if b.seeds.len() > MAX_SEEDS {
+        return Err(AppError::invalid("seeds", "group.err.seeds"));
+    }
+    let models: Vec<Option<String>> = match b.models.is_empty() {
+        true => vec![None],
+        false => b
+            .models
+            .iter()
+            .map(|m| Some(m.trim().to_string()))
+            .collect(),
+    };
+    let seeds: Vec<Option<u32>> = match b.seeds.is_empty() {
+        true => vec![None],
+        false => b.seeds.iter().copied().map(Some).collect(),
+    };
+    if b.prompts.len() * models.len() * seeds.len() > MAX_ITEMS {
+        return Err(AppError::invalid("prompts", "group.err.too_many"));
+    }
+    let title = title_of(b.title, b.prompts.first().map_or("", |p| p.trim()))?;
+    let params = b.params.unwrap_or_default();
+    let mut requests = Vec::new();
+    for prompt in &b.prompts {
+        for model in &models {
+            for seed in &seeds {
+                let mut params = params.clone();
+                if let Some(seed) = seed {
+                    params.seed = Some(u64::from(*seed));
+                }
+                requests.push(NewTask {
+                    kind: b.kind.clone(),
+                    prompt: prompt.clone(),
+                    images: b.images.clone(),
+                    model: model.clone(),
+                    params: Some(params),
+                });
+            }
+        }
+    }
+    Ok((title, requests))
+}
+
+/// The requests of a comparison: one per model, all with the same seed.
+fn comparison_requests(c: NewComparison) -> AppResult<(String, Vec<NewTask>)> {
+    distinct_models(&c.models, 2)?;
+    let title = title_of(c.title, c.prompt.trim())?;
+    let mut params = c.params.unwrap_or_default();
+    params
+        .seed
+        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
+    let requests = c
+        .models
+        .iter()
+        .map(|m| NewTask {
+            kind: c.kind.clone(),
+            prompt: c.prompt.clone(),
+            images: c.images.clone(),
+            model: Some(m.trim().to_string()),
+            params: Some(params.clone()),
+        })
+        .collect();
+    Ok((title, requests))
+}
+
+pub async fn create_batch(
+    state: &AppState,
+    user: &User,
+    batch: NewBatch,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let (title, requests) = batch_requests(batch)?;
+    create(state, user, GroupKind::Batch, title, requests, lang).await
+}
+
+pub async fn create_comparison(
+    state: &AppState,
+    user: &User,
+    comparison: NewComparison,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let (title, requests) = comparison_requests(comparison)?;
+    create(state, user, GroupKind::Compare, title, requests, lang).await
+}
+
+/// Checks every request as a single submit would, then queues them all with the group in one
+/// transaction: either the whole group is made or nothing is.
+async fn create(
+    state: &AppState,
+    user: &User,
+    kind: GroupKind,
+    title: String,
+    requests: Vec<NewTask>,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in &requests {
+        prepared.push(generation::prepare(state, user, request).await?);
+    }
+    let user_id = user.id;
+    let (_, group) = generation::queue(state, user, prepared, move |conn, made| {
+        let now = Utc::now().naive_utc();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let row = NewTaskGroup {
+            uuid: &uuid,
+            user_id,
+            kind: kind.as_str(),
+            title: &title,
+            created_at: now,
+            updated_at: now,
+        };
+        let tasks: Vec<&Generation> = made.iter().flatten().collect();
+        Ok(store::insert(conn, &row, &tasks)?)
+    })
+    .await?;
+    let items = load_items(state, group.id).await?;
+    Ok(view(state, &group, items, lang))
+}
+
+async fn owned(state: &AppState, user_id: i64, group_id: &str) -> AppResult<TaskGroup> {
+    let uuid = group_id.to_string();
+    state
+        .db
+        .run(move |conn| Ok(store::find_owned(conn, user_id, &uuid)?))
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+async fn load_items(state: &AppState, group_id: i64) -> AppResult<Vec<(i32, Generation)>> {
+    state
+        .db
+        .run(move |conn| Ok(store::items(conn, group_id)?))
+        .await
+}
+
+pub async fn get(
+    state: &AppState,
+    user: &User,
+    group_id: &str,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    view_of(state, user.id, group_id, lang).await
+}
+
+/// The group `group_id` of `user_id` as it is now.
+pub async fn view_of(
+    state: &AppState,
+    user_id: i64,
+    group_id: &str,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let group = owned(state, user_id, group_id).await?;
+    let items = load_items(state, group.id).await?;
+    Ok(view(state, &group, items, lang))
+}
+
+/// The user's groups, newest first, optionally of one kind.
+pub async fn list(
+    state: &AppState,
+    user: &User,
+    kind: Option<GroupKind>,
+) -> AppResult<Vec<GroupSummary>> {
+    let user_id = user.id;
+    let (groups, states) = state
+        .db
+        .run(move |conn| {
+            let groups = store::list(conn, user_id, kind.map(GroupKind::as_str), LIST_LIMIT)?;
+            let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+            Ok((groups, store::item_states(conn, &ids)?))
+        })
+        .await?;
+    let mut progress: HashMap<i64, Progress> = HashMap::new();
+    for (group, status, deleted) in states {
+        progress
+            .entry(group)
+            .or_default()
+            .count(&status, deleted.is_some());
+    }
+    Ok(groups
+        .into_iter()
+        .map(|g| GroupSummary {
+            progress: progress.remove(&g.id).unwrap_or_default(),
+            group_id: g.uuid,
+            kind: GroupKind::parse(&g.kind).unwrap_or(GroupKind::Batch),
+            title: g.title,
+            created_at: rfc3339(g.created_at),
+        })
+        .collect())
+}
+
+/// Cancels every item that has not finished.
+pub async fn cancel(
+    state: &AppState,
+    user: &User,
+    group_id: &str,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let group = owned(state, user.id, group_id).await?;
+    let items = load_items(state, group.id).await?;
+    let open: Vec<&Generation> = items
+        .iter()
+        .map(|(_, g)| g)
+        .filter(|g| !TaskStatus::is_final(&g.status) && g.deleted_at.is_none())
+        .collect();
+    let ids: Vec<i64> = open.iter().map(|g| g.id).collect();
+    state
+        .db
+        .run(move |conn| {
+            Ok(crate::generation::store::cancel_all(
+                conn,
+                &ids,
+                Utc::now().naive_utc(),
+            )?)
+        })
+        .await?;
+    for g in open {
+        state.live.publish(user.id, &g.uuid);
+    }
+    get(state, user, group_id, lang).await
+}
+
+/// Runs every failed or canceled item again as a new task with the same request; the item
+/// then shows the new task (the old one stays in the library).
+pub async fn retry(
+    state: &AppState,
+    user: &User,
+    group_id: &str,
+    lang: Lang,
+) -> AppResult<GroupView> {
+    let group = owned(state, user.id, group_id).await?;
+    let items = load_items(state, group.id).await?;
+    let again: Vec<(i32, NewTask)> = items
+        .iter()
+        .filter(|(_, g)| {
+            matches!(g.status.as_str(), "failed" | "canceled") && g.deleted_at.is_none()
+        })
+        .map(|(p, g)| (*p, generation::request_of(g)))
+        .collect();
+    if again.is_empty() {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            409,
+            "group.err.nothing_to_retry",
+        ));
+    }
+    let mut prepared = Vec::with_capacity(again.len());
+    for (_, request) in &again {
+        prepared.push(generation::prepare(state, user, request).await?);
+    }
+    let positions: Vec<i32> = again.iter().map(|(p, _)| *p).collect();
+    let group_row = group.id;
+    generation::queue(state, user, prepared, move |conn, made| {
+        let now = Utc::now().naive_utc();
+        for (position, tasks) in positions.iter().zip(made) {
+            if let Some(task) = tasks.first() {
+                store::repoint(conn, group_row, *position, task.id, now)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    get(state, user, group_id, lang).await
+}
+
+/// Files the picked results of the group into one of the user's folders.
+pub async fn pick(state: &AppState, user: &User, group_id: &str, pick: Pick) -> AppResult<usize> {
+    let group = owned(state, user.id, group_id).await?;
+    let items = load_items(state, group.id).await?;
+    let known = |t: &String| {
+        items
+            .iter()
+            .any(|(_, g)| &g.uuid == t && g.deleted_at.is_none())
+    };
+    if pick.tasks.is_empty() || !pick.tasks.iter().all(known) {
+        return Err(AppError::invalid("tasks", "group.err.pick"));
+    }
+    crate::library::service::move_results(state, user, &pick.tasks, Some(&pick.folder)).await
+}
+
+/// Takes the group off the list; its results stay in the library.
+pub async fn delete(state: &AppState, user: &User, group_id: &str) -> AppResult<()> {
+    let group = owned(state, user.id, group_id).await?;
+    state
+        .db
+        .run(move |conn| Ok(store::delete(conn, group.id, Utc::now().naive_utc())?))
+        .await
+}
+
+/// The finished results of the group, for its ZIP.
+pub async fn export_ids(state: &AppState, user: &User, group_id: &str) -> AppResult<Vec<String>> {
+    let group = owned(state, user.id, group_id).await?;
+    let ids: Vec<String> = load_items(state, group.id)
+        .await?
+        .into_iter()
+        .filter(|(_, g)| g.status == TaskStatus::Completed.as_str() && g.deleted_at.is_none())
+        .map(|(_, g)| g.uuid)
+        .collect();
+    if ids.is_empty() {
+        return Err(AppError::client(
+            StatusCode::CONFLICT,
+            409,
+            "group.err.nothing_to_export",
+        ));
+    }
+    Ok(ids)
+}
+
+/// The estimated price of a finished task from its model's configured prices (the
+/// `stats.currency`): per picture, or per second of video.
+pub fn task_cost(state: &AppState, g: &Generation) -> Option<f64> {
+    let model = state
+        .config
+        .providers
+        .iter()
+        .find(|p| p.name == g.provider)?
+        .models
+        .iter()
+        .find(|m| m.name == g.model)?;
+    if g.kind().is_video() {
+        let seconds = g.params().duration.unwrap_or(5);
+        model.price_per_video_second.map(|p| p * f64::from(seconds))
+    } else {
+        model.price_per_image
+    }
+}
+
+fn seconds_between(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
+    (to - from).num_milliseconds().max(0) as f64 / 1000.0
+}
+
+fn view(
+    state: &AppState,
+    group: &TaskGroup,
+    items: Vec<(i32, Generation)>,
+    lang: Lang,
+) -> GroupView {
+    let labels = generation::model_labels(state);
+    let now = Utc::now().naive_utc();
+    let mut progress = Progress::default();
+    let mut cost: Option<f64> = None;
+    let mut last = group.created_at;
+    let items: Vec<ItemView> = items
+        .into_iter()
+        .map(|(position, g)| {
+            let deleted = g.deleted_at.is_some();
+            progress.count(&g.status, deleted);
+            let done = g.status == TaskStatus::Completed.as_str() && !deleted;
+            let item_cost = done.then(|| task_cost(state, &g)).flatten();
+            if let Some(c) = item_cost {
+                *cost.get_or_insert(0.0) += c;
+            }
+            let end = if TaskStatus::is_final(&g.status) {
+                g.completed_at.unwrap_or(g.updated_at)
+            } else {
+                now
+            };
+            last = last.max(end);
+            let mut task = generation::view(state, &g, None, lang);
+            if deleted {
+                task.result_url = None;
+                task.thumbnail_url = None;
+            }
+            ItemView {
+                position,
+                state: if deleted {
+                    "deleted".into()
+                } else {
+                    g.status.clone()
+                },
+                model_label: labels
+                    .get(&(g.provider.clone(), g.model.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| g.model.clone()),
+                seconds: g.started_at.map(|s| seconds_between(s, end)),
+                cost: item_cost,
+                task,
+            }
+        })
+        .collect();
+    if progress.running() {
+        last = now;
+    }
+    GroupView {
+        group_id: group.uuid.clone(),
+        kind: GroupKind::parse(&group.kind).unwrap_or(GroupKind::Batch),
+        title: group.title.clone(),
+        created_at: rfc3339(group.created_at),
+        progress,
+        seconds: seconds_between(group.created_at, last),
+        cost,
+        currency: state.config.stats.currency.clone(),
+        items,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_prompts_by_models_by_seeds() {
+        let (title, requests) = batch_requests(NewBatch {
+            kind: "t2i".into(),
+            prompts: vec!["雪山".into(), "海".into()],
+            models: vec!["a/x".into(), "b/y".into()],
+            seeds: vec![1, 2, 3],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(title, "雪山");
+        assert_eq!(requests.len(), 12);
+        let last = requests.last().unwrap();
+        assert_eq!(
+            (last.prompt.as_str(), last.model.as_deref()),
+            ("海", Some("b/y"))
+        );
+        assert_eq!(last.params.as_ref().unwrap().seed, Some(3));
+        let too_many = NewBatch {
+            prompts: vec!["p".into(); 400],
+            seeds: vec![1, 2, 3],
+            ..Default::default()
+        };
+        assert_eq!(
+            batch_requests(too_many).unwrap_err().field(),
+            Some("prompts")
+        );
+    }
+
+    #[test]
+    fn a_comparison_is_two_to_six_models_with_one_seed() {
+        let with = |models: &[&str]| NewComparison {
+            kind: "t2i".into(),
+            prompt: "狐狸".into(),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            ..Default::default()
+        };
+        let (_, requests) = comparison_requests(with(&["a/x", "b/y", "c/z"])).unwrap();
+        let seeds: Vec<_> = requests
+            .iter()
+            .map(|r| r.params.as_ref().unwrap().seed)
+            .collect();
+        assert!(seeds[0].is_some() && seeds.iter().all(|s| *s == seeds[0]));
+        for bad in [
+            &["a/x"][..],
+            &["a/x", "a/x"],
+            &["1", "2", "3", "4", "5", "6", "7"],
+        ] {
+            assert_eq!(
+                comparison_requests(with(bad)).unwrap_err().field(),
+                Some("models")
+            );
+        }
+    }
+}
