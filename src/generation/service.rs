@@ -86,18 +86,54 @@ impl utoipa::PartialSchema for NewTask {
                         "`provider/model` from `GET /api/v1/models`; absent or null: the first model of the type",
                     )),
             )
-            .property(
-                "params",
-                OneOfBuilder::new()
-                    .item(request_params())
-                    .item(ObjectBuilder::new().schema_type(Type::Null)),
-            )
+            .property("params", params_schema())
             .examples([serde_json::json!({"type": "t2i", "prompt": "一只在雪地里奔跑的狐狸"})]);
         utoipa::openapi::schema::AllOfBuilder::new()
             .item(fields)
             .item(shapes)
             .into()
     }
+}
+
+/// A request's `params`: [`request_params`], or null.
+pub fn params_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::OneOfBuilder;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(request_params())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+/// One shape per type: the type and how many references it takes (`Kind::image_range`), for
+/// requests that make several tasks of one type.
+pub fn images_by_kind() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::OneOfBuilder;
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Type};
+    let mut shapes = OneOfBuilder::new();
+    for kind in [Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v] {
+        let (least, most) = kind.image_range();
+        let images = ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .min_items(Some(least))
+            .max_items(Some(most));
+        let mut shape = ObjectBuilder::new()
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([kind.as_str()])),
+            )
+            .required("type")
+            .property("images", images);
+        if least > 0 {
+            shape = shape.required("images");
+        }
+        shapes = shapes.item(shape);
+    }
+    utoipa::openapi::schema::Schema::OneOf(shapes.build())
 }
 
 /// `Params` as a request may give them: `size`, or `aspect` and/or `resolution`, not both (a

@@ -16,7 +16,11 @@ use crate::web::openapi::{route, Binary};
 
 #[derive(OpenApi)]
 #[openapi(
-    components(schemas(GroupKind, crate::generation::model::Kind)),
+    components(schemas(
+        GroupKind,
+        crate::generation::model::Kind,
+        crate::generation::model::Params
+    )),
     paths(
         create_batch,
         create_comparison,
@@ -57,7 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
         (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 422, description = "code 400: an image is not an upload of yours, or no such model for the type", body = Envelope<ErrorData>),
+        (status = 422, description = "code 400: an image is not an upload of yours, no such model for the type, or more than 1000 tasks in all", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the daily quota cannot hold the batch", body = Envelope<ErrorData>),
     )
 )]
@@ -214,11 +218,12 @@ async fn retry(
     request_body(content = Pick),
     responses(
         (status = 200, description = "code 200: how many were filed", body = Envelope<Count>),
-        (status = 400, description = "code 400: a task is not an item of the group", body = Envelope<ErrorData>),
+        (status = 400, description = "code 400: no tasks", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such group or folder of yours", body = Envelope<ErrorData>),
         (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        (status = 422, description = "code 400: a task is not an item of the group", body = Envelope<ErrorData>),
     )
 )]
 async fn pick(

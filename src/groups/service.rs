@@ -16,7 +16,7 @@ use super::prompts::MAX_ITEMS;
 use super::store;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::generation::model::{Generation, Kind, Params, TaskStatus};
+use crate::generation::model::{Generation, Params, TaskStatus};
 use crate::generation::service::{self as generation, NewTask};
 use crate::i18n::Lang;
 use crate::users::model::{rfc3339, User};
@@ -30,52 +30,57 @@ pub const MAX_TITLE_CHARS: usize = 100;
 const LIST_LIMIT: i64 = 100;
 
 /// A batch: every prompt × every model × every seed, as one group.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize)]
 pub struct NewBatch {
     #[serde(rename = "type")]
-    #[schema(value_type = Kind)]
     pub kind: String,
     /// One task per prompt (and model and seed); at most 1000 tasks in all.
-    #[schema(min_items = 1, max_items = 1000)]
     pub prompts: Vec<String>,
     /// Reference uploads every task uses (i2i, i2v).
+    #[serde(default)]
     pub images: Vec<String>,
     /// `provider/model` ids; none: the first model of the type.
-    #[schema(max_items = 6)]
+    #[serde(default)]
     pub models: Vec<String>,
     /// One task per seed; none: each task gets its own.
-    #[schema(max_items = 100)]
+    #[serde(default, deserialize_with = "whole_seeds")]
     pub seeds: Vec<u32>,
-    #[serde(deserialize_with = "crate::json::object")]
+    #[serde(default, deserialize_with = "crate::json::object")]
     pub params: Option<Params>,
     /// Shown in the library; the first prompt when absent.
-    #[schema(max_length = 100)]
+    #[serde(default)]
     pub title: Option<String>,
 }
 
+/// Seeds as whole numbers within 32 bits (`7.0` counts, as JSON Schema says).
+fn whole_seeds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+    use serde::de::Error as _;
+    #[derive(Deserialize)]
+    struct Seed(#[serde(deserialize_with = "crate::json::whole")] Option<u32>);
+    Vec::<Seed>::deserialize(d)?
+        .into_iter()
+        .map(|s| s.0.ok_or_else(|| D::Error::custom("a seed is null")))
+        .collect()
+}
+
 /// A comparison: one request on 2–6 models, with one seed for all.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
+#[derive(Debug, Default, Deserialize)]
 pub struct NewComparison {
     #[serde(rename = "type")]
-    #[schema(value_type = Kind)]
     pub kind: String,
-    #[schema(max_length = 2000)]
     pub prompt: String,
+    #[serde(default)]
     pub images: Vec<String>,
     /// `provider/model` ids, 2–6 different ones.
-    #[schema(min_items = 2, max_items = 6)]
     pub models: Vec<String>,
-    #[serde(deserialize_with = "crate::json::object")]
+    #[serde(default, deserialize_with = "crate::json::object")]
     pub params: Option<Params>,
-    #[schema(max_length = 100)]
+    #[serde(default)]
     pub title: Option<String>,
 }
 
 /// Picks of a comparison into one of the user's folders.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
 pub struct Pick {
     /// Task ids of the group's items.
     #[schema(min_items = 1, max_items = 1000)]
@@ -85,8 +90,104 @@ pub struct Pick {
     pub folder: String,
 }
 
+/// The document's schemas of the two requests: their fields, and per type the references it
+/// takes (`generation::service::images_by_kind`), from the same rules the service checks.
+mod schema {
+    use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema};
+    use utoipa::openapi::{Ref, RefOr, Type};
+
+    use super::{MAX_ITEMS, MAX_MODELS, MAX_SEEDS, MAX_TITLE_CHARS};
+    use crate::generation::service::{images_by_kind, params_schema, MAX_PROMPT_CHARS};
+    use crate::web::openapi::{integer, or_null, text_matching};
+
+    fn prompt() -> utoipa::openapi::Object {
+        text_matching(1, MAX_PROMPT_CHARS, r"\S")
+    }
+
+    fn models(least: usize) -> ArrayBuilder {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .min_items((least > 0).then_some(least))
+            .max_items(Some(MAX_MODELS))
+            .unique_items(true)
+    }
+
+    fn common(fields: ObjectBuilder) -> RefOr<Schema> {
+        let fields = fields
+            .property("type", Ref::from_schema_name("Kind"))
+            .required("type")
+            .property(
+                "images",
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+            )
+            .property("params", params_schema())
+            .property(
+                "title",
+                or_null(text_matching(
+                    0,
+                    MAX_TITLE_CHARS,
+                    r"^[^\x00-\x1f\x7f-\x9f]*$",
+                )),
+            );
+        AllOfBuilder::new()
+            .item(fields)
+            .item(images_by_kind())
+            .into()
+    }
+
+    impl utoipa::PartialSchema for super::NewBatch {
+        fn schema() -> RefOr<Schema> {
+            common(
+                ObjectBuilder::new()
+                    .description(Some(
+                        "Every combination of `prompts`, `models` and `seeds`, at most 1000 in all.",
+                    ))
+                    .property(
+                        "prompts",
+                        ArrayBuilder::new()
+                            .items(prompt())
+                            .min_items(Some(1))
+                            .max_items(Some(MAX_ITEMS)),
+                    )
+                    .required("prompts")
+                    .property("models", models(0))
+                    .property(
+                        "seeds",
+                        ArrayBuilder::new()
+                            .items(integer(0, i64::from(u32::MAX)))
+                            .max_items(Some(MAX_SEEDS)),
+                    ),
+            )
+        }
+    }
+
+    impl utoipa::ToSchema for super::NewBatch {}
+
+    impl utoipa::PartialSchema for super::NewComparison {
+        fn schema() -> RefOr<Schema> {
+            common(
+                ObjectBuilder::new()
+                    .description(Some(
+                        "One prompt on 2–6 different models, one seed for all.",
+                    ))
+                    .property("prompt", prompt())
+                    .required("prompt")
+                    .property("models", models(2))
+                    .required("models"),
+            )
+        }
+    }
+
+    impl utoipa::ToSchema for super::NewComparison {}
+}
+
+/// A rule beyond the request's shape: HTTP 422 with the seed's code 400.
+fn unprocessable(field: &'static str, key: &'static str) -> AppError {
+    AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 400, key).on_field(field)
+}
+
 fn distinct_models(models: &[String], least: usize) -> AppResult<()> {
-    let mut seen: Vec<&str> = models.iter().map(|m| m.trim()).collect();
+    let mut seen: Vec<&str> = models.iter().map(String::as_str).collect();
     seen.sort_unstable();
     seen.dedup();
     if seen.len() != models.len() || models.len() < least || models.len() > MAX_MODELS {
@@ -130,11 +231,21 @@ fn batch_requests(b: NewBatch) -> AppResult<(String, Vec<NewTask>)> {
         true => vec![None],
         false => b.seeds.iter().copied().map(Some).collect(),
     };
-    if b.prompts.len() * models.len() * seeds.len() > MAX_ITEMS {
+    if b.prompts.iter().any(|p| p.trim().is_empty()) {
+        return Err(AppError::invalid("prompts", "err.gen.prompt_required"));
+    }
+    if b.prompts.len() > MAX_ITEMS {
         return Err(AppError::invalid("prompts", "group.err.too_many"));
+    }
+    if b.prompts.len() * models.len() * seeds.len() > MAX_ITEMS {
+        return Err(unprocessable("prompts", "group.err.too_many"));
     }
     let title = title_of(b.title, b.prompts.first().map_or("", |p| p.trim()))?;
     let params = b.params.unwrap_or_default();
+    // `seeds` replace the request's own seed, which is still checked as a submit would.
+    if params.seed.is_some_and(|s| s > u64::from(u32::MAX)) {
+        return Err(AppError::invalid("params", "err.gen.params"));
+    }
     let mut requests = Vec::new();
     for prompt in &b.prompts {
         for model in &models {
@@ -159,6 +270,9 @@ fn batch_requests(b: NewBatch) -> AppResult<(String, Vec<NewTask>)> {
 /// The requests of a comparison: one per model, all with the same seed.
 fn comparison_requests(c: NewComparison) -> AppResult<(String, Vec<NewTask>)> {
     distinct_models(&c.models, 2)?;
+    if c.prompt.trim().is_empty() {
+        return Err(AppError::invalid("prompt", "err.gen.prompt_required"));
+    }
     let title = title_of(c.title, c.prompt.trim())?;
     let mut params = c.params.unwrap_or_default();
     params
@@ -171,7 +285,7 @@ fn comparison_requests(c: NewComparison) -> AppResult<(String, Vec<NewTask>)> {
             kind: c.kind.clone(),
             prompt: c.prompt.clone(),
             images: c.images.clone(),
-            model: Some(m.trim().to_string()),
+            model: Some(m.clone()),
             params: Some(params.clone()),
         })
         .collect();
@@ -386,8 +500,11 @@ pub async fn pick(state: &AppState, user: &User, group_id: &str, pick: Pick) -> 
             .iter()
             .any(|(_, g)| &g.uuid == t && g.deleted_at.is_none())
     };
-    if pick.tasks.is_empty() || !pick.tasks.iter().all(known) {
+    if pick.tasks.is_empty() {
         return Err(AppError::invalid("tasks", "group.err.pick"));
+    }
+    if !pick.tasks.iter().all(known) {
+        return Err(unprocessable("tasks", "group.err.pick"));
     }
     crate::library::service::move_results(state, user, &pick.tasks, Some(&pick.folder)).await
 }

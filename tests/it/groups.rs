@@ -335,7 +335,7 @@ async fn a_comparison_is_picked_into_a_folder(app: &TestApp) {
             json!({"tasks": [other], "folder": folder}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (_, list) = app.get("/api/v1/groups?kind=compare", Some(&token)).await;
     assert_eq!(list["data"][0]["group_id"], id.as_str());
