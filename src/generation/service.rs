@@ -13,6 +13,7 @@ use super::model::{
 use super::providers::ModelInfo;
 use super::store;
 use crate::app::AppState;
+use crate::catalogue::service as catalogue;
 use crate::db::run_blocking;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang};
@@ -241,12 +242,20 @@ pub async fn submit(
     task: NewTask,
     lang: Lang,
 ) -> AppResult<TaskView> {
-    let (kind, prompt, params, count) = validate(&task)?;
+    let (kind, prompt, mut params, count) = validate(&task)?;
     crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
         .ok_or_else(|| unprocessable("model", "err.gen.model"))?;
+    // What the model cannot do is refused here, before anything is queued or paid for.
+    let asked = task.params.clone().unwrap_or_default();
+    catalogue::check(&model, kind, task.images.len(), &asked)?;
+    catalogue::complete(&model, kind, &mut params);
+    let (price, currency) = (
+        catalogue::task_price(&model, kind, &params),
+        model.price.currency.clone(),
+    );
     let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
     let created = state
         .db
@@ -291,6 +300,8 @@ pub async fn submit(
                     };
                     created.push(store::insert(conn, &row)?);
                 }
+                let ids: Vec<i64> = created.iter().map(|g| g.id).collect();
+                catalogue::charge(conn, user_id, &ids, price, &currency, now)?;
                 Ok(created)
             })
         })
@@ -643,14 +654,22 @@ pub async fn retry(
     }
     let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
+    // Tasks stored before the catalogue kept a seed for models that take none.
+    if let Some(model) = state.providers.pick(Some(&own_model(&task)), task.kind()) {
+        catalogue::complete(&model, task.kind(), &mut params);
+    }
     let again = NewTask {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         images,
-        model: Some(format!("{}/{}", task.provider, task.model)),
+        model: Some(own_model(&task)),
         params: Some(params),
     };
     submit(state, user, again, lang).await
+}
+
+fn own_model(task: &Generation) -> String {
+    format!("{}/{}", task.provider, task.model)
 }
 
 /// What the form needs to make a task again (复用参数), as `static/generate.js` reads it.
