@@ -25,12 +25,12 @@ macro_rules! both {
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name(crate::support::Backend::Sqlite).await;
+                    super::$name($crate::support::Backend::Sqlite).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name(crate::support::Backend::Postgres).await;
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             }
         )*
