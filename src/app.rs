@@ -137,7 +137,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::web::openapi::configure(cfg);
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
-    // Before the generation area, whose `/api/v1/generation/{task_id}` would take its path.
     crate::catalogue::api::configure(cfg);
     crate::catalogue::pages::configure(cfg);
     crate::generation::api::configure(cfg, config.limits.upload_bytes);

@@ -1,5 +1,6 @@
-//! `POST /api/v1/generation/estimate`. The catalogue itself is `GET /api/v1/models`
-//! (generation area); budgets are set where quotas are (admin area).
+//! `POST /api/v1/models/estimate`: a request priced by the catalogue, which is `GET
+//! /api/v1/models` (generation area); budgets are set where quotas are (admin area). Not under
+//! `/generation/`, where `GET /generation/{task_id}` would take the path's other methods.
 
 use actix_web::web::{self, Data};
 use utoipa::OpenApi;
@@ -15,8 +16,6 @@ use crate::web::openapi::route;
 #[openapi(paths(estimate))]
 pub struct Doc;
 
-/// Registered before the generation area's `/api/v1/generation/{task_id}`, which would
-/// otherwise take the path and answer 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     route(cfg, __path_estimate, estimate);
 }
@@ -29,7 +28,7 @@ fn estimate_example() -> serde_json::Value {
 }
 
 #[utoipa::path(
-    post, path = "/api/v1/generation/estimate", tag = "generation", operation_id = "estimate",
+    post, path = "/api/v1/models/estimate", tag = "generation", operation_id = "estimate",
     summary = "What a generation request would cost",
     description = "Takes the body of `POST /generation` (the prompt may be left out) and answers with the price from the model catalogue (`GET /models`: `price`), per task and for `params.n` tasks, and the caller's monthly budget. Refuses what the model cannot do exactly as a submit would. Nothing is queued or charged.",
     security(("bearer" = [])),

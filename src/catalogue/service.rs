@@ -12,7 +12,7 @@ use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{self, Kind, Params};
 use crate::generation::providers::ModelInfo;
-use crate::generation::service::NewTask;
+use crate::generation::service::{checked_params, NewTask, MAX_PROMPT_CHARS};
 use crate::users::model::User;
 
 /// Largest monthly budget an admin may set, in the currency.
@@ -144,7 +144,7 @@ pub fn refund(conn: &mut DbConn, task: i64, now: NaiveDateTime) -> diesel::Query
     store::refund(conn, task, now)
 }
 
-/// The body of `POST /api/v1/generation/estimate`: a generation request; `prompt` may be left out.
+/// The body of `POST /api/v1/models/estimate`: a generation request; `prompt` may be left out.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct EstimateRequest {
@@ -219,16 +219,20 @@ pub async fn estimate(state: &AppState, user: &User, req: EstimateRequest) -> Ap
             AppError::client(StatusCode::UNPROCESSABLE_ENTITY, 400, "err.gen.model")
                 .on_field("model")
         })?;
-    let asked = req.params.unwrap_or_default();
-    if asked.duration.is_some_and(|d| !(2..=10).contains(&d)) {
-        return Err(AppError::invalid("params", "err.gen.duration"));
+    if req
+        .prompt
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_PROMPT_CHARS)
+    {
+        return Err(AppError::invalid("prompt", "err.gen.prompt_long"));
     }
-    let count = asked.n.unwrap_or(1);
-    if !(1..=crate::generation::service::MAX_COUNT).contains(&count) {
-        return Err(AppError::invalid("params", "err.gen.count"));
-    }
-    check(&model, kind, req.images.len(), &asked)?;
-    let mut params = asked;
+    let (mut params, count) = checked_params(kind, req.params.clone())?;
+    check(
+        &model,
+        kind,
+        req.images.len(),
+        &req.params.unwrap_or_default(),
+    )?;
     complete(&model, kind, &mut params);
     let per_task = task_price(&model, kind, &params);
     let total = per_task.map(|p| p * i64::from(count));

@@ -95,7 +95,7 @@ fn uploaded_example() -> serde_json::Value {
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
         (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 402, description = "code 402: the monthly budget cannot take the cost (`POST /generation/estimate`)", body = Envelope<ErrorData>),
+        (status = 402, description = "code 402: the monthly budget cannot take the cost (`POST /models/estimate`)", body = Envelope<ErrorData>),
         (status = 422, description = "code 400: an image is not an upload of yours, or no such model for the type", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: daily quota used up", body = Envelope<ErrorData>),
     )

@@ -160,8 +160,21 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     if task.images.len() < least || task.images.len() > most {
         return Err(AppError::invalid("images", "err.gen.image_count"));
     }
+    let (mut params, count) = checked_params(kind, task.params.clone())?;
+    // A seed is always chosen, so every result can be made again exactly (`catalogue::complete`
+    // drops it again for a model that takes none).
+    params
+        .seed
+        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
     // `params.images` is the server's record of `images`; whatever a request puts there is replaced.
-    let mut params = task.params.clone().unwrap_or_default();
+    params.images = task.images.iter().map(|r| upload_id(r)).collect();
+    Ok((kind, prompt, params, count))
+}
+
+/// A request's parameters checked and normalised (an aspect ratio or resolution becomes a
+/// size), with the count `n` taken out; also what an estimate checks.
+pub fn checked_params(kind: Kind, params: Option<Params>) -> AppResult<(Params, u32)> {
+    let mut params = params.unwrap_or_default();
     if let Some(size) = &params.size {
         let ok = size
             .split_once(['x', '*'])
@@ -217,12 +230,7 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     {
         return Err(AppError::invalid("params", "err.gen.params"));
     }
-    // A seed is always chosen, so every result can be made again exactly.
-    params
-        .seed
-        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
-    params.images = task.images.iter().map(|r| upload_id(r)).collect();
-    Ok((kind, prompt, params, count))
+    Ok((params, count))
 }
 
 /// A well-formed request naming something that is not there for this caller (an upload, a

@@ -55,9 +55,7 @@ fn gpt(prompt: &str, n: u32) -> Value {
 }
 
 async fn estimate(app: &TestApp, token: &str, body: Value) -> Value {
-    let (status, answer) = app
-        .post("/api/v1/generation/estimate", Some(token), body)
-        .await;
+    let (status, answer) = app.post("/api/v1/models/estimate", Some(token), body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer["data"].clone()
 }
@@ -258,7 +256,7 @@ async fn what_a_model_cannot_do_is_a_400_with_the_field_and_no_vendor_call(backe
         );
         // The estimate refuses the same way.
         let (status, answer) = app
-            .post("/api/v1/generation/estimate", Some(&token), body)
+            .post("/api/v1/models/estimate", Some(&token), body)
             .await;
         assert_eq!(
             (status, answer["data"]["field"].as_str()),
