@@ -68,7 +68,7 @@ impl AppState {
         };
         Ok(AppState {
             storage: storage_from(&config, &data_dir)?,
-            providers: Registry::from_config(&config.providers)?,
+            providers: Registry::from_config(&config.providers, &config.stats.currency)?,
             wake: Notify::new(),
             live: Default::default(),
             imports: Default::default(),
@@ -137,6 +137,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::web::openapi::configure(cfg);
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
+    crate::catalogue::api::configure(cfg);
+    crate::catalogue::pages::configure(cfg);
     crate::generation::api::configure(cfg, config.limits.upload_bytes);
     crate::generation::pages::configure(cfg, config.limits.upload_bytes);
     crate::library::api::configure(cfg);
@@ -229,7 +231,9 @@ pub fn bind(addr: SocketAddr, free_port_fallback: bool) -> anyhow::Result<TcpLis
     }
 }
 
-/// Builds the HTTP(S) server on `listener`; actix stops it gracefully on Ctrl-C / SIGTERM.
+/// Builds the HTTP(S) server on `listener`. It does not listen for signals itself: actix would
+/// install its handlers only when the server is first polled, after it already answers, so a
+/// SIGTERM in between killed the process; `main` listens from before the bind instead.
 pub fn server(
     state: Arc<AppState>,
     listener: TcpListener,
@@ -260,7 +264,8 @@ pub fn server(
             .configure(|cfg| routes(cfg, &app_config))
             .default_service(web::to(no_service))
     })
-    .shutdown_timeout(10);
+    .shutdown_timeout(10)
+    .disable_signals();
     if config.server.workers > 0 {
         http = http.workers(config.server.workers);
     }

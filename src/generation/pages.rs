@@ -125,7 +125,8 @@ async fn tasks(
     )
 }
 
-/// The form as the browser sends it: flat fields, reference ids comma-separated.
+/// The form as the browser sends it: flat fields, reference ids comma-separated (also what
+/// the form's cost estimate reads, `catalogue::pages`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct GenerateForm {

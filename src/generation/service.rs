@@ -13,6 +13,7 @@ use super::model::{
 use super::providers::ModelInfo;
 use super::store;
 use crate::app::AppState;
+use crate::catalogue::service as catalogue;
 use crate::db::run_blocking;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang};
@@ -195,8 +196,21 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     if task.images.len() < least || task.images.len() > most {
         return Err(AppError::invalid("images", "err.gen.image_count"));
     }
+    let (mut params, count) = checked_params(kind, task.params.clone())?;
+    // A seed is always chosen, so every result can be made again exactly (`catalogue::complete`
+    // drops it again for a model that takes none).
+    params
+        .seed
+        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
     // `params.images` is the server's record of `images`; whatever a request puts there is replaced.
-    let mut params = task.params.clone().unwrap_or_default();
+    params.images = task.images.iter().map(|r| upload_id(r)).collect();
+    Ok((kind, prompt, params, count))
+}
+
+/// A request's parameters checked and normalised (an aspect ratio or resolution becomes a
+/// size), with the count `n` taken out; also what an estimate checks.
+pub fn checked_params(kind: Kind, params: Option<Params>) -> AppResult<(Params, u32)> {
+    let mut params = params.unwrap_or_default();
     if let Some(size) = &params.size {
         let ok = size
             .split_once(['x', '*'])
@@ -252,12 +266,7 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     {
         return Err(AppError::invalid("params", "err.gen.params"));
     }
-    // A seed is always chosen, so every result can be made again exactly.
-    params
-        .seed
-        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
-    params.images = task.images.iter().map(|r| upload_id(r)).collect();
-    Ok((kind, prompt, params, count))
+    Ok((params, count))
 }
 
 /// A well-formed request naming something that is not there for this caller (an upload, a
@@ -277,37 +286,39 @@ pub struct Prepared {
     params: Params,
     count: u32,
     model: ModelInfo,
+    /// Each task's price from the catalogue, charged when it is queued.
+    price: Option<i64>,
 }
 
-impl Prepared {
-    pub fn model(&self) -> &ModelInfo {
-        &self.model
-    }
-}
-
-/// Checks one request (its fields, its prompt against the moderation lists, its model) without
-/// queuing it; [`queue`] then inserts any number of them at once.
+/// Checks one request (its fields, its prompt against the moderation lists, its model and
+/// what the model can do) without queuing it; [`queue`] then inserts any number at once.
 pub async fn prepare(state: &AppState, user: &User, task: &NewTask) -> AppResult<Prepared> {
-    let (kind, prompt, params, count) = validate(task)?;
+    let (kind, prompt, mut params, count) = validate(task)?;
     crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
         .ok_or_else(|| unprocessable("model", "err.gen.model"))?;
+    // What the model cannot do is refused here, before anything is queued or paid for.
+    let asked = task.params.clone().unwrap_or_default();
+    catalogue::check(&model, kind, task.images.len(), &asked)?;
+    catalogue::complete(&model, kind, &mut params);
+    let price = catalogue::task_price(&model, kind, &params);
     Ok(Prepared {
         kind,
         prompt,
         params,
         count,
         model,
+        price,
     })
 }
 
 /// Queues prepared requests in one transaction under the user's lock: their references must
-/// be the user's own uploads and the daily quota must hold all their tasks. Each request makes
-/// `params.n` tasks with consecutive seeds. `then` runs in the same transaction with the tasks
-/// of each request, in order (a batch writes its items there). Wakes the engine and the user's
-/// pages.
+/// be the user's own uploads and the daily quota must hold all their tasks; each task is
+/// charged its price. Each request makes `params.n` tasks with consecutive seeds. `then` runs
+/// in the same transaction with the tasks of each request, in order (a batch writes its items
+/// there). Wakes the engine and the user's pages.
 pub async fn queue<R: Send + 'static>(
     state: &AppState,
     user: &User,
@@ -342,7 +353,10 @@ pub async fn queue<R: Send + 'static>(
                 }
                 let mut made = Vec::with_capacity(requests.len());
                 for r in &requests {
-                    made.push(insert_tasks(conn, user_id, r, now)?);
+                    let tasks = insert_tasks(conn, user_id, r, now)?;
+                    let ids: Vec<i64> = tasks.iter().map(|g| g.id).collect();
+                    catalogue::charge(conn, user_id, &ids, r.price, &r.model.price.currency, now)?;
+                    made.push(tasks);
                 }
                 let extra = then(conn, &made)?;
                 Ok((made, extra))
@@ -743,20 +757,28 @@ pub async fn retry(
             "err.gen.not_retryable",
         ));
     }
-    submit(state, user, request_of(&task), lang).await
+    submit(state, user, request_of(state, &task), lang).await
 }
 
 /// The request that makes `task` again: its kind, prompt, references, model and parameters.
-pub fn request_of(task: &Generation) -> NewTask {
+pub fn request_of(state: &AppState, task: &Generation) -> NewTask {
     let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
+    // Tasks stored before the catalogue kept a seed for models that take none.
+    if let Some(model) = state.providers.pick(Some(&own_model(task)), task.kind()) {
+        catalogue::complete(&model, task.kind(), &mut params);
+    }
     NewTask {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         images,
-        model: Some(format!("{}/{}", task.provider, task.model)),
+        model: Some(own_model(task)),
         params: Some(params),
     }
+}
+
+fn own_model(task: &Generation) -> String {
+    format!("{}/{}", task.provider, task.model)
 }
 
 /// What the form needs to make a task again (复用参数), as `static/generate.js` reads it.

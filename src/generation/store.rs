@@ -283,7 +283,7 @@ pub fn fail(
     detail: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(held!(id, owner))
+    let n = diesel::update(held!(id, owner))
         .set((
             generations::status.eq(TaskStatus::Failed.as_str()),
             generations::error_code.eq(code),
@@ -291,8 +291,13 @@ pub fn fail(
             released(now),
             generations::completed_at.eq(now),
         ))
-        .execute(conn)
-        .map(|n| n == 1)
+        .execute(conn)?;
+    // A failed task's charge goes back at once (`catalogue::store::refund_ended` catches up
+    // with any other path).
+    if n == 1 {
+        crate::catalogue::service::refund(conn, id, now)?;
+    }
+    Ok(n == 1)
 }
 
 /// Back to the queue after a transient error, due again at `at`.
@@ -411,25 +416,34 @@ pub fn queue_position(conn: &mut DbConn, task: &Generation) -> QueryResult<i64> 
 
 /// Cancels a task that has not finished; false if it already had.
 pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    cancel_all(conn, &[id], now).map(|n| n == 1)
-}
-
-/// Cancels the tasks among `ids` that have not finished; answers how many it did.
-pub fn cancel_all(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        generations::table
-            .filter(generations::id.eq_any(ids))
-            .filter(
-                generations::status
-                    .eq_any([TaskStatus::Queued.as_str(), TaskStatus::Processing.as_str()]),
-            ),
-    )
+    let n = diesel::update(generations::table.find(id).filter(
+        generations::status.eq_any([TaskStatus::Queued.as_str(), TaskStatus::Processing.as_str()]),
+    ))
     .set((
         generations::status.eq(TaskStatus::Canceled.as_str()),
         released(now),
         generations::completed_at.eq(now),
     ))
-    .execute(conn)
+    .execute(conn)?;
+    // Only the cancel that moved the task refunds; the refund itself is once-only too.
+    if n == 1 {
+        crate::catalogue::service::refund(conn, id, now)?;
+    }
+    Ok(n == 1)
+}
+
+/// Cancels the tasks among `ids` that have not finished, each as [`cancel`] does (refund
+/// included), in one transaction; answers how many it did.
+pub fn cancel_all(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let mut canceled = 0;
+        for id in ids {
+            if cancel(conn, *id, now)? {
+                canceled += 1;
+            }
+        }
+        Ok(canceled)
+    })
 }
 
 pub fn status_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {

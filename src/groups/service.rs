@@ -16,7 +16,7 @@ use super::prompts::MAX_ITEMS;
 use super::store;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::generation::model::{Generation, Params, TaskStatus};
+use crate::generation::model::{Generation, Kind, Params, TaskStatus};
 use crate::generation::service::{self as generation, NewTask};
 use crate::i18n::Lang;
 use crate::users::model::{rfc3339, User};
@@ -274,10 +274,7 @@ fn comparison_requests(c: NewComparison) -> AppResult<(String, Vec<NewTask>)> {
         return Err(AppError::invalid("prompt", "err.gen.prompt_required"));
     }
     let title = title_of(c.title, c.prompt.trim())?;
-    let mut params = c.params.unwrap_or_default();
-    params
-        .seed
-        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
+    let params = c.params.unwrap_or_default();
     let requests = c
         .models
         .iter()
@@ -308,7 +305,20 @@ pub async fn create_comparison(
     comparison: NewComparison,
     lang: Lang,
 ) -> AppResult<GroupView> {
-    let (title, requests) = comparison_requests(comparison)?;
+    let (title, mut requests) = comparison_requests(comparison)?;
+    // One seed for every model that takes one, so their results differ only by the model.
+    let seed = requests
+        .iter()
+        .find_map(|r| r.params.as_ref()?.seed)
+        .unwrap_or_else(|| u64::from(rand::thread_rng().gen::<u32>()));
+    for r in &mut requests {
+        let takes_seed = Kind::parse(r.kind.trim())
+            .and_then(|kind| state.providers.pick(r.model.as_deref(), kind))
+            .is_some_and(|m| m.capabilities.seed);
+        if let Some(params) = r.params.as_mut() {
+            params.seed = takes_seed.then_some(seed);
+        }
+    }
     create(state, user, GroupKind::Compare, title, requests, lang).await
 }
 
@@ -463,7 +473,7 @@ pub async fn retry(
         .filter(|(_, g)| {
             matches!(g.status.as_str(), "failed" | "canceled") && g.deleted_at.is_none()
         })
-        .map(|(p, g)| (*p, generation::request_of(g)))
+        .map(|(p, g)| (*p, generation::request_of(state, g)))
         .collect();
     if again.is_empty() {
         return Err(AppError::client(
@@ -537,23 +547,14 @@ pub async fn export_ids(state: &AppState, user: &User, group_id: &str) -> AppRes
     Ok(ids)
 }
 
-/// The estimated price of a finished task from its model's configured prices (the
-/// `stats.currency`): per picture, or per second of video.
-pub fn task_cost(state: &AppState, g: &Generation) -> Option<f64> {
+/// The estimated price of a finished task: its model's catalogue price for its kind (and
+/// length), in `stats.currency`.
+fn task_cost(state: &AppState, g: &Generation) -> Option<f64> {
     let model = state
-        .config
         .providers
-        .iter()
-        .find(|p| p.name == g.provider)?
-        .models
-        .iter()
-        .find(|m| m.name == g.model)?;
-    if g.kind().is_video() {
-        let seconds = g.params().duration.unwrap_or(5);
-        model.price_per_video_second.map(|p| p * f64::from(seconds))
-    } else {
-        model.price_per_image
-    }
+        .pick(Some(&format!("{}/{}", g.provider, g.model)), g.kind())?;
+    crate::catalogue::service::task_price(&model, g.kind(), &g.params())
+        .map(|micros| micros as f64 / crate::catalogue::model::MICROS)
 }
 
 fn seconds_between(from: NaiveDateTime, to: NaiveDateTime) -> f64 {
@@ -667,11 +668,7 @@ mod tests {
             ..Default::default()
         };
         let (_, requests) = comparison_requests(with(&["a/x", "b/y", "c/z"])).unwrap();
-        let seeds: Vec<_> = requests
-            .iter()
-            .map(|r| r.params.as_ref().unwrap().seed)
-            .collect();
-        assert!(seeds[0].is_some() && seeds.iter().all(|s| *s == seeds[0]));
+        assert_eq!(requests.len(), 3);
         for bad in [
             &["a/x"][..],
             &["a/x", "a/x"],
