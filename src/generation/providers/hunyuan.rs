@@ -436,6 +436,37 @@ mod tests {
     }
 
     #[test]
+    fn a_webp_reference_is_sent_as_png_and_others_as_they_are() {
+        use base64::Engine as _;
+        let picture = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 90]));
+        let mut webp = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+            .encode(picture.as_raw(), 8, 8, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        let sent = |bytes: Vec<u8>, mime: &str| {
+            let b64 = content_image(&InputImage {
+                bytes,
+                mime: mime.into(),
+            })
+            .unwrap();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap()
+        };
+        let png = sent(webp, "image/webp");
+        assert_eq!(&png[1..4], b"PNG");
+        assert_eq!(
+            image::load_from_memory(&png).unwrap().to_rgb8(),
+            picture,
+            "the same pixels"
+        );
+        assert_eq!(
+            sent(b"\xff\xd8jpeg".to_vec(), "image/jpeg"),
+            b"\xff\xd8jpeg"
+        );
+    }
+
+    #[test]
     fn error_codes_say_whether_waiting_helps() {
         let of = |code: &str| {
             api_error(&ApiError {
