@@ -517,6 +517,10 @@ pub struct ModelConfig {
     /// `{{strength}}` and `{{image}}` (docs/providers.md); other kinds ignore it.
     #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
     pub workflows: std::collections::HashMap<String, String>,
+    /// What the model can do beyond its kinds, over its provider kind's defaults
+    /// (`[providers.models.capabilities]`, docs/providers.md).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub capabilities: crate::catalogue::model::CapabilitiesConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -884,6 +888,14 @@ impl Config {
                 );
             }
             for m in &p.models {
+                let caps = crate::catalogue::model::Capabilities::of(p.kind, m);
+                if let Some(problem) = caps.problem() {
+                    bail!(
+                        "providers.models.capabilities of {:?}/{:?}: {problem}",
+                        p.name,
+                        m.name
+                    );
+                }
                 let prices = [m.price_per_image, m.price_per_video_second];
                 if prices
                     .into_iter()
