@@ -356,3 +356,17 @@ diesel::table! {
         claimed_at -> Timestamp,
     }
 }
+
+// A person's prompt templates (migration 2026-12-01-001601, src/prompts).
+diesel::table! {
+    prompt_templates (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        name -> Text,
+        body -> Text,
+        negative_prompt -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
