@@ -77,7 +77,13 @@ async fn list_templates(
     security(("bearer" = [])),
     request_body = TemplateInput,
     responses(
-        (status = 201, description = "code 201: saved", body = Envelope<TemplateView>),
+        (status = 201, description = "code 201: saved", body = Envelope<TemplateView>,
+            links(
+                ("template" = (operation_id = "get_prompt_template", parameters(("template_id" = "$response.body#/data/id")))),
+                ("update" = (operation_id = "update_prompt_template", parameters(("template_id" = "$response.body#/data/id")))),
+                ("fill" = (operation_id = "fill_prompt_template", parameters(("template_id" = "$response.body#/data/id")))),
+                ("delete" = (operation_id = "delete_prompt_template", parameters(("template_id" = "$response.body#/data/id")))),
+            )),
         (status = 400, description = "code 400: a field is empty or too long (`data.field`)", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
@@ -193,6 +199,7 @@ fn values_schema() -> utoipa::openapi::Object {
     request_body = FillRequest,
     responses(
         (status = 200, description = "code 200", body = Envelope<Filled>),
+        (status = 400, description = "code 400: more than 32 values, a value longer than 500 characters, or a body that is not the request's shape", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such template of yours", body = Envelope<ErrorData>),
@@ -254,6 +261,7 @@ pub struct ApplyPresetRequest {
     request_body = ApplyPresetRequest,
     responses(
         (status = 200, description = "code 200", body = Envelope<Filled>),
+        (status = 400, description = "code 400: a body that is not the request's shape", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such preset", body = Envelope<ErrorData>),
@@ -300,6 +308,7 @@ pub struct HistoryQuery {
     params(HistoryQuery),
     responses(
         (status = 200, description = "code 200", body = Envelope<HistoryPage>),
+        (status = 400, description = "code 400: `q` longer than 100 characters", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: `before` is no task of yours", body = Envelope<ErrorData>),
