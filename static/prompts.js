@@ -161,6 +161,8 @@
     if (lastTranslation && before === lastTranslation.to) {
       setPrompt(lastTranslation.from);
       lastTranslation = { from: before, to: lastTranslation.from };
+      undoText = null;
+      $("pt-undo-bar").hidden = true;
       refreshTranslate();
       return;
     }
