@@ -166,6 +166,11 @@ async fn main() -> anyhow::Result<()> {
     let server = app::server(state.clone(), listener)?;
     let handle = server.handle();
     tokio::spawn(server);
+    // The monitoring task samples the database as it does in the binary.
+    picturedeck::ops::sample::refresh(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tokio::spawn(picturedeck::ops::run(state.clone()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
         .timeout(Duration::from_secs(10))

@@ -234,7 +234,9 @@ pub fn bind(addr: SocketAddr, free_port_fallback: bool) -> anyhow::Result<TcpLis
     }
 }
 
-/// Builds the HTTP(S) server on `listener`; actix stops it gracefully on Ctrl-C / SIGTERM.
+/// Builds the HTTP(S) server on `listener`. It does not listen for signals itself: actix would
+/// install its handlers only when the server is first polled, after it already answers, so a
+/// SIGTERM in between killed the process; `main` listens from before the bind instead.
 pub fn server(
     state: Arc<AppState>,
     listener: TcpListener,
@@ -265,7 +267,8 @@ pub fn server(
             .configure(|cfg| routes(cfg, &app_config))
             .default_service(web::to(no_service))
     })
-    .shutdown_timeout(10);
+    .shutdown_timeout(10)
+    .disable_signals();
     if config.server.workers > 0 {
         http = http.workers(config.server.workers);
     }

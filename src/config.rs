@@ -140,6 +140,9 @@ pub struct MonitoringConfig {
     /// This instance's name in metrics and in alerts about its own memory and disk; empty:
     /// the host name. Give each instance on one host its own.
     pub instance: String,
+    /// How often the queue and provider figures that `/metrics` serves are read from the
+    /// database (a scrape itself runs no query).
+    pub sample_interval_seconds: u64,
     /// How often alert rules are checked and the admins' banner refreshed.
     pub check_interval_seconds: u64,
     /// Warnings and errors kept in memory for the log centre (the newest win).
@@ -151,6 +154,7 @@ impl Default for MonitoringConfig {
         MonitoringConfig {
             metrics_token: String::new(),
             instance: String::new(),
+            sample_interval_seconds: 5,
             check_interval_seconds: 30,
             log_buffer: 1000,
         }
@@ -1010,6 +1014,9 @@ impl Config {
         let m = &self.monitoring;
         if !m.metrics_token.is_empty() && m.metrics_token.len() < 16 {
             bail!("monitoring.metrics_token must be empty (off) or at least 16 characters");
+        }
+        if !(1..=300).contains(&m.sample_interval_seconds) {
+            bail!("monitoring.sample_interval_seconds must be between 1 and 300");
         }
         if !(1..=3600).contains(&m.check_interval_seconds) {
             bail!("monitoring.check_interval_seconds must be between 1 and 3600");

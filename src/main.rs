@@ -204,6 +204,7 @@ fn init_logging(config: &Config) {
 }
 
 async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Result<()> {
+    let stop = stop_signals().context("cannot listen for stop signals")?;
     // A server shows its gallery to visitors unless told otherwise; the desktop does not.
     config.gallery.anonymous.get_or_insert(serve);
     let configured = config.bind_addr()?;
@@ -249,13 +250,50 @@ async fn start(mut config: Config, serve: bool, no_browser: bool) -> anyhow::Res
     tokio::spawn(picturedeck::mail::worker::run(state.clone()));
     tokio::spawn(picturedeck::ops::run(state.clone()));
     tokio::spawn(picturedeck::backup::schedule::run(state.clone()));
+    tokio::spawn(picturedeck::gallery::run(state.clone()));
     let server = app::server(state, listener)?;
+    let handle = server.handle();
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("stopping: finishing the requests in flight");
+        handle.stop(true).await;
+    });
     println!("PictureDeck is running at {url}  (Ctrl-C stops it)");
     tracing::info!(%url, "listening");
     if desktop && !no_browser {
         open_browser(&url);
     }
     server.await.context("server stopped with an error")
+}
+
+/// Ctrl-C, and SIGTERM on Unix or closing the console on Windows. The handlers are installed
+/// when this is called, so a signal that arrives while the server starts still stops it cleanly.
+#[cfg(unix)]
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+#[cfg(windows)]
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::windows;
+    let mut ctrl_c = windows::ctrl_c()?;
+    let mut close = windows::ctrl_close()?;
+    let mut shutdown = windows::ctrl_shutdown()?;
+    Ok(async move {
+        tokio::select! {
+            _ = ctrl_c.recv() => {}
+            _ = close.recv() => {}
+            _ = shutdown.recv() => {}
+        }
+    })
 }
 
 /// Opens the browser `BROWSER` names (the convention of xdg-open and Python), else the default

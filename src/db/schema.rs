@@ -203,6 +203,7 @@ diesel::table! {
         unpublish_reason -> Nullable<Text>,
         unpublished_by -> Nullable<BigInt>,
         updated_at -> Timestamp,
+        week_likes -> BigInt,
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Publication {
     pub unpublish_reason: Option<String>,
     pub unpublished_by: Option<i64>,
     pub updated_at: NaiveDateTime,
+    /// Likes of the last seven days, as of the last hourly pass plus the likes since.
+    pub week_likes: i64,
 }
 
 impl Publication {

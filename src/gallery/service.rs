@@ -286,9 +286,20 @@ fn week_since() -> NaiveDateTime {
     now() - Duration::days(7)
 }
 
+/// Drops the likes that have aged out of "most liked this week"; `run` calls it hourly.
+pub async fn recount_week(state: &AppState) -> AppResult<usize> {
+    let since = week_since();
+    let set = state
+        .db
+        .run(move |conn| Ok(store::recount_week_likes(conn, since)?))
+        .await?;
+    state.gallery_pages.changed();
+    Ok(set)
+}
+
 /// Cursors say which order they continue, the last card's value and its public id:
 /// `n.<published µs>.<id>` or `s.<likes>.<id>`.
-fn encode_cursor(sort: Sort, p: &Publication, week_likes: i64) -> String {
+fn encode_cursor(sort: Sort, p: &Publication) -> String {
     match sort {
         Sort::Newest => format!(
             "n.{}.{}",
@@ -296,7 +307,7 @@ fn encode_cursor(sort: Sort, p: &Publication, week_likes: i64) -> String {
             p.uuid
         ),
         Sort::Top => format!("s.{}.{}", p.like_count, p.uuid),
-        Sort::Week => format!("s.{week_likes}.{}", p.uuid),
+        Sort::Week => format!("s.{}.{}", p.week_likes, p.uuid),
     }
 }
 
@@ -325,7 +336,7 @@ fn filter_of(q: &GalleryQuery) -> AppResult<(Filter, Option<Cursor>)> {
         None => Sort::Newest,
         Some(s) => Sort::parse(s).ok_or_else(|| bad("sort"))?,
     };
-    let mut f = Filter::new(sort, week_since());
+    let mut f = Filter::new(sort);
     if let Some(k) = blank(&q.q) {
         if q.q.as_deref().unwrap_or_default().chars().count() > 200 {
             return Err(bad("q"));
@@ -466,20 +477,14 @@ pub async fn list(
                     _ => After::Score(value, p.id),
                 });
             }
-            let rows = store::list(conn, &f, PAGE_SIZE + 1)?;
-            // The week's order needs the last card's score to continue after it.
-            let last_week = match (f.sort, rows.get(PAGE_SIZE as usize - 1)) {
-                (Sort::Week, Some(last)) => store::likes_since(conn, last.0.id, f.week_since)?,
-                _ => 0,
-            };
-            Ok((rows, f.sort, last_week))
+            Ok((store::list(conn, &f, PAGE_SIZE + 1)?, f.sort))
         })
         .await?;
-    let (mut rows, sort, last_week) = rows;
+    let (mut rows, sort) = rows;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let next = more
-        .then(|| rows.last().map(|r| encode_cursor(sort, &r.0, last_week)))
+        .then(|| rows.last().map(|r| encode_cursor(sort, &r.0)))
         .flatten();
     Ok(WorkPage {
         works: cards(state, &rows).await?,
@@ -644,7 +649,7 @@ pub async fn mark(
             if on {
                 store::add_mark(conn, like, id, user_id, now())?;
             } else {
-                store::remove_mark(conn, like, id, user_id)?;
+                store::remove_mark(conn, like, id, user_id, week_since())?;
             }
             Ok(())
         })

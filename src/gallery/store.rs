@@ -36,13 +36,11 @@ pub struct Filter {
     /// Works this user favourited.
     pub favorited_by: Option<i64>,
     pub sort: Sort,
-    /// Likes since then count for `Sort::Week`.
-    pub week_since: NaiveDateTime,
     pub after: Option<After>,
 }
 
 impl Filter {
-    pub fn new(sort: Sort, week_since: NaiveDateTime) -> Self {
+    pub fn new(sort: Sort) -> Self {
         Filter {
             keyword: None,
             kind: None,
@@ -53,7 +51,6 @@ impl Filter {
             followed_by: None,
             favorited_by: None,
             sort,
-            week_since,
             after: None,
         }
     }
@@ -178,22 +175,14 @@ pub fn list(conn: &mut DbConn, f: &Filter, limit: i64) -> QueryResult<Vec<Row>> 
         (Sort::Week, after) => {
             if let Some(After::Score(likes, id)) = after {
                 query = query.filter(
-                    sql::<Bool>("(")
-                        .sql("(SELECT COUNT(*) FROM likes WHERE likes.publication_id = publications.id AND likes.created_at >= ")
-                        .bind::<Timestamp, _>(f.week_since)
-                        .sql("), publications.id) < (")
+                    sql::<Bool>("(publications.week_likes, publications.id) < (")
                         .bind::<BigInt, _>(likes)
                         .sql(", ")
                         .bind::<BigInt, _>(id)
                         .sql(")"),
                 );
             }
-            query.order((
-                sql::<BigInt>("(SELECT COUNT(*) FROM likes WHERE likes.publication_id = publications.id AND likes.created_at >= ")
-                    .bind::<Timestamp, _>(f.week_since)
-                    .sql(") DESC"),
-                publications::id.desc(),
-            ))
+            query.order((publications::week_likes.desc(), publications::id.desc()))
         }
     };
     query.load(conn)
@@ -245,15 +234,6 @@ pub fn visible(
         ))
         .first(conn)
         .optional()
-}
-
-/// How many likes `id` got since `since` (a week page's cursor).
-pub fn likes_since(conn: &mut DbConn, id: i64, since: NaiveDateTime) -> QueryResult<i64> {
-    likes::table
-        .filter(likes::publication_id.eq(id))
-        .filter(likes::created_at.ge(since))
-        .count()
-        .get_result(conn)
 }
 
 pub fn by_uuid(conn: &mut DbConn, uuid: &str) -> QueryResult<Option<Publication>> {
@@ -436,7 +416,10 @@ pub fn add_mark(
         let target = publications::table.find(id);
         if like {
             diesel::update(target)
-                .set(publications::like_count.eq(publications::like_count + 1))
+                .set((
+                    publications::like_count.eq(publications::like_count + 1),
+                    publications::week_likes.eq(publications::week_likes + 1),
+                ))
                 .execute(conn)?;
         } else {
             diesel::update(target)
@@ -448,8 +431,23 @@ pub fn add_mark(
 }
 
 /// Takes a like or favourite back; false when there was none.
-pub fn remove_mark(conn: &mut DbConn, like: bool, id: i64, user_id: i64) -> QueryResult<bool> {
+pub fn remove_mark(
+    conn: &mut DbConn,
+    like: bool,
+    id: i64,
+    user_id: i64,
+    week_since: NaiveDateTime,
+) -> QueryResult<bool> {
     conn.transaction(|conn| {
+        // Whether the like counts in the week's figure; read before it goes, and applied only
+        // by the one statement that deletes it.
+        let this_week = like
+            && likes::table
+                .find((id, user_id))
+                .filter(likes::created_at.ge(week_since))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
         let removed = if like {
             diesel::delete(likes::table.find((id, user_id))).execute(conn)?
         } else {
@@ -460,8 +458,12 @@ pub fn remove_mark(conn: &mut DbConn, like: bool, id: i64, user_id: i64) -> Quer
         }
         let target = publications::table.find(id);
         if like {
+            let week_drop = i64::from(this_week);
             diesel::update(target)
-                .set(publications::like_count.eq(publications::like_count - 1))
+                .set((
+                    publications::like_count.eq(publications::like_count - 1),
+                    publications::week_likes.eq(publications::week_likes - week_drop),
+                ))
                 .execute(conn)?;
         } else {
             diesel::update(target)
@@ -470,6 +472,29 @@ pub fn remove_mark(conn: &mut DbConn, like: bool, id: i64, user_id: i64) -> Quer
         }
         Ok(true)
     })
+}
+
+/// Sets every work's week figure to its likes since `since`: the works that had one and the
+/// works liked since (both found through indexes), not the whole table. Returns the works set.
+pub fn recount_week_likes(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<usize> {
+    let liked_since = likes::table
+        .filter(likes::created_at.ge(since))
+        .select(likes::publication_id);
+    let count = likes::table
+        .filter(likes::publication_id.eq(publications::id))
+        .filter(likes::created_at.ge(since))
+        .count()
+        .single_value()
+        .assume_not_null();
+    diesel::update(
+        publications::table.filter(
+            publications::week_likes
+                .gt(0)
+                .or(publications::id.eq_any(liked_since)),
+        ),
+    )
+    .set(publications::week_likes.eq(count))
+    .execute(conn)
 }
 
 /// Whether `user_id` likes / favourites `id`.

@@ -93,9 +93,13 @@ pub(crate) fn require_admin(viewer: &User) -> AppResult<()> {
     }
 }
 
-/// Checks the alert rules every `monitoring.check_interval_seconds` and prunes old log rows
+/// Reads the database figures for `/metrics` every `monitoring.sample_interval_seconds`,
+/// checks the alert rules every `monitoring.check_interval_seconds` and prunes old log rows
 /// every `retention.prune_interval_minutes`, until the task is dropped.
 pub async fn run(state: Arc<AppState>) {
+    let sample_every = Duration::from_secs(state.config.monitoring.sample_interval_seconds.max(1));
+    let mut sample = tokio::time::interval(sample_every);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let check_every = Duration::from_secs(state.config.monitoring.check_interval_seconds.max(1));
     let prune_every =
         Duration::from_secs(state.config.retention.prune_interval_minutes.max(1) * 60);
@@ -105,6 +109,11 @@ pub async fn run(state: Arc<AppState>) {
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = sample.tick() => {
+                if let Err(e) = sample::refresh(&state).await {
+                    tracing::warn!("reading the queue for /metrics failed: {e}");
+                }
+            }
             _ = check.tick() => {
                 if let Err(e) = alerts::check(&state).await {
                     tracing::warn!("alert check failed: {e}");

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::store;
@@ -67,10 +67,12 @@ pub struct ProcessStats {
     pub uptime_seconds: u64,
 }
 
-/// What must persist between readings: the previous CPU time, to turn it into a rate.
+/// What must persist between readings: the previous CPU time, to turn it into a rate, and
+/// the last database part for scrapes.
 pub struct Sampler {
     started: Instant,
     last_cpu: Mutex<Option<(Instant, f64)>>,
+    shared: RwLock<Option<Arc<Shared>>>,
 }
 
 impl Default for Sampler {
@@ -78,6 +80,7 @@ impl Default for Sampler {
         Sampler {
             started: Instant::now(),
             last_cpu: Mutex::new(None),
+            shared: RwLock::new(None),
         }
     }
 }
@@ -112,12 +115,22 @@ impl Sampler {
     }
 }
 
-/// Takes a reading. The database part is four small queries served by indexes: the queue
+/// The part of a reading that comes from the database (all instances).
+pub struct Shared {
+    read_at: NaiveDateTime,
+    queued: i64,
+    processing: i64,
+    oldest_queued: Option<NaiveDateTime>,
+    running_by_provider: Vec<(String, i64)>,
+    calls: Vec<(String, i64, i64)>,
+}
+
+/// Reads the database part: four small queries served by indexes, the queue
 /// (`generations_queue`) and the last five minutes of `api_calls` (`api_calls_created`).
-pub async fn take(state: &AppState) -> AppResult<Snapshot> {
-    let now = Utc::now().naive_utc();
-    let since = now - chrono::Duration::minutes(ERROR_WINDOW_MINUTES);
-    let (by_status, oldest, running, calls) = state
+async fn read_shared(state: &AppState) -> AppResult<Shared> {
+    let read_at = Utc::now().naive_utc();
+    let since = read_at - chrono::Duration::minutes(ERROR_WINDOW_MINUTES);
+    let (by_status, oldest_queued, running_by_provider, calls) = state
         .db
         .run(move |conn| {
             Ok((
@@ -134,28 +147,77 @@ pub async fn take(state: &AppState) -> AppResult<Snapshot> {
             .find(|(s, _)| s == status)
             .map_or(0, |(_, n)| *n)
     };
+    Ok(Shared {
+        read_at,
+        queued: count("queued"),
+        processing: count("processing"),
+        oldest_queued,
+        running_by_provider,
+        calls,
+    })
+}
+
+/// A fresh reading, the database included.
+pub async fn take(state: &AppState) -> AppResult<Snapshot> {
+    let shared = read_shared(state).await?;
+    Ok(compose(state, &shared))
+}
+
+/// Reads the database part again for [`latest`]; the monitoring task calls it every
+/// `monitoring.sample_interval_seconds`.
+pub async fn refresh(state: &AppState) -> AppResult<()> {
+    let shared = read_shared(state).await?;
+    if let Ok(mut last) = state.ops.sampler.shared.write() {
+        *last = Some(Arc::new(shared));
+    }
+    Ok(())
+}
+
+/// What a scrape serves: the database part as the last [`refresh`] read it, with this
+/// instance's own figures read now, so a scrape costs no query (issue 11: `/metrics` in
+/// ≤ 5 ms). Where no monitoring task refreshes (tests, before its first tick), a fresh reading.
+pub async fn latest(state: &AppState) -> AppResult<Snapshot> {
+    let last = state
+        .ops
+        .sampler
+        .shared
+        .read()
+        .ok()
+        .and_then(|last| last.clone());
+    match last {
+        Some(shared) => Ok(compose(state, &shared)),
+        None => take(state).await,
+    }
+}
+
+/// The database part with this instance's figures read now.
+fn compose(state: &AppState, shared: &Shared) -> Snapshot {
+    let now = Utc::now().naive_utc();
     let mut running_by_provider: BTreeMap<String, i64> = state
         .providers
         .entries()
         .map(|e| (e.name.clone(), 0))
         .collect();
-    running_by_provider.extend(running);
-    let providers = calls
-        .into_iter()
+    running_by_provider.extend(shared.running_by_provider.iter().cloned());
+    let providers = shared
+        .calls
+        .iter()
         .map(|(provider, calls, failed)| ProviderCalls {
-            error_rate_percent: (calls > 0).then(|| failed as f64 * 100.0 / calls as f64),
-            provider,
-            calls,
-            failed,
+            error_rate_percent: (*calls > 0).then(|| *failed as f64 * 100.0 / *calls as f64),
+            provider: provider.clone(),
+            calls: *calls,
+            failed: *failed,
         })
         .collect();
     let pool = state.db.pool_state();
-    Ok(Snapshot {
+    Snapshot {
         instance: state.ops.instance.clone(),
-        at: now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        queued: count("queued"),
-        processing: count("processing"),
-        oldest_queued_seconds: oldest.map_or(0, |t| (now - t).num_seconds().max(0)),
+        at: shared.read_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        queued: shared.queued,
+        processing: shared.processing,
+        oldest_queued_seconds: shared
+            .oldest_queued
+            .map_or(0, |t| (now - t).num_seconds().max(0)),
         running_by_provider,
         providers,
         engine_busy: state.ops.engine_busy() as i64,
@@ -164,7 +226,7 @@ pub async fn take(state: &AppState) -> AppResult<Snapshot> {
         db_idle: i64::from(pool.idle_connections),
         db_max: i64::from(state.db.max_size()),
         process: state.ops.sampler.process(&state.config.data_dir()),
-    })
+    }
 }
 
 /// User + system CPU seconds of this process, from `/proc/self/stat` (fields 14 and 15, in

@@ -82,9 +82,10 @@ pub fn metrics_access(configured: &str, authorization: Option<&str>) -> MetricsA
     }
 }
 
-/// The Prometheus text of a fresh reading.
+/// The Prometheus text of the latest reading (database figures at most
+/// `monitoring.sample_interval_seconds` old).
 pub async fn metrics_text(state: &AppState) -> AppResult<String> {
-    let snapshot = sample::take(state).await?;
+    let snapshot = sample::latest(state).await?;
     super::prom::render(&snapshot, state.ops.open_alerts().len())
         .map_err(|e| AppError::internal(e, "metrics encoding"))
 }

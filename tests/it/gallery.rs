@@ -504,6 +504,46 @@ async fn filters_search_and_keyset_pages(app: &TestApp) {
             "{sort}: a repeat"
         );
     }
+    // A week later the likes have aged out of the week's order (the hourly pass), not out of
+    // the all-time one; taking an old like back then does not count it twice.
+    app.sql("UPDATE likes SET created_at = '2020-01-01 00:00:00'")
+        .await;
+    let first = |sort: &'static str| async move {
+        listed(app, &format!("/api/v1/gallery/works?sort={sort}"), None).await[0].clone()
+    };
+    assert_eq!(first("week").await, works[5], "before the pass");
+    picturedeck::gallery::service::recount_week(&app.state)
+        .await
+        .unwrap();
+    assert_ne!(first("week").await, works[5], "after the pass");
+    assert_eq!(first("top").await, works[5]);
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/gallery/works/{}/like", works[3]),
+        Some(&fans[0]),
+        None,
+    )
+    .await;
+    assert_eq!(first("week").await, works[3], "a new like counts at once");
+    app.send(
+        Method::DELETE,
+        &format!("/api/v1/gallery/works/{}/like", works[5]),
+        Some(&fans[0]),
+        None,
+    )
+    .await;
+    let week: Vec<i64> = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use picturedeck::db::schema::publications::dsl::*;
+            Ok(publications.select(week_likes).load(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(week.iter().sum::<i64>(), 1, "{week:?}");
+    assert!(week.iter().all(|w| *w >= 0), "{week:?}");
     for (query, field) in [
         ("sort=best", "sort"),
         ("type=t3i", "type"),

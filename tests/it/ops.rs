@@ -158,6 +158,39 @@ async fn metrics_carry_the_real_queue_behind_a_token(app: &TestApp) {
     assert_eq!(m["picturedeck_provider_errors_5m{provider=\"local\"}"], 0.0);
 }
 
+on_both_backends_with!(super::metrics_on; a_scrape_serves_the_last_sample_without_a_query);
+
+/// Once the monitoring task has sampled, a scrape serves those database figures as they were,
+/// until the next sample: a scrape costs no query.
+async fn a_scrape_serves_the_last_sample_without_a_query(app: &TestApp) {
+    app.stop_engine();
+    let bearer = format!("Bearer {TOKEN}");
+    picturedeck::ops::sample::refresh(&app.state).await.unwrap();
+    let token = app.user("sample_user").await;
+    let body = json!({"type": "t2i", "prompt": "采样", "params": {"size": "64x64"}});
+    app.submit_task(&token, body).await;
+
+    let (_, text) = scrape(app, Some(&bearer)).await;
+    let m = parse(&text);
+    assert_eq!(
+        m["picturedeck_queue_tasks{status=\"queued\"}"], 0.0,
+        "{text}"
+    );
+    // This instance's own figures are read at the scrape.
+    assert_eq!(
+        m["picturedeck_engine_slots"],
+        f64::from(app.state.config.engine.concurrency)
+    );
+
+    picturedeck::ops::sample::refresh(&app.state).await.unwrap();
+    let (_, text) = scrape(app, Some(&bearer)).await;
+    let m = parse(&text);
+    assert_eq!(
+        m["picturedeck_queue_tasks{status=\"queued\"}"], 1.0,
+        "{text}"
+    );
+}
+
 /// A second instance on the same database, as another process would be (no server, no
 /// workers: only its alert checks matter here).
 async fn second_instance(app: &TestApp) -> Arc<AppState> {
