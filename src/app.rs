@@ -70,7 +70,7 @@ impl AppState {
         };
         Ok(AppState {
             storage: storage_from(&config, &data_dir)?,
-            providers: Registry::from_config(&config.providers)?,
+            providers: Registry::from_config(&config.providers, &config.stats.currency)?,
             wake: Notify::new(),
             live: Default::default(),
             imports: Default::default(),
@@ -142,6 +142,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::web::openapi::configure(cfg);
     crate::users::api::configure(cfg);
     crate::users::pages::configure(cfg);
+    crate::catalogue::api::configure(cfg);
+    crate::catalogue::pages::configure(cfg);
     crate::generation::api::configure(cfg, config.limits.upload_bytes);
     crate::generation::pages::configure(cfg, config.limits.upload_bytes);
     crate::library::api::configure(cfg);

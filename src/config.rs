@@ -615,6 +615,10 @@ pub struct ModelConfig {
     /// then offers to translate a prompt in the other one (src/prompts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_language: Option<crate::prompts::model::Language>,
+    /// What the model can do beyond its kinds, over its provider kind's defaults
+    /// (`[providers.models.capabilities]`, docs/providers.md).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub capabilities: crate::catalogue::model::CapabilitiesConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -982,6 +986,14 @@ impl Config {
                 );
             }
             for m in &p.models {
+                let caps = crate::catalogue::model::Capabilities::of(p.kind, m);
+                if let Some(problem) = caps.problem() {
+                    bail!(
+                        "providers.models.capabilities of {:?}/{:?}: {problem}",
+                        p.name,
+                        m.name
+                    );
+                }
                 let prices = [m.price_per_image, m.price_per_video_second];
                 if prices
                     .into_iter()

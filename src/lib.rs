@@ -6,6 +6,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod backup;
+pub mod catalogue;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -20,6 +20,7 @@ use crate::web::openapi::route;
     unban,
     set_role,
     set_quota,
+    set_budget,
     audit,
     words,
     add_words,
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     route(cfg, __path_unban, unban);
     route(cfg, __path_set_role, set_role);
     route(cfg, __path_set_quota, set_quota);
+    route(cfg, __path_set_budget, set_budget);
     route(cfg, __path_audit, audit);
     route(cfg, __path_words, words);
     route(cfg, __path_add_words, add_words);
@@ -220,6 +222,56 @@ async fn set_quota(
         .transpose()?;
     let row =
         service::change_user(&state, &user.0, &uuid, Change::DailyQuota(quota), &origin.0).await?;
+    Ok(Reply::ok("msg.saved", row))
+}
+
+/// `{"monthly_budget": 50}` sets the limit, `{"monthly_budget": null}` lifts it; any other
+/// field is refused, so a misspelt one cannot lift a limit by accident.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRequest {
+    /// Charges per calendar month (UTC) in `stats.currency`; null: no limit.
+    #[schema(schema_with = budget_schema, required = true)]
+    monthly_budget: Option<f64>,
+}
+
+fn budget_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    crate::web::openapi::or_null(
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0.0))
+            .maximum(Some(crate::catalogue::service::MAX_BUDGET))
+            .build(),
+    )
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/admin/users/{uuid}/budget", tag = "admin", operation_id = "set_budget",
+    summary = "Set an account's monthly budget (admins only)",
+    description = "What the account's tasks may be charged per calendar month (UTC), in `stats.currency`, at the model prices of `GET /models`; failed and canceled tasks are refunded. `null` lifts the limit; it holds from the next submit, which is refused with 402 past it.",
+    security(("bearer" = [])),
+    params(("uuid" = String, Path, description = "The account's public id")),
+    request_body = BudgetRequest,
+    responses(
+        (status = 200, description = "code 200", body = Envelope<AdminUserView>),
+        (status = 400, description = "code 400: not 0–1000000000 or null", body = Envelope<ErrorData>),
+        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
+        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
+        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
+        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+    )
+)]
+async fn set_budget(
+    state: Data<AppState>,
+    user: ApiUser,
+    origin: ClientOrigin,
+    uuid: Path<String>,
+    body: Json<BudgetRequest>,
+) -> AppResult<Reply<AdminUserView>> {
+    let change = Change::MonthlyBudget(body.monthly_budget);
+    let row = service::change_user(&state, &user.0, &uuid, change, &origin.0).await?;
     Ok(Reply::ok("msg.saved", row))
 }
 

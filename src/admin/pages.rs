@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users/{uuid}/unban", web::post().to(unban))
         .route("/admin/users/{uuid}/role", web::post().to(set_role))
         .route("/admin/users/{uuid}/quota", web::post().to(set_quota))
+        .route("/admin/users/{uuid}/budget", web::post().to(set_budget))
         .route("/admin/moderation", web::get().to(moderation_page))
         .route("/admin/moderation/words", web::post().to(add_words))
         .route(
@@ -155,6 +156,41 @@ async fn set_quota(
         )
     };
     change(req, state, user, origin, uuid, Change::DailyQuota(quota)).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BudgetForm {
+    /// Empty lifts the limit.
+    monthly_budget: String,
+}
+
+async fn set_budget(
+    req: HttpRequest,
+    state: Data<AppState>,
+    user: PageUser,
+    origin: ClientOrigin,
+    uuid: Path<String>,
+    form: Form<BudgetForm>,
+) -> AppResult<HttpResponse> {
+    let text = form.monthly_budget.trim();
+    let budget = if text.is_empty() {
+        None
+    } else {
+        Some(
+            text.parse::<f64>()
+                .map_err(|_| AppError::invalid("monthly_budget", "catalogue.err.budget_value"))?,
+        )
+    };
+    change(
+        req,
+        state,
+        user,
+        origin,
+        uuid,
+        Change::MonthlyBudget(budget),
+    )
+    .await
 }
 
 async fn audit_page(

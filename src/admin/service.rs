@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::store::{self, UserFilter};
 use crate::app::AppState;
 use crate::audit::{self, Action};
+use crate::catalogue::model::units;
+use crate::catalogue::service as catalogue;
 use crate::error::{AppError, AppResult};
 use crate::users::model::{rfc3339, Role, Status, User};
 use crate::users::service::Origin;
@@ -87,6 +89,10 @@ pub struct AdminUserView {
     pub tasks_today: i64,
     /// Tasks per day; absent means no limit.
     pub daily_quota: Option<i32>,
+    /// Charges per calendar month (UTC) in `stats.currency`; absent means no limit.
+    pub monthly_budget: Option<f64>,
+    /// Charged this month, refunds taken off.
+    pub spent_this_month: f64,
     /// Bytes of kept results and uploads.
     pub storage_bytes: i64,
     /// The same, for people: `12.3 MiB`.
@@ -109,7 +115,8 @@ pub fn human_bytes(bytes: i64) -> String {
 }
 
 impl AdminUserView {
-    fn of(user: &User, usage: store::Usage) -> Self {
+    /// `budget`: the monthly budget and this month's charges, in micros.
+    fn of(user: &User, usage: store::Usage, budget: (Option<i64>, i64)) -> Self {
         AdminUserView {
             uuid: user.uuid.clone(),
             username: user.username.clone(),
@@ -122,6 +129,8 @@ impl AdminUserView {
             results: usage.results,
             tasks_today: usage.tasks_today,
             daily_quota: user.daily_quota,
+            monthly_budget: budget.0.map(units),
+            spent_this_month: units(budget.1),
             storage_bytes: usage.storage_bytes,
             storage: human_bytes(usage.storage_bytes),
         }
@@ -143,20 +152,27 @@ pub async fn list_users(state: &AppState, admin: &User, query: UserQuery) -> App
     require_admin(admin)?;
     let filter = query.filter()?;
     let before = query.before.filter(|b| !b.is_empty());
-    let (users, usage) = state
+    let (users, usage, budgets) = state
         .db
         .run(move |conn| {
             let users = store::search_users(conn, &filter, before.as_deref(), PAGE_SIZE + 1)?;
             let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
             let usage = store::usage_of(conn, &ids, start_of_day(Utc::now().naive_utc()))?;
-            Ok((users, usage))
+            let budgets = catalogue::budgets_of(conn, &ids)?;
+            Ok((users, usage, budgets))
         })
         .await?;
     let more = users.len() as i64 > PAGE_SIZE;
     let users: Vec<AdminUserView> = users
         .iter()
         .take(PAGE_SIZE as usize)
-        .map(|u| AdminUserView::of(u, usage.get(&u.id).copied().unwrap_or_default()))
+        .map(|u| {
+            AdminUserView::of(
+                u,
+                usage.get(&u.id).copied().unwrap_or_default(),
+                budgets.get(&u.id).copied().unwrap_or_default(),
+            )
+        })
         .collect();
     let next = if more {
         users.last().map(|u| u.uuid.clone())
@@ -173,9 +189,11 @@ async fn row(state: &AppState, uuid: String) -> AppResult<AdminUserView> {
         .run(move |conn| {
             let user = users_store::find_by_uuid(conn, &uuid)?.ok_or_else(AppError::not_found)?;
             let usage = store::usage_of(conn, &[user.id], start_of_day(Utc::now().naive_utc()))?;
+            let budget = catalogue::budgets_of(conn, &[user.id])?;
             Ok(AdminUserView::of(
                 &user,
                 usage.get(&user.id).copied().unwrap_or_default(),
+                budget.get(&user.id).copied().unwrap_or_default(),
             ))
         })
         .await
@@ -191,6 +209,8 @@ pub enum Change {
     Role(Role),
     /// `None` lifts the limit.
     DailyQuota(Option<i32>),
+    /// In the currency; `None` lifts the limit.
+    MonthlyBudget(Option<f64>),
 }
 
 impl Change {
@@ -200,6 +220,7 @@ impl Change {
             Change::Unban => "admin_unban",
             Change::Role(_) => "admin_role",
             Change::DailyQuota(_) => "admin_quota",
+            Change::MonthlyBudget(_) => "admin_budget",
         }
     }
 
@@ -220,6 +241,10 @@ impl Change {
             Change::DailyQuota(Some(q)) if !(0..=MAX_DAILY_QUOTA).contains(&q) => {
                 Err(AppError::invalid("daily_quota", "err.admin.quota"))
             }
+            Change::MonthlyBudget(Some(b)) => {
+                catalogue::budget_micros(b)?;
+                Ok(Change::MonthlyBudget(Some(b)))
+            }
             other => Ok(other),
         }
     }
@@ -236,7 +261,7 @@ pub async fn change_user(
 ) -> AppResult<AdminUserView> {
     require_admin(admin)?;
     let change = change.validate()?;
-    if uuid == admin.uuid && !matches!(change, Change::DailyQuota(_)) {
+    if uuid == admin.uuid && !matches!(change, Change::DailyQuota(_) | Change::MonthlyBudget(_)) {
         return Err(AppError::bad_request("err.admin.self"));
     }
     let (target, admin_id, ip) = (uuid.to_string(), admin.id(), origin.ip.clone());
@@ -312,6 +337,14 @@ fn apply(
             store::set_daily_quota(conn, id.0, *quota, now)?;
             let shown = |q: Option<i32>| q.map_or("unlimited".to_string(), |q| q.to_string());
             Some(format!("{} -> {}", shown(user.daily_quota), shown(*quota)))
+        }
+        Change::MonthlyBudget(budget) => {
+            let micros = budget.map(catalogue::budget_micros).transpose()?;
+            let before = crate::catalogue::store::budget(conn, id.0)?;
+            crate::catalogue::store::set_budget(conn, id.0, micros, now)?;
+            let shown =
+                |b: Option<i64>| b.map_or("unlimited".to_string(), |b| units(b).to_string());
+            Some(format!("{} -> {}", shown(before), shown(micros)))
         }
     })
 }

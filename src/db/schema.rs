@@ -358,6 +358,29 @@ diesel::table! {
     }
 }
 
+// Cost (src/catalogue, migration 2026-12-01-001401_charges): one charge per task, refunded at
+// most once, and the admins' per-user monthly budgets. Amounts in millionths of the currency.
+diesel::table! {
+    generation_charges (generation_id) {
+        generation_id -> BigInt,
+        user_id -> BigInt,
+        amount_micros -> BigInt,
+        currency -> Text,
+        charged_at -> Timestamp,
+        refunded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_budgets (user_id) {
+        user_id -> BigInt,
+        monthly_micros -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(generations, generation_charges);
+
 // A person's prompt templates (migration 2026-12-01-001601, src/prompts).
 diesel::table! {
     prompt_templates (id) {

@@ -90,11 +90,12 @@ fn uploaded_example() -> serde_json::Value {
                 ("publication" = (operation_id = "get_publication", parameters(("id" = "$response.body#/data/task_id")))),
             ),
             example = json!(queued_example())),
-        (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
+        (status = 400, description = "code 400: invalid parameters, or something the model cannot do (its `capabilities` in `GET /models`); `data.field` names the field", body = Envelope<ErrorData>),
         (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
         (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        (status = 402, description = "code 402: the monthly budget cannot take the cost (`POST /models/estimate`)", body = Envelope<ErrorData>),
         (status = 422, description = "code 400: an image is not an upload of yours, or no such model for the type", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: daily quota used up", body = Envelope<ErrorData>),
     )
@@ -215,6 +216,7 @@ async fn cancel(
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such task of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: only failed or canceled tasks", body = Envelope<ErrorData>),
+        (status = 402, description = "code 402: the monthly budget cannot take the cost", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: daily quota used up", body = Envelope<ErrorData>),
     )
 )]
@@ -233,6 +235,7 @@ async fn retry(
 #[utoipa::path(
     get, path = "/api/v1/models", tag = "generation", operation_id = "models",
     summary = "Configured models and what each can do",
+    description = "Each model's `kinds`, its `capabilities` (aspect ratios, sizes, video resolutions and lengths, references, results per submit, seed, negative prompt, strength, styles) and its `price`. A submit asking a model for anything else is refused with 400 and the field.",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<ModelInfo>>),

@@ -125,7 +125,8 @@ async fn tasks(
     )
 }
 
-/// The form as the browser sends it: flat fields, reference ids comma-separated.
+/// The form as the browser sends it: flat fields, reference ids comma-separated (also what
+/// the form's cost estimate reads, `catalogue::pages`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct GenerateForm {
@@ -160,7 +161,7 @@ fn some(s: &str) -> Option<String> {
 }
 
 impl GenerateForm {
-    fn into_task(self) -> AppResult<NewTask> {
+    pub fn into_task(self) -> AppResult<NewTask> {
         let params = Params {
             size: some(&self.size),
             seed: number(&self.seed)?,

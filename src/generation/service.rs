@@ -13,6 +13,7 @@ use super::model::{
 use super::providers::ModelInfo;
 use super::store;
 use crate::app::AppState;
+use crate::catalogue::service as catalogue;
 use crate::db::run_blocking;
 use crate::error::{AppError, AppResult};
 use crate::i18n::{self, Lang};
@@ -159,8 +160,21 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     if task.images.len() < least || task.images.len() > most {
         return Err(AppError::invalid("images", "err.gen.image_count"));
     }
+    let (mut params, count) = checked_params(kind, task.params.clone())?;
+    // A seed is always chosen, so every result can be made again exactly (`catalogue::complete`
+    // drops it again for a model that takes none).
+    params
+        .seed
+        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
     // `params.images` is the server's record of `images`; whatever a request puts there is replaced.
-    let mut params = task.params.clone().unwrap_or_default();
+    params.images = task.images.iter().map(|r| upload_id(r)).collect();
+    Ok((kind, prompt, params, count))
+}
+
+/// A request's parameters checked and normalised (an aspect ratio or resolution becomes a
+/// size), with the count `n` taken out; also what an estimate checks.
+pub fn checked_params(kind: Kind, params: Option<Params>) -> AppResult<(Params, u32)> {
+    let mut params = params.unwrap_or_default();
     if let Some(size) = &params.size {
         let ok = size
             .split_once(['x', '*'])
@@ -216,12 +230,7 @@ fn validate(task: &NewTask) -> AppResult<(Kind, String, Params, u32)> {
     {
         return Err(AppError::invalid("params", "err.gen.params"));
     }
-    // A seed is always chosen, so every result can be made again exactly.
-    params
-        .seed
-        .get_or_insert_with(|| u64::from(rand::thread_rng().gen::<u32>()));
-    params.images = task.images.iter().map(|r| upload_id(r)).collect();
-    Ok((kind, prompt, params, count))
+    Ok((params, count))
 }
 
 /// A well-formed request naming something that is not there for this caller (an upload, a
@@ -241,12 +250,20 @@ pub async fn submit(
     task: NewTask,
     lang: Lang,
 ) -> AppResult<TaskView> {
-    let (kind, prompt, params, count) = validate(&task)?;
+    let (kind, prompt, mut params, count) = validate(&task)?;
     crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
         .pick(task.model.as_deref(), kind)
         .ok_or_else(|| unprocessable("model", "err.gen.model"))?;
+    // What the model cannot do is refused here, before anything is queued or paid for.
+    let asked = task.params.clone().unwrap_or_default();
+    catalogue::check(&model, kind, task.images.len(), &asked)?;
+    catalogue::complete(&model, kind, &mut params);
+    let (price, currency) = (
+        catalogue::task_price(&model, kind, &params),
+        model.price.currency.clone(),
+    );
     let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
     let created = state
         .db
@@ -291,6 +308,8 @@ pub async fn submit(
                     };
                     created.push(store::insert(conn, &row)?);
                 }
+                let ids: Vec<i64> = created.iter().map(|g| g.id).collect();
+                catalogue::charge(conn, user_id, &ids, price, &currency, now)?;
                 Ok(created)
             })
         })
@@ -643,14 +662,22 @@ pub async fn retry(
     }
     let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
+    // Tasks stored before the catalogue kept a seed for models that take none.
+    if let Some(model) = state.providers.pick(Some(&own_model(&task)), task.kind()) {
+        catalogue::complete(&model, task.kind(), &mut params);
+    }
     let again = NewTask {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         images,
-        model: Some(format!("{}/{}", task.provider, task.model)),
+        model: Some(own_model(&task)),
         params: Some(params),
     };
     submit(state, user, again, lang).await
+}
+
+fn own_model(task: &Generation) -> String {
+    format!("{}/{}", task.provider, task.model)
 }
 
 /// What the form needs to make a task again (复用参数), as `static/generate.js` reads it.

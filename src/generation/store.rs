@@ -274,7 +274,7 @@ pub fn fail(
     detail: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(held!(id, owner))
+    let n = diesel::update(held!(id, owner))
         .set((
             generations::status.eq(TaskStatus::Failed.as_str()),
             generations::error_code.eq(code),
@@ -282,8 +282,13 @@ pub fn fail(
             released(now),
             generations::completed_at.eq(now),
         ))
-        .execute(conn)
-        .map(|n| n == 1)
+        .execute(conn)?;
+    // A failed task's charge goes back at once (`catalogue::store::refund_ended` catches up
+    // with any other path).
+    if n == 1 {
+        crate::catalogue::service::refund(conn, id, now)?;
+    }
+    Ok(n == 1)
 }
 
 /// Back to the queue after a transient error, due again at `at`.
@@ -388,7 +393,7 @@ pub fn queue_position(conn: &mut DbConn, task: &Generation) -> QueryResult<i64> 
 
 /// Cancels a task that has not finished; false if it already had.
 pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(generations::table.find(id).filter(
+    let n = diesel::update(generations::table.find(id).filter(
         generations::status.eq_any([TaskStatus::Queued.as_str(), TaskStatus::Processing.as_str()]),
     ))
     .set((
@@ -396,8 +401,12 @@ pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<boo
         released(now),
         generations::completed_at.eq(now),
     ))
-    .execute(conn)
-    .map(|n| n == 1)
+    .execute(conn)?;
+    // Only the cancel that moved the task refunds; the refund itself is once-only too.
+    if n == 1 {
+        crate::catalogue::service::refund(conn, id, now)?;
+    }
+    Ok(n == 1)
 }
 
 pub fn status_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {

@@ -144,6 +144,9 @@ pub struct ResultView {
     pub folder: Option<FolderRef>,
     /// The model's name as the model menu shows it; `provider/model` once it is gone.
     pub model_label: String,
+    /// What the task was charged (model catalogue prices); absent when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::catalogue::model::CostView>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

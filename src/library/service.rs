@@ -15,6 +15,7 @@ use super::model::{
 };
 use super::store::{self, Filter};
 use crate::app::AppState;
+use crate::catalogue::model::CostView;
 use crate::error::{AppError, AppResult};
 use crate::generation::model::{Generation, Kind};
 use crate::generation::service::view;
@@ -131,13 +132,14 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
 async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult<Vec<ResultView>> {
     let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
     let user_id = rows.first().map(|g| g.user_id).unwrap_or_default();
-    let (tags, homes, folders) = state
+    let (tags, homes, folders, mut charges) = state
         .db
         .run(move |conn| {
             Ok((
                 store::tags_of(conn, &ids)?,
                 store::folders_of(conn, &ids)?,
                 store::folders(conn, user_id)?,
+                crate::catalogue::store::charges_of(conn, &ids)?,
             ))
         })
         .await?;
@@ -168,6 +170,9 @@ async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult
                 let id = format!("{}/{}", g.provider, g.model);
                 labels.get(&id).cloned().unwrap_or(id)
             },
+            cost: charges
+                .remove(&g.id)
+                .map(|(amount, currency, refunded)| CostView::of(amount, currency, refunded)),
         })
         .collect())
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::store::{self, Raw, SLOTS};
 use crate::admin::service::require_admin;
 use crate::app::AppState;
+use crate::catalogue::model::Price;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::users::model::{rfc3339, User};
@@ -204,19 +205,16 @@ pub async fn report(state: &AppState, admin: &User, q: &StatsQuery) -> AppResult
     Ok(build(&state.config, range, raw))
 }
 
-/// Model prices from the configuration, by (provider, model).
-struct Prices(HashMap<(String, String), (Option<f64>, Option<f64>)>);
+/// Model prices of the catalogue, by (provider, model).
+struct Prices(HashMap<(String, String), Price>);
 
 impl Prices {
     fn of(config: &Config) -> Prices {
         let mut map = HashMap::new();
         for p in &config.providers {
             for m in &p.models {
-                if m.price_per_image.is_some() || m.price_per_video_second.is_some() {
-                    map.insert(
-                        (p.name.clone(), m.name.clone()),
-                        (m.price_per_image, m.price_per_video_second),
-                    );
+                if let Some(price) = Price::of(m, &config.stats.currency) {
+                    map.insert((p.name.clone(), m.name.clone()), price);
                 }
             }
         }
@@ -224,10 +222,8 @@ impl Prices {
     }
 
     fn cost(&self, provider: &str, model: &str, images: i64, video_ms: i64) -> Option<f64> {
-        let (image, second) = self.0.get(&(provider.to_string(), model.to_string()))?;
-        Some(
-            images as f64 * image.unwrap_or(0.0) + video_ms as f64 / 1000.0 * second.unwrap_or(0.0),
-        )
+        let price = self.0.get(&(provider.to_string(), model.to_string()))?;
+        Some(price.of_output(images, video_ms))
     }
 }
 

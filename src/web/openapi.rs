@@ -45,6 +45,7 @@ struct Root;
 const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::users::api::Doc as OpenApi>::openapi,
     <crate::generation::api::Doc as OpenApi>::openapi,
+    <crate::catalogue::api::Doc as OpenApi>::openapi,
     <crate::library::api::Doc as OpenApi>::openapi,
     <crate::admin::api::Doc as OpenApi>::openapi,
     <crate::ops::api::Doc as OpenApi>::openapi,

@@ -9,6 +9,7 @@ mod accounts;
 mod admin;
 mod backup;
 mod browser;
+mod catalogue;
 mod claims;
 mod cluster;
 mod contract;

@@ -18,18 +18,19 @@ const STABILITY_KEY: &str = "sk-stability-test-123";
 const ARK_KEY: &str = "ark-test-key";
 
 /// Each named `async fn(Backend)` once on SQLite and once on PostgreSQL (skipped without it).
+#[macro_export]
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    super::$name(crate::support::Backend::Sqlite).await;
+                    super::$name($crate::support::Backend::Sqlite).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    super::$name(crate::support::Backend::Postgres).await;
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             }
         )*
@@ -37,13 +38,13 @@ macro_rules! both {
 }
 
 /// A `[[providers]]` table as the configuration file gives it.
-fn provider(name: &str, kind: &str, base: String, key: &str, models: Value) -> Value {
+pub(crate) fn provider(name: &str, kind: &str, base: String, key: &str, models: Value) -> Value {
     json!({"name": name, "kind": kind, "base_url": base, "api_key": key, "concurrency": 4,
            "timeout_seconds": 3, "models": models})
 }
 
 /// The app with these providers, fast retries and polls; `None` when the backend is missing.
-async fn app_with(backend: Backend, providers: Vec<Value>) -> Option<TestApp> {
+pub(crate) async fn app_with(backend: Backend, providers: Vec<Value>) -> Option<TestApp> {
     TestApp::builder(backend)
         .config(move |c| {
             c.engine.retry_base_ms = 50;

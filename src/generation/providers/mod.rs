@@ -184,6 +184,9 @@ pub struct ModelInfo {
     pub kinds: Vec<Kind>,
     /// Runs on this machine without network (the built-in procedural engine).
     pub offline: bool,
+    /// What a request to it may ask for; `submit` refuses the rest with a 400.
+    pub capabilities: crate::catalogue::model::Capabilities,
+    pub price: crate::catalogue::model::Price,
 }
 
 pub struct ProviderEntry {
@@ -231,7 +234,8 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn from_config(configs: &[ProviderConfig]) -> anyhow::Result<Self> {
+    /// The providers of `configs`; model prices are in `currency` (`stats.currency`).
+    pub fn from_config(configs: &[ProviderConfig], currency: &str) -> anyhow::Result<Self> {
         let mut entries = HashMap::new();
         let mut order = Vec::new();
         for cfg in configs {
@@ -320,6 +324,14 @@ impl Registry {
                     label: m.label.clone().unwrap_or_else(|| m.name.clone()),
                     kinds: m.kinds.clone(),
                     offline: cfg.kind == ProviderKind::Local,
+                    capabilities: crate::catalogue::model::Capabilities::of(cfg.kind, m),
+                    price: crate::catalogue::model::Price::of(m, currency).unwrap_or(
+                        crate::catalogue::model::Price {
+                            per_image: None,
+                            per_video_second: None,
+                            currency: currency.to_string(),
+                        },
+                    ),
                 })
                 .collect();
             anyhow::ensure!(

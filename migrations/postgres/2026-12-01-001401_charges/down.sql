@@ -1,0 +1,2 @@
+DROP TABLE user_budgets;
+DROP TABLE generation_charges;
