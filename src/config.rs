@@ -572,6 +572,9 @@ pub enum ProviderKind {
     Ark,
     /// Kling (可灵) videos; asynchronous, signed with a JWT from the access and secret key.
     Kling,
+    /// Tencent Hunyuan pictures (混元生图); asynchronous, TC3-HMAC-SHA256 signed with the
+    /// SecretId (`api_key`) and SecretKey.
+    Hunyuan,
     /// A local GPU server with the AUTOMATIC1111 / Forge webui API (`--api`); synchronous.
     A1111,
     /// A local GPU server running ComfyUI; workflows are templates in the model entries.
@@ -638,7 +641,8 @@ pub struct ProviderConfig {
     /// The environment variable holding the API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_env: Option<String>,
-    /// Vendors that sign with a key pair (Kling): the secret key; `api_key` is the access key.
+    /// Vendors that sign with a key pair (Kling, Hunyuan): the secret key; `api_key` is the
+    /// access key (Kling) or SecretId (Hunyuan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
     /// The environment variable holding the secret key.

@@ -171,6 +171,8 @@ impl Capabilities {
                 caps.seed = false;
                 caps.max_references = 2;
             }
+            // Hunyuan: pictures; one reference (ContentImage), seed and negative prompt.
+            ProviderKind::Hunyuan => caps.max_references = 1,
             // Local GPU servers: one init image with a denoising strength.
             ProviderKind::A1111 | ProviderKind::Comfyui => {
                 caps.max_references = 1;

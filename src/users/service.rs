@@ -496,11 +496,7 @@ fn code_hash(state: &AppState, purpose: CodePurpose, email: &str, code: &str) ->
     mac.update(email.as_bytes());
     mac.update(b"\0");
     mac.update(code.as_bytes());
-    hex(&mac.finalize().into_bytes())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::storage::hex(&mac.finalize().into_bytes())
 }
 
 /// Stores a fresh code for `email` and mails it, at most once per address per minute.

@@ -1,5 +1,5 @@
-//! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling, OpenAI-compatible and local
-//! AUTOMATIC1111 webui and ComfyUI adapters through
+//! The Stability AI, Volcengine Ark (Seedream, Seedance), Kling, Tencent Hunyuan,
+//! OpenAI-compatible and local AUTOMATIC1111 webui and ComfyUI adapters through
 //! real HTTP against loopback fakes of their documented contracts (`support/vendors.rs`): the
 //! requests they send, the error matrix every adapter passes (429 + Retry-After, 5xx, timeout,
 //! malformed body, moderation refusal, bad key, expired task, cancel where the vendor has it)
@@ -1070,6 +1070,293 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
     assert!(fake.calls().iter().all(|c| c.method != "DELETE"));
+    assert!(!outcomes(&app, &id)
+        .await
+        .iter()
+        .any(|c| c.starts_with("cancel")));
+    app.stop().await;
+    fake.stop().await;
+}
+
+// ---------------------------------------------------------------- Tencent Hunyuan
+
+async fn hunyuan_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
+    use crate::support::vendors::{HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY};
+    let mut hunyuan = provider(
+        "hunyuan",
+        "hunyuan",
+        fake.url.clone(),
+        HUNYUAN_SECRET_ID,
+        json!([{"name": "hunyuan-image", "kinds": ["t2i", "i2i"]}]),
+    );
+    hunyuan["secret_key"] = json!(HUNYUAN_SECRET_KEY);
+    let mut wrong = provider(
+        "hunyuan_badkey",
+        "hunyuan",
+        fake.url.clone(),
+        HUNYUAN_SECRET_ID,
+        json!([{"name": "hunyuan-image", "kinds": ["t2i"]}]),
+    );
+    wrong["secret_key"] = json!("not-the-secret-key");
+    app_with(backend, vec![hunyuan, wrong]).await
+}
+
+fn hunyuan_t2i(prompt: &str) -> Value {
+    json!({"type": "t2i", "prompt": prompt, "model": "hunyuan/hunyuan-image"})
+}
+
+/// The fake's calls of one API action (`X-TC-Action`).
+fn tencent_calls(fake: &Fake, action: &str) -> Vec<crate::support::vendors::Call> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| c.header("x-tc-action") == Some(action))
+        .collect()
+}
+
+/// The fake's signature check holds to Tencent's worked example (CVM DescribeInstances at
+/// 1551113065), so a fake that accepts our requests accepts what Tencent would.
+#[test]
+fn the_hunyuan_fakes_signature_check_accepts_tencents_published_example() {
+    use crate::support::vendors::tc3_verify;
+    let payload =
+        br#"{"Limit": 1, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    let header = |n: &str| {
+        match n {
+            "content-type" => Some("application/json; charset=utf-8"),
+            "host" => Some("cvm.tencentcloudapi.com"),
+            "x-tc-timestamp" => Some("1551113065"),
+            _ => None,
+        }
+        .map(str::to_string)
+    };
+    let authorization = "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168";
+    let keys = (
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",
+        "cvm",
+    );
+    assert_eq!(
+        tc3_verify(authorization, header, payload, keys, 1551113065),
+        Ok(())
+    );
+    let changed = br#"{"Limit": 2, "Filters": [{"Values": ["\u672a\u547d\u540d"], "Name": "instance-name"}]}"#;
+    assert_eq!(
+        tc3_verify(authorization, header, changed, keys, 1551113065),
+        Err("AuthFailure.SignatureFailure")
+    );
+    assert_eq!(
+        tc3_verify(authorization, header, payload, keys, 1551113065 + 301),
+        Err("AuthFailure.SignatureExpire")
+    );
+}
+
+both!(
+    hunyuan_makes_pictures_from_text_and_from_a_reference,
+    hunyuan_errors_are_retried_or_refused_with_reasons,
+);
+
+async fn hunyuan_makes_pictures_from_text_and_from_a_reference(backend: Backend) {
+    let fake = Fake::hunyuan().await;
+    let Some(app) = hunyuan_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("hunyuan").await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "雨中, 竹林, 小路",
+        "model": "hunyuan/hunyuan-image",
+        "params": {"size": "1280x720", "seed": 42, "negative_prompt": "黑色,雨"}}),
+    )
+    .await;
+    assert_eq!(
+        (task["status"].as_str(), task["mime"].as_str()),
+        (Some("completed"), Some("image/png")),
+        "{task}"
+    );
+    assert_labelled(&app, &task).await;
+    let submits = tencent_calls(&fake, "SubmitHunyuanImageJob");
+    let call = &submits[0];
+    assert_eq!((call.method.as_str(), call.path.as_str()), ("POST", "/"));
+    assert_eq!(
+        (call.header("x-tc-version"), call.header("x-tc-region")),
+        (Some("2023-09-01"), Some("ap-guangzhou"))
+    );
+    assert!(
+        crate::support::vendors::hunyuan_signed(call),
+        "TC3-HMAC-SHA256 with the SecretId and SecretKey: {:?}",
+        call.authorization
+    );
+    assert!(call
+        .authorization
+        .as_deref()
+        .unwrap()
+        .contains("SignedHeaders=content-type;host;x-tc-action,"));
+    let body = call.json();
+    assert_eq!(
+        (
+            body["Prompt"].as_str(),
+            body["NegativePrompt"].as_str(),
+            body["Resolution"].as_str()
+        ),
+        (Some("雨中, 竹林, 小路"), Some("黑色,雨"), Some("1280:720"))
+    );
+    assert_eq!(
+        (body["Seed"].as_u64(), body["Revise"].as_u64()),
+        (Some(42), Some(0)),
+        "a fixed seed holds only without the prompt rewrite"
+    );
+    assert_eq!(
+        (body["Num"].as_u64(), body["LogoAdd"].as_u64()),
+        (Some(1), Some(0)),
+        "one picture, without Tencent's visible mark"
+    );
+    assert!(body["ContentImage"].is_null() && body["Model"].is_null());
+    let job = "1251197749-1790000000-00000001-fa21-40bc-9ee7-4bb13abece6e-0";
+    let queries = tencent_calls(&fake, "QueryHunyuanImageJob");
+    assert!(
+        queries.len() >= 3
+            && queries
+                .iter()
+                .all(|q| q.json() == json!({"JobId": job})
+                    && crate::support::vendors::hunyuan_signed(q)),
+        "{queries:?}"
+    );
+    assert!(fake.calls().iter().any(|c| c.path == "/files/result-1.png"));
+
+    let reference = upload_sample(&app, &token).await;
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "i2i", "prompt": "水墨画", "images": [reference], "model": "hunyuan/hunyuan-image"}),
+    )
+    .await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let body = tencent_calls(&fake, "SubmitHunyuanImageJob")[1].json();
+    let picture = body["ContentImage"]["ImageBase64"].as_str().unwrap_or("");
+    assert!(
+        !picture.starts_with("data:")
+            && base64::Engine::decode(&base64::engine::general_purpose::STANDARD, picture)
+                .is_ok_and(|b| &b[1..4] == b"PNG"),
+        "the reference as bare base64"
+    );
+    assert!(
+        body["Resolution"].is_null(),
+        "the reference decides the shape: {body}"
+    );
+    app.stop().await;
+    fake.stop().await;
+}
+
+async fn hunyuan_errors_are_retried_or_refused_with_reasons(backend: Backend) {
+    let fake = Fake::hunyuan().await;
+    let Some(app) = hunyuan_app(&fake, backend).await else {
+        return;
+    };
+    let token = app.user("hunyuan_errors").await;
+    let tencent = |code: &str, message: &str| Reply::Status {
+        status: 200,
+        body: json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "r"}})
+            .to_string(),
+        retry_after: None,
+    };
+    fake.script([
+        // A gateway in front of the API.
+        Reply::Status {
+            status: 429,
+            body: "Too Many Requests".into(),
+            retry_after: Some(1),
+        },
+        // Tencent's own rate limits come as HTTP 200 with the code.
+        tencent(
+            "RequestLimitExceeded.JobNumExceed",
+            "当前已达到1个任务上限,请稍后重试",
+        ),
+        Reply::Status {
+            status: 502,
+            body: "<html>Bad Gateway</html>".into(),
+            retry_after: None,
+        },
+    ]);
+    let task = run_task(&app, &token, hunyuan_t2i("retried")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(4)),
+        "{task}"
+    );
+    let id = task["task_id"].as_str().unwrap();
+    assert_eq!(
+        outcomes(&app, id).await[..4],
+        [
+            "submit:transient",
+            "submit:transient",
+            "submit:transient",
+            "submit:ok"
+        ]
+    );
+    let rows = call_times(&app, id).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..3000).contains(&waited),
+        "Retry-After: 1 honoured, waited {waited} ms"
+    );
+    fake.script([
+        tencent("InternalError", "内部错误"),
+        Reply::Slow(Duration::from_millis(4000)),
+    ]);
+    let task = run_task(&app, &token, hunyuan_t2i("timed out")).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(3)),
+        "an internal error and a timeout are retried: {task}"
+    );
+
+    for (prompt, code) in [
+        ("[moderation]", "gen_err.moderation"),
+        ("[unsafe-output]", "gen_err.moderation"),
+        ("[arrears]", "gen_err.account"),
+        ("long gone [forgotten]", "gen_err.expired"),
+        ("an hour late [expired]", "gen_err.expired"),
+    ] {
+        failed_with(&run_task(&app, &token, hunyuan_t2i(prompt)).await, code);
+    }
+    fake.script([tencent(
+        "InvalidParameterValue.ParameterValueError",
+        "参数字段或者值有误",
+    )]);
+    failed_with(
+        &run_task(&app, &token, hunyuan_t2i("bad")).await,
+        "gen_err.bad_request",
+    );
+    fake.script([Reply::Garbage]);
+    failed_with(
+        &run_task(&app, &token, hunyuan_t2i("garbage")).await,
+        "gen_err.bad_output",
+    );
+    // Signed with the wrong SecretKey: AuthFailure.SignatureFailure, a key problem.
+    let task = run_task(
+        &app,
+        &token,
+        json!({"type": "t2i", "prompt": "x", "model": "hunyuan_badkey/hunyuan-image"}),
+    )
+    .await;
+    failed_with(&task, "gen_err.auth");
+
+    // Hunyuan has no cancel call: canceling stops our polling and sends nothing.
+    let id = app
+        .submit_task(&token, hunyuan_t2i("a long one [slow]"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !outcomes(&app, &id).await.iter().any(|c| c == "poll:ok") {
+        assert!(Instant::now() < deadline, "never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = app.task_action(&token, &id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = fake.calls().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
     assert!(!outcomes(&app, &id)
         .await
         .iter()

@@ -6,10 +6,12 @@ pub mod ark;
 pub mod comfyui;
 pub mod dashscope;
 pub mod http;
+pub mod hunyuan;
 pub mod kling;
 pub mod local;
 pub mod openai;
 pub mod stability;
+pub mod tc3;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -173,6 +175,11 @@ fn required_key(cfg: &ProviderConfig) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("providers.api_key_env of {:?}: no API key", cfg.name))
 }
 
+fn required_secret(cfg: &ProviderConfig) -> anyhow::Result<String> {
+    cfg.secret()
+        .ok_or_else(|| anyhow::anyhow!("providers.secret_key_env of {:?}: no secret key", cfg.name))
+}
+
 /// A model people can pick, and what it can do.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelInfo {
@@ -286,10 +293,17 @@ impl Registry {
                         .clone()
                         .unwrap_or_else(|| kling::DEFAULT_BASE.into()),
                     access_key: required_key(cfg)?,
-                    secret_key: cfg.secret().ok_or_else(|| {
-                        anyhow::anyhow!("providers.secret_key_env of {:?}: no secret key", cfg.name)
-                    })?,
+                    secret_key: required_secret(cfg)?,
                 }),
+                ProviderKind::Hunyuan => Arc::new(
+                    hunyuan::Hunyuan::new(
+                        http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
+                        cfg.base_url.as_deref().unwrap_or(hunyuan::DEFAULT_BASE),
+                        required_key(cfg)?,
+                        required_secret(cfg)?,
+                    )
+                    .map_err(|e| anyhow::anyhow!("providers.base_url of {:?}: {e}", cfg.name))?,
+                ),
                 ProviderKind::A1111 => Arc::new(a1111::A1111 {
                     http: http::client(Duration::from_secs(cfg.timeout_seconds.max(1)))?,
                     quick: http::client(Duration::from_secs(10))?,

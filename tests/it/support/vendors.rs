@@ -1,6 +1,6 @@
-//! Loopback fakes of Stability AI v2beta, Volcengine Ark (Seedream, Seedance) and a second
-//! "OpenAI-compatible" images service, each speaking its documented contract (the adapters'
-//! module comments name the pages). Like `fakes.rs`, a script of replies lets a test ask for
+//! Loopback fakes of Stability AI v2beta, Volcengine Ark (Seedream, Seedance), Kling, Tencent
+//! Hunyuan, a second "OpenAI-compatible" images service and the local GPU servers, each
+//! speaking its documented contract (the adapters' module comments name the pages). Like `fakes.rs`, a script of replies lets a test ask for
 //! rate limits, outages, refusals and garbage; words in a prompt steer remote tasks.
 
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +23,8 @@ pub struct Call {
     pub authorization: Option<String>,
     pub content_type: String,
     pub accept: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -30,6 +32,14 @@ impl Call {
     /// The body as JSON (`Null` when it is not).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// A header's value, if the request had it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// A text field of a multipart body.
@@ -149,6 +159,10 @@ impl Fake {
         Fake::serve(|r, b, s| Box::pin(kling(r, b, s))).await
     }
 
+    pub async fn hunyuan() -> Fake {
+        Fake::serve(|r, b, s| Box::pin(hunyuan(r, b, s))).await
+    }
+
     pub async fn openai_compatible() -> Fake {
         Fake::serve(|r, b, s| Box::pin(compatible(r, b, s))).await
     }
@@ -245,6 +259,11 @@ fn log_call(req: &HttpRequest, body: &web::Bytes, state: &State) {
             .map(str::to_string),
         content_type: header(req, "content-type"),
         accept: header(req, "accept"),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
         body: body.to_vec(),
     });
 }
@@ -728,6 +747,300 @@ async fn kling(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
     }
     HttpResponse::Ok()
         .json(json!({"code": 0, "message": "SUCCEED", "request_id": "req-2", "data": data}))
+}
+
+/// The key pair the Hunyuan fake knows (a Tencent Cloud SecretId and SecretKey).
+pub const HUNYUAN_SECRET_ID: &str = "AKIDpicturedeckTestSecretId0123456789";
+pub const HUNYUAN_SECRET_KEY: &str = "picturedeck-test-secret-key-0123";
+
+/// A Tencent Cloud API 3.0 error: HTTP 200 with `Response.Error`.
+fn tencent_error(code: &str, message: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"Response": {
+        "Error": {"Code": code, "Message": message},
+        "RequestId": "6a1d2c4e-0000-4000-8000-000000000001"}}))
+}
+
+fn hmac_sha256(key: &[u8], message: &str) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(message.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Checks a TC3-HMAC-SHA256 `Authorization` the way Tencent's "Signature v3" page describes
+/// it, written apart from the adapter's signer: the credential names `secret_id` and the
+/// timestamp's UTC date and `service`; the timestamp is within five minutes of `now`;
+/// `content-type` and `host` are signed; the signature over the canonical request of the
+/// headers as received is the one `secret_key` gives. `Err` is the code Tencent answers with.
+pub fn tc3_verify(
+    authorization: &str,
+    header: impl Fn(&str) -> Option<String>,
+    body: &[u8],
+    (secret_id, secret_key, service): (&str, &str, &str),
+    now: i64,
+) -> Result<(), &'static str> {
+    let invalid = "AuthFailure.InvalidAuthorization";
+    let fields = authorization
+        .strip_prefix("TC3-HMAC-SHA256 ")
+        .ok_or(invalid)?;
+    let field = |name: &str| {
+        fields
+            .split(", ")
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .ok_or(invalid)
+    };
+    let (credential, signed, signature) = (
+        field("Credential")?,
+        field("SignedHeaders")?,
+        field("Signature")?,
+    );
+    let mut scope = credential.splitn(2, '/');
+    if scope.next() != Some(secret_id) {
+        return Err("AuthFailure.SecretIdNotFound");
+    }
+    let scope = scope.next().ok_or(invalid)?;
+    let timestamp: i64 = header("x-tc-timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or("MissingParameter")?;
+    if (now - timestamp).abs() > 300 {
+        return Err("AuthFailure.SignatureExpire");
+    }
+    let date = chrono::DateTime::from_timestamp(timestamp, 0)
+        .unwrap()
+        .format("%Y-%m-%d")
+        .to_string();
+    let failure = "AuthFailure.SignatureFailure";
+    if scope != format!("{date}/{service}/tc3_request") {
+        return Err(failure);
+    }
+    let names: Vec<&str> = signed.split(';').collect();
+    if !names.contains(&"content-type") || !names.contains(&"host") {
+        return Err(failure);
+    }
+    let mut canonical = String::from("POST\n/\n\n");
+    for name in &names {
+        let value = header(name).ok_or(failure)?;
+        canonical += &format!("{name}:{}\n", value.trim().to_lowercase());
+    }
+    canonical += &format!("\n{signed}\n{}", sha256_hex(body));
+    let to_sign = format!(
+        "TC3-HMAC-SHA256\n{timestamp}\n{scope}\n{}",
+        sha256_hex(canonical.as_bytes())
+    );
+    let key = hmac_sha256(format!("TC3{secret_key}").as_bytes(), &date);
+    let key = hmac_sha256(&hmac_sha256(&key, service), "tc3_request");
+    let expected: String = hmac_sha256(&key, &to_sign)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (signature == expected).then_some(()).ok_or(failure)
+}
+
+/// Whether a call to the Hunyuan fake carried a good signature for its key pair.
+pub fn hunyuan_signed(call: &Call) -> bool {
+    let now = chrono::Utc::now().timestamp();
+    tc3_verify(
+        call.authorization.as_deref().unwrap_or(""),
+        |n| call.header(n).map(str::to_string),
+        &call.body,
+        (HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY, "hunyuan"),
+        now,
+    )
+    .is_ok()
+}
+
+/// Tencent Hunyuan image generation, Tencent Cloud API 3.0: `POST /` with `X-TC-Action`
+/// `SubmitHunyuanImageJob` (→ `JobId`) or `QueryHunyuanImageJob` (`JobStatusCode` "1" waiting,
+/// "2" running, "4" failed, "5" done with `ResultImage` URLs), `X-TC-Version: 2023-09-01`,
+/// `X-TC-Region: ap-guangzhou`, every call's TC3 signature checked; errors are HTTP 200 with
+/// `Response.Error`. Prompt words: `[moderation]` (OperationDenied.TextIllegalDetected),
+/// `[arrears]` (ResourceUnavailable.InArrears), `[unsafe-output]` (the job fails with
+/// FailedOperation.GenerateImageFailed), `[forgotten]` (the query refuses the JobId),
+/// `[expired]` (done, but its result URL answers 404 as an expired signed URL does), `[slow]`.
+async fn hunyuan(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -> HttpResponse {
+    let scripted = record(&req, &body, &state);
+    let host = req.connection_info().host().to_string();
+    let path = req.path().to_string();
+    if let Some(file) = path.strip_prefix("/files/") {
+        return if file.starts_with("expired") {
+            HttpResponse::NotFound()
+                .content_type("application/xml")
+                .body("<Error><Code>NoSuchKey</Code></Error>")
+        } else {
+            HttpResponse::Ok()
+                .content_type("image/png")
+                .body(sample_png())
+        };
+    }
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => return status(s, &body, retry_after),
+        Some(Reply::Garbage) => {
+            return HttpResponse::Ok()
+                .content_type("application/json")
+                .body(r#"{"Response": {"JobId": "#)
+        }
+        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
+        _ => {}
+    }
+    if req.method() != actix_web::http::Method::POST || path != "/" {
+        return tencent_error("UnsupportedProtocol", "POST / only");
+    }
+    let signed = tc3_verify(
+        &header(&req, "authorization"),
+        |n| {
+            req.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        },
+        &body,
+        (HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY, "hunyuan"),
+        chrono::Utc::now().timestamp(),
+    );
+    if let Err(code) = signed {
+        return tencent_error(code, "The provided credentials could not be validated.");
+    }
+    if header(&req, "x-tc-version") != "2023-09-01" {
+        return tencent_error("NoSuchVersion", "The requested version does not exist.");
+    }
+    if header(&req, "x-tc-region") != "ap-guangzhou" {
+        return tencent_error("UnsupportedRegion", "The API does not support this region.");
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let bad = |what: &str| tencent_error("InvalidParameterValue.ParameterValueError", what);
+    match header(&req, "x-tc-action").as_str() {
+        "SubmitHunyuanImageJob" => {
+            let prompt = request["Prompt"].as_str().unwrap_or("").to_string();
+            if prompt.is_empty() {
+                return bad("Prompt 不能为空");
+            }
+            let with_image = !request["ContentImage"].is_null();
+            let resolutions: &[&str] = if with_image {
+                &["768:768", "768:1024", "1024:768", "1024:1024"]
+            } else {
+                &[
+                    "768:768",
+                    "768:1024",
+                    "1024:768",
+                    "1024:1024",
+                    "720:1280",
+                    "1280:720",
+                    "768:1280",
+                    "1280:768",
+                ]
+            };
+            if !request["Resolution"].is_null()
+                && !request["Resolution"]
+                    .as_str()
+                    .is_some_and(|r| resolutions.contains(&r))
+            {
+                return bad("Resolution 取值错误");
+            }
+            let within = |field: &str, range: std::ops::RangeInclusive<u64>| {
+                request[field].as_u64().is_none_or(|v| range.contains(&v))
+            };
+            if !(within("Num", 1..=4)
+                && within("LogoAdd", 0..=1)
+                && within("Seed", 1..=2_147_483_647))
+            {
+                return bad("Num, LogoAdd or Seed out of range");
+            }
+            if with_image {
+                let decodes = request["ContentImage"]["ImageBase64"]
+                    .as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                    .is_some_and(|bytes| {
+                        matches!(
+                            image::guess_format(&bytes),
+                            Ok(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+                        )
+                    });
+                if !decodes {
+                    return tencent_error("FailedOperation.ImageDecodeFailed", "图片解码失败");
+                }
+            }
+            if prompt.contains("[moderation]") {
+                return tencent_error(
+                    "OperationDenied.TextIllegalDetected",
+                    "文本包含违法违规信息,审核不通过。",
+                );
+            }
+            if prompt.contains("[arrears]") {
+                return tencent_error("ResourceUnavailable.InArrears", "账号已欠费。");
+            }
+            let mut tasks = state.tasks.lock().unwrap();
+            let id = format!(
+                "1251197749-1790000000-{:08x}-fa21-40bc-9ee7-4bb13abece6e-0",
+                tasks.len() + 1
+            );
+            tasks.insert(id.clone(), (prompt, 0, "1".into()));
+            HttpResponse::Ok().json(json!({"Response": {"JobId": id,
+                "RequestId": "6a1d2c4e-0000-4000-8000-000000000002"}}))
+        }
+        "QueryHunyuanImageJob" => {
+            let id = request["JobId"].as_str().unwrap_or("");
+            let mut tasks = state.tasks.lock().unwrap();
+            let Some((prompt, polls, code)) = tasks
+                .get_mut(id)
+                .filter(|(prompt, ..)| !prompt.contains("[forgotten]"))
+            else {
+                return tencent_error("InvalidParameter.InvalidParameter", "JobId 不存在");
+            };
+            *polls += 1;
+            let steps = if prompt.contains("[slow]") { 1000 } else { 3 };
+            *code = if *polls >= steps {
+                if prompt.contains("[unsafe-output]") {
+                    "4"
+                } else {
+                    "5"
+                }
+            } else if *polls > 1 {
+                "2"
+            } else {
+                "1"
+            }
+            .into();
+            let mut answer = json!({
+                "JobStatusCode": code,
+                "JobStatusMsg": match code.as_str() {
+                    "1" => "排队中", "2" => "处理中", "4" => "处理失败", _ => "处理完成" },
+                "JobErrorCode": "", "JobErrorMsg": "",
+                "ResultImage": [], "ResultDetails": [], "RevisedPrompt": [],
+                "RequestId": "6a1d2c4e-0000-4000-8000-000000000003",
+            });
+            match code.as_str() {
+                "5" => {
+                    let file = if prompt.contains("[expired]") {
+                        "expired-1"
+                    } else {
+                        "result-1"
+                    };
+                    answer["ResultImage"] = json!([format!("http://{host}/files/{file}.png")]);
+                    answer["ResultDetails"] = json!(["Success"]);
+                    answer["RevisedPrompt"] = json!([prompt.clone()]);
+                }
+                "4" => {
+                    answer["JobErrorCode"] = json!("FailedOperation.GenerateImageFailed");
+                    answer["JobErrorMsg"] = json!("图片包含敏感内容");
+                }
+                _ => {}
+            }
+            HttpResponse::Ok().json(json!({ "Response": answer }))
+        }
+        _ => tencent_error("InvalidAction", "The action does not exist."),
+    }
 }
 
 /// An error as the webui's exception middleware renders it (`modules/api/api.py`).
