@@ -27,6 +27,10 @@
 
   // Rebuilds a select's options from `values`, keeping its choice if still offered, else `fallback`.
   function offer(select, values, text, blank, fallback) {
+    var wanted = (blank !== null ? [""] : []).concat(values.map(String));
+    var have = Array.prototype.map.call(select.options, function (o) { return o.value; });
+    // Options a person may be clicking on are only replaced when the list changes.
+    if (wanted.join("\n") === have.join("\n")) return;
     var was = select.value;
     select.innerHTML = "";
     if (blank !== null) select.add(new Option(blank, ""));
@@ -75,7 +79,10 @@
   function refresh() { if (window.htmx) window.htmx.trigger(cost, "refresh"); }
 
   // After generate.js, whose listeners (mode, references) were added first and run first.
-  form.addEventListener("change", function () { adapt(); refresh(); });
+  form.addEventListener("change", function (e) {
+    if (e.target.name === "type" || e.target.id === "model") adapt();
+    refresh();
+  });
   form.addEventListener("htmx:afterRequest", function (e) { if (e.detail.target && e.detail.target.id === "tasks") refresh(); });
   adapt();
   // htmx wires #cost up on DOMContentLoaded, which comes after every deferred script.

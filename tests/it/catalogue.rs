@@ -404,7 +404,50 @@ async fn a_monthly_budget_refuses_the_submit_past_it(backend: Backend) {
         close(listed["spent_this_month"].as_f64().unwrap(), 0.08),
         "{listed}"
     );
-    set_budget(&app, &admin, "spender", Value::Null).await;
+    // The studio's cost line says so before a submit.
+    let (user_page, _) = app.signed_in("spender").await;
+    let (_, line) = app
+        .open(
+            &user_page,
+            &format!("/generate/estimate?type=t2i&model={GPT}&n=1"),
+        )
+        .await;
+    assert!(
+        line.contains("id=\"cost-over\"") && line.contains("0.02 CNY / 0.10 CNY"),
+        "{line}"
+    );
+    // The admin page's form sets the budget as the API does; empty lifts it.
+    let (boss, csrf) = app.signed_in("boss").await;
+    let uuid = listed["uuid"].as_str().unwrap();
+    let res = app
+        .post_form(
+            &boss,
+            &csrf,
+            &format!("/admin/users/{uuid}/budget"),
+            &[("monthly_budget", "0.5")],
+        )
+        .await;
+    let row = res.text().await.unwrap();
+    assert!(
+        row.contains("id=\"budget-spender\"") && row.contains("value=\"0.5\""),
+        "{row}"
+    );
+    let e = estimate(&app, &token, gpt("", 1)).await;
+    assert_eq!(
+        (e["within_budget"].as_bool(), e["budget"]["limit"].as_f64()),
+        (Some(true), Some(0.5)),
+        "{e}"
+    );
+    let res = app
+        .post_form(
+            &boss,
+            &csrf,
+            &format!("/admin/users/{uuid}/budget"),
+            &[("monthly_budget", "")],
+        )
+        .await;
+    assert!(res.text().await.unwrap().contains("placeholder=\"∞\""));
+    assert!(estimate(&app, &token, gpt("", 1)).await["budget"].is_null());
     app.submit(&token, gpt("二", 1)).await;
     app.stop().await;
     openai.stop().await;
