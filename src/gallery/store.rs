@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
+use diesel::sql_types::{BigInt, Bool, Timestamp};
 
 use super::model::{NewPublication, Publication, Sort};
 use crate::db::schema::{
@@ -105,11 +105,7 @@ pub fn list(conn: &mut DbConn, f: &Filter, limit: i64) -> QueryResult<Vec<Row>> 
             query = match search::narrow(conn, search::Index::Works, &q)? {
                 search::Narrow::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
                 search::Narrow::Ids(ids) => query.filter(publications::id.eq_any(ids)),
-                search::Narrow::Many {
-                    head,
-                    query: text,
-                    tail,
-                } => query.filter(sql::<Bool>(head).bind::<Text, _>(text).sql(tail)),
+                search::Narrow::Dense => query,
             };
         }
     }

@@ -64,11 +64,7 @@ pub fn list(
             query = match search::narrow(conn, search::Index::Results, &q)? {
                 search::Narrow::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
                 search::Narrow::Ids(ids) => query.filter(generations::id.eq_any(ids)),
-                search::Narrow::Many {
-                    head,
-                    query: text,
-                    tail,
-                } => query.filter(sql::<Bool>(head).bind::<Text, _>(text).sql(tail)),
+                search::Narrow::Dense => query,
             };
         }
     }
