@@ -51,6 +51,8 @@ pub struct AppState {
     pub result_check: crate::moderation::providers::ResultCheck,
     /// Rendered gallery pages for visitors, kept for a moment.
     pub gallery_pages: crate::gallery::cache::PageCache,
+    /// The chat service that expands and translates prompts, if configured.
+    pub prompt_assistant: Option<crate::prompts::assistant::Assistant>,
 }
 
 impl AppState {
@@ -73,6 +75,9 @@ impl AppState {
             live: Default::default(),
             imports: Default::default(),
             gallery_pages: Default::default(),
+            prompt_assistant: crate::prompts::assistant::Assistant::from_config(
+                &config.prompts.assistant,
+            )?,
             moderation: Default::default(),
             ops: crate::ops::Ops::new(&config),
             result_check: crate::moderation::providers::ResultCheck::from_config(
@@ -145,6 +150,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::gallery::api::configure(cfg);
     crate::gallery::pages::configure(cfg);
     crate::library::pages::configure(cfg);
+    crate::prompts::api::configure(cfg);
+    crate::prompts::pages::configure(cfg);
     // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
     crate::mail::api::configure(cfg);
     crate::mail::pages::configure(cfg);

@@ -29,7 +29,104 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub stats: StatsConfig,
     pub backup: BackupConfig,
+    pub prompts: PromptsConfig,
     pub providers: Vec<ProviderConfig>,
+}
+
+// ---- prompt help (issue 13 item 5; src/prompts, docs/prompts.md) ----------------------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptsConfig {
+    /// Style presets beside the built-in ones (`[[prompts.presets]]`); one with a built-in
+    /// preset's id replaces it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub presets: Vec<PresetConfig>,
+    /// The chat service that expands and translates prompts (`[prompts.assistant]`).
+    pub assistant: AssistantConfig,
+}
+
+/// A style preset of this instance, in one language for everyone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetConfig {
+    /// Lower-case letters, digits and `_`, at most 32.
+    pub id: String,
+    pub name: String,
+    /// Added to the prompt, comma-separated.
+    pub words: String,
+    /// Added to the negative prompt.
+    #[serde(default)]
+    pub negative_prompt: String,
+}
+
+/// An OpenAI-compatible chat service (`POST {base_url}/v1/chat/completions`); off while
+/// `base_url` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistantConfig {
+    /// The service's root, e.g. `https://api.openai.com` (a root ending in `/v1` is taken as is).
+    pub base_url: String,
+    pub model: String,
+    /// The key itself (sent as `Authorization: Bearer`); prefer `api_key_env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Seconds before a call is given up.
+    pub timeout_seconds: u64,
+}
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        AssistantConfig {
+            base_url: String::new(),
+            model: "gpt-4o-mini".into(),
+            api_key: None,
+            api_key_env: None,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl AssistantConfig {
+    /// The key from the environment variable or the file; never logged.
+    pub fn key(&self) -> Option<String> {
+        self.api_key_env
+            .as_deref()
+            .and_then(|name| std::env::var(name).ok())
+            .or_else(|| self.api_key.clone())
+            .filter(|k| !k.is_empty())
+    }
+}
+
+impl PromptsConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        let a = &self.assistant;
+        let scheme_ok = a.base_url.is_empty()
+            || a.base_url.starts_with("http://")
+            || a.base_url.starts_with("https://");
+        if !scheme_ok {
+            bail!("prompts.assistant.base_url must start with http:// or https://");
+        }
+        if !(1..=600).contains(&a.timeout_seconds) || a.model.trim().is_empty() {
+            bail!("prompts.assistant.timeout_seconds must be 1–600 and model not empty");
+        }
+        for p in &self.presets {
+            let id_ok = (1..=32).contains(&p.id.len())
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !id_ok || p.name.trim().is_empty() || p.words.trim().is_empty() {
+                bail!(
+                    "prompts.presets: {:?} needs an id of a-z, 0-9 and _ (at most 32), a name \
+                     and words",
+                    p.id
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 // ---- monitoring, alerts and retention (issue 11 items 4 and 5; src/ops) ----------------
@@ -517,6 +614,10 @@ pub struct ModelConfig {
     /// `{{strength}}` and `{{image}}` (docs/providers.md); other kinds ignore it.
     #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
     pub workflows: std::collections::HashMap<String, String>,
+    /// The language the model reads prompts best in (`"en"` or `"zh"`); the generation form
+    /// then offers to translate a prompt in the other one (src/prompts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_language: Option<crate::prompts::model::Language>,
     /// What the model can do beyond its kinds, over its provider kind's defaults
     /// (`[providers.models.capabilities]`, docs/providers.md).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -646,6 +747,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             stats: StatsConfig::default(),
             backup: BackupConfig::default(),
+            prompts: PromptsConfig::default(),
             providers: default_providers(),
         }
     }
@@ -914,6 +1016,7 @@ impl Config {
             bail!("stats.currency must be 1–12 characters, e.g. \"CNY\"");
         }
         self.validate_ops()?;
+        self.prompts.validate()?;
         if let Some(url) = &self.server.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("server.public_url must start with http:// or https://");
@@ -1021,6 +1124,9 @@ impl Config {
         }
         if shown.moderation.provider.api_key.is_some() {
             shown.moderation.provider.api_key = Some("****".into());
+        }
+        if shown.prompts.assistant.api_key.is_some() {
+            shown.prompts.assistant.api_key = Some("****".into());
         }
         for p in &mut shown.providers {
             if p.api_key.is_some() {

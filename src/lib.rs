@@ -20,6 +20,7 @@ pub mod mail;
 pub mod moderation;
 pub mod ops;
 pub mod private_files;
+pub mod prompts;
 pub mod ratelimit;
 pub mod search;
 pub mod stats;

@@ -245,11 +245,15 @@ pub fn narrow(conn: &mut DbConn, index: Index, q: &Query) -> QueryResult<Narrow>
         return Ok(Narrow::Ids(ids.into_iter().map(|r| r.id).collect()));
     }
     let head = match (&*conn, index) {
+        // Per row, so the list walks its own order and stops at a page (FTS5 seeks the row
+        // in the match); an `IN (…)` would first read every match of a common word.
         (DbConn::Sqlite(_), Index::Works) => {
-            "publications.id IN (SELECT rowid FROM publication_fts WHERE publication_fts MATCH "
+            "EXISTS (SELECT 1 FROM publication_fts WHERE publication_fts.rowid = publications.id \
+             AND publication_fts MATCH "
         }
         (DbConn::Sqlite(_), Index::Results) => {
-            "generations.id IN (SELECT rowid FROM generation_fts WHERE generation_fts MATCH "
+            "EXISTS (SELECT 1 FROM generation_fts WHERE generation_fts.rowid = generations.id \
+             AND generation_fts MATCH "
         }
         (DbConn::Pg(_), Index::Works) => {
             "EXISTS (SELECT 1 FROM publication_search s WHERE s.publication_id = publications.id \

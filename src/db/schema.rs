@@ -380,3 +380,17 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(generations, generation_charges);
+
+// A person's prompt templates (migration 2026-12-01-001601, src/prompts).
+diesel::table! {
+    prompt_templates (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        name -> Text,
+        body -> Text,
+        negative_prompt -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -32,7 +32,7 @@ pub struct Filter {
 }
 
 /// `%` and `_` typed by people are literal characters, not wildcards.
-fn like_pattern(keyword: &str) -> String {
+pub fn like_pattern(keyword: &str) -> String {
     let escaped = keyword
         .to_lowercase()
         .replace('\\', "\\\\")

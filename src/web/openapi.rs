@@ -35,6 +35,7 @@ pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
         (name = "generation", description = "Generation tasks, uploads and result files (seed 5.3 ⑦–⑩)"),
         (name = "library", description = "Results, folders, tags, shares, export and import (seed 3.5)"),
         (name = "admin", description = "Accounts, for admins only"),
+        (name = "prompts", description = "Prompt templates, style presets, your prompt history and the prompt assistant (seed 2.1)"),
         (name = "gallery", description = "The public gallery: works, likes, favourites, follows, comments and publishing (seed 5.1 ⑦⑧)"),
     )
 )]
@@ -52,6 +53,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::gallery::api::Doc as OpenApi>::openapi,
     <crate::mail::api::Doc as OpenApi>::openapi,
     <crate::moderation::api::Doc as OpenApi>::openapi,
+    <crate::prompts::api::Doc as OpenApi>::openapi,
 ];
 
 /// The whole document, built once.

@@ -29,6 +29,8 @@ mod moderation_results;
 mod ops;
 mod pages;
 mod platform;
+mod prompts;
+mod prompts_browser;
 mod providers;
 mod readme;
 mod remake;

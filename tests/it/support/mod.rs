@@ -1,6 +1,7 @@
 //! The test harness: a real PictureDeck on a loopback port over a fresh SQLite file or a fresh
 //! PostgreSQL schema, a memory mailer, and small helpers that read like the seed.
 
+pub mod chat;
 pub mod fakes;
 pub mod smtp;
 pub mod vendors;
