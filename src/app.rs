@@ -152,6 +152,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Config) {
     crate::library::pages::configure(cfg);
     crate::prompts::api::configure(cfg);
     crate::prompts::pages::configure(cfg);
+    crate::groups::api::configure(cfg);
+    crate::groups::pages::configure(cfg);
     // Before the admin area's `/api/v1/admin` scope, which would take these paths otherwise.
     crate::mail::api::configure(cfg);
     crate::mail::pages::configure(cfg);

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fuzz;
 pub mod gallery;
 pub mod generation;
+pub mod groups;
 pub mod i18n;
 pub mod json;
 pub mod library;

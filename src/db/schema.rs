@@ -394,3 +394,30 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+// Batches and comparisons (src/groups): a group of a user's tasks, item by item.
+diesel::table! {
+    task_groups (id) {
+        id -> BigInt,
+        uuid -> Text,
+        user_id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    task_group_items (id) {
+        id -> BigInt,
+        group_id -> BigInt,
+        position -> Integer,
+        generation_id -> BigInt,
+    }
+}
+
+diesel::joinable!(task_group_items -> task_groups (group_id));
+diesel::joinable!(task_group_items -> generations (generation_id));
+diesel::allow_tables_to_appear_in_same_query!(task_groups, task_group_items, generations);

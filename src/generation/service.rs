@@ -87,18 +87,54 @@ impl utoipa::PartialSchema for NewTask {
                         "`provider/model` from `GET /api/v1/models`; absent or null: the first model of the type",
                     )),
             )
-            .property(
-                "params",
-                OneOfBuilder::new()
-                    .item(request_params())
-                    .item(ObjectBuilder::new().schema_type(Type::Null)),
-            )
+            .property("params", params_schema())
             .examples([serde_json::json!({"type": "t2i", "prompt": "一只在雪地里奔跑的狐狸"})]);
         utoipa::openapi::schema::AllOfBuilder::new()
             .item(fields)
             .item(shapes)
             .into()
     }
+}
+
+/// A request's `params`: [`request_params`], or null.
+pub fn params_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::OneOfBuilder;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    utoipa::openapi::schema::Schema::OneOf(
+        OneOfBuilder::new()
+            .item(request_params())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+/// One shape per type: the type and how many references it takes (`Kind::image_range`), for
+/// requests that make several tasks of one type.
+pub fn images_by_kind() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::OneOfBuilder;
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Type};
+    let mut shapes = OneOfBuilder::new();
+    for kind in [Kind::T2i, Kind::I2i, Kind::T2v, Kind::I2v] {
+        let (least, most) = kind.image_range();
+        let images = ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .min_items(Some(least))
+            .max_items(Some(most));
+        let mut shape = ObjectBuilder::new()
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([kind.as_str()])),
+            )
+            .required("type")
+            .property("images", images);
+        if least > 0 {
+            shape = shape.required("images");
+        }
+        shapes = shapes.item(shape);
+    }
+    utoipa::openapi::schema::Schema::OneOf(shapes.build())
 }
 
 /// `Params` as a request may give them: `size`, or `aspect` and/or `resolution`, not both (a
@@ -243,14 +279,21 @@ fn start_of_day(now: NaiveDateTime) -> NaiveDateTime {
     now.date().and_hms_opt(0, 0, 0).unwrap_or(now)
 }
 
-/// Queues the task, or `params.n` tasks with consecutive seeds; answers with the first.
-pub async fn submit(
-    state: &AppState,
-    user: &User,
-    task: NewTask,
-    lang: Lang,
-) -> AppResult<TaskView> {
-    let (kind, prompt, mut params, count) = validate(&task)?;
+/// A request checked, its prompt moderated and its model chosen: what [`queue`] inserts.
+pub struct Prepared {
+    kind: Kind,
+    prompt: String,
+    params: Params,
+    count: u32,
+    model: ModelInfo,
+    /// Each task's price from the catalogue, charged when it is queued.
+    price: Option<i64>,
+}
+
+/// Checks one request (its fields, its prompt against the moderation lists, its model and
+/// what the model can do) without queuing it; [`queue`] then inserts any number at once.
+pub async fn prepare(state: &AppState, user: &User, task: &NewTask) -> AppResult<Prepared> {
+    let (kind, prompt, mut params, count) = validate(task)?;
     crate::moderation::service::check_prompt(state, user, &prompt).await?;
     let model: ModelInfo = state
         .providers
@@ -260,12 +303,37 @@ pub async fn submit(
     let asked = task.params.clone().unwrap_or_default();
     catalogue::check(&model, kind, task.images.len(), &asked)?;
     catalogue::complete(&model, kind, &mut params);
-    let (price, currency) = (
-        catalogue::task_price(&model, kind, &params),
-        model.price.currency.clone(),
-    );
-    let (user_id, quota, wanted) = (user.id, user.daily_quota, params.images.clone());
-    let created = state
+    let price = catalogue::task_price(&model, kind, &params);
+    Ok(Prepared {
+        kind,
+        prompt,
+        params,
+        count,
+        model,
+        price,
+    })
+}
+
+/// Queues prepared requests in one transaction under the user's lock: their references must
+/// be the user's own uploads and the daily quota must hold all their tasks; each task is
+/// charged its price. Each request makes `params.n` tasks with consecutive seeds. `then` runs
+/// in the same transaction with the tasks of each request, in order (a batch writes its items
+/// there). Wakes the engine and the user's pages.
+pub async fn queue<R: Send + 'static>(
+    state: &AppState,
+    user: &User,
+    requests: Vec<Prepared>,
+    then: impl FnOnce(&mut crate::db::DbConn, &[Vec<Generation>]) -> AppResult<R> + Send + 'static,
+) -> AppResult<(Vec<Vec<Generation>>, R)> {
+    let (user_id, quota) = (user.id, user.daily_quota);
+    let mut wanted: Vec<String> = requests
+        .iter()
+        .flat_map(|r| r.params.images.iter().cloned())
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let total: i64 = requests.iter().map(|r| i64::from(r.count)).sum();
+    let (made, extra) = state
         .db
         .run(move |conn| {
             if store::uploads_owned(conn, user_id, &wanted)?.len() != wanted.len() {
@@ -275,7 +343,7 @@ pub async fn submit(
                 let now = Utc::now().naive_utc();
                 if let Some(limit) = quota {
                     let used = store::count_since(conn, user_id, start_of_day(now))?;
-                    if used + i64::from(count) > i64::from(limit) {
+                    if used + total > i64::from(limit) {
                         return Err(AppError::client(
                             StatusCode::TOO_MANY_REQUESTS,
                             429,
@@ -283,41 +351,70 @@ pub async fn submit(
                         ));
                     }
                 }
-                let mut created = Vec::with_capacity(count as usize);
-                for i in 0..count {
-                    let mut one = params.clone();
-                    // `validate` keeps seeds within 32 bits; the next ones wrap there too.
-                    one.seed = one.seed.map(|s| u64::from((s as u32).wrapping_add(i)));
-                    let parameters =
-                        serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
-                    let uuid = uuid::Uuid::new_v4().to_string();
-                    let row = NewGeneration {
-                        uuid: &uuid,
-                        user_id,
-                        status: TaskStatus::Queued.as_str(),
-                        generation_type: kind.as_str(),
-                        prompt: (!prompt.is_empty()).then_some(prompt.as_str()),
-                        parameters: Some(&parameters),
-                        provider: &model.provider,
-                        model: &model.model,
-                        attempts: 0,
-                        next_attempt_at: now,
-                        progress: 0,
-                        created_at: now,
-                        updated_at: now,
-                    };
-                    created.push(store::insert(conn, &row)?);
+                let mut made = Vec::with_capacity(requests.len());
+                for r in &requests {
+                    let tasks = insert_tasks(conn, user_id, r, now)?;
+                    let ids: Vec<i64> = tasks.iter().map(|g| g.id).collect();
+                    catalogue::charge(conn, user_id, &ids, r.price, &r.model.price.currency, now)?;
+                    made.push(tasks);
                 }
-                let ids: Vec<i64> = created.iter().map(|g| g.id).collect();
-                catalogue::charge(conn, user_id, &ids, price, &currency, now)?;
-                Ok(created)
+                let extra = then(conn, &made)?;
+                Ok((made, extra))
             })
         })
         .await?;
     state.wake.notify_one();
-    for g in &created {
+    for g in made.iter().flatten() {
         state.live.publish(g.user_id, &g.uuid);
     }
+    Ok((made, extra))
+}
+
+/// The `count` tasks of one request, with consecutive seeds.
+fn insert_tasks(
+    conn: &mut crate::db::DbConn,
+    user_id: i64,
+    r: &Prepared,
+    now: NaiveDateTime,
+) -> AppResult<Vec<Generation>> {
+    let mut created = Vec::with_capacity(r.count as usize);
+    for i in 0..r.count {
+        let mut one = r.params.clone();
+        // `validate` keeps seeds within 32 bits; the next ones wrap there too.
+        one.seed = one.seed.map(|s| u64::from((s as u32).wrapping_add(i)));
+        let parameters =
+            serde_json::to_string(&one).map_err(|e| AppError::internal(e, "params"))?;
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let row = NewGeneration {
+            uuid: &uuid,
+            user_id,
+            status: TaskStatus::Queued.as_str(),
+            generation_type: r.kind.as_str(),
+            prompt: (!r.prompt.is_empty()).then_some(r.prompt.as_str()),
+            parameters: Some(&parameters),
+            provider: &r.model.provider,
+            model: &r.model.model,
+            attempts: 0,
+            next_attempt_at: now,
+            progress: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        created.push(store::insert(conn, &row)?);
+    }
+    Ok(created)
+}
+
+/// Queues the task, or `params.n` tasks with consecutive seeds; answers with the first.
+pub async fn submit(
+    state: &AppState,
+    user: &User,
+    task: NewTask,
+    lang: Lang,
+) -> AppResult<TaskView> {
+    let prepared = prepare(state, user, &task).await?;
+    let (made, ()) = queue(state, user, vec![prepared], |_, _| Ok(())).await?;
+    let created = made.into_iter().flatten().collect::<Vec<_>>();
     let batch: Vec<String> = if created.len() > 1 {
         created.iter().map(|g| g.uuid.clone()).collect()
     } else {
@@ -507,7 +604,7 @@ fn card_id_of(
     )
 }
 
-fn model_labels(state: &AppState) -> std::collections::HashMap<(String, String), String> {
+pub fn model_labels(state: &AppState) -> std::collections::HashMap<(String, String), String> {
     state
         .providers
         .models()
@@ -660,20 +757,24 @@ pub async fn retry(
             "err.gen.not_retryable",
         ));
     }
+    submit(state, user, request_of(state, &task), lang).await
+}
+
+/// The request that makes `task` again: its kind, prompt, references, model and parameters.
+pub fn request_of(state: &AppState, task: &Generation) -> NewTask {
     let mut params = task.params().into_request();
     let images = std::mem::take(&mut params.images);
     // Tasks stored before the catalogue kept a seed for models that take none.
-    if let Some(model) = state.providers.pick(Some(&own_model(&task)), task.kind()) {
+    if let Some(model) = state.providers.pick(Some(&own_model(task)), task.kind()) {
         catalogue::complete(&model, task.kind(), &mut params);
     }
-    let again = NewTask {
+    NewTask {
         kind: task.generation_type.clone(),
         prompt: task.prompt.clone().unwrap_or_default(),
         images,
-        model: Some(own_model(&task)),
+        model: Some(own_model(task)),
         params: Some(params),
-    };
-    submit(state, user, again, lang).await
+    }
 }
 
 fn own_model(task: &Generation) -> String {

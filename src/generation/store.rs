@@ -84,9 +84,13 @@ pub fn with_user_lock<R>(
 }
 
 /// Moves up to `limit` due tasks of `provider` from queued to processing under a lease held by
-/// `owner`, and returns them, in one statement. The one place where the SQL differs by backend:
-/// PostgreSQL skips rows other instances are claiming (`FOR UPDATE SKIP LOCKED`); SQLite has a
-/// single writer, so its `UPDATE ... RETURNING` is atomic as it stands.
+/// `owner`, and returns them, in one statement. Users take turns: a task's turn is its rank
+/// among its user's tasks of the provider, those running first, so a user with fewer tasks
+/// running goes first and one user's long batch does not starve the others (oldest first
+/// within a user). The one place where the SQL differs by backend: PostgreSQL skips rows
+/// other instances are claiming (`FOR UPDATE OF g SKIP LOCKED`; the window function sits in a
+/// subquery because a locking SELECT cannot hold one); SQLite has a single writer, so its
+/// `UPDATE ... RETURNING` is atomic as it stands.
 pub fn claim(
     conn: &mut DbConn,
     provider: &str,
@@ -97,12 +101,17 @@ pub fn claim(
 ) -> QueryResult<Vec<Generation>> {
     const SQLITE: &str = "UPDATE generations SET status = 'processing', lease_owner = ?, \
         lease_expires_at = ?, started_at = COALESCE(started_at, ?), attempts = attempts + 1, updated_at = ? \
-        WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = ? \
-        AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) RETURNING *";
+        WHERE id IN (SELECT g.id FROM generations g JOIN (SELECT id, ROW_NUMBER() OVER (\
+        PARTITION BY user_id ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, next_attempt_at, id) AS turn \
+        FROM generations WHERE provider = ? AND (status = 'processing' OR (status = 'queued' AND next_attempt_at <= ?))) r \
+        ON r.id = g.id WHERE g.status = 'queued' ORDER BY r.turn, g.next_attempt_at, g.id LIMIT ?) RETURNING *";
     const POSTGRES: &str = "UPDATE generations SET status = 'processing', lease_owner = $1, \
         lease_expires_at = $2, started_at = COALESCE(started_at, $3), attempts = attempts + 1, updated_at = $4 \
-        WHERE id IN (SELECT id FROM generations WHERE status = 'queued' AND provider = $5 \
-        AND next_attempt_at <= $6 ORDER BY next_attempt_at, id LIMIT $7 FOR UPDATE SKIP LOCKED) RETURNING *";
+        WHERE id IN (SELECT g.id FROM generations g JOIN (SELECT id, ROW_NUMBER() OVER (\
+        PARTITION BY user_id ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, next_attempt_at, id) AS turn \
+        FROM generations WHERE provider = $5 AND (status = 'processing' OR (status = 'queued' AND next_attempt_at <= $6))) r \
+        ON r.id = g.id WHERE g.status = 'queued' ORDER BY r.turn, g.next_attempt_at, g.id LIMIT $7 \
+        FOR UPDATE OF g SKIP LOCKED) RETURNING *";
     macro_rules! run {
         ($c:expr, $sql:expr) => {
             diesel::sql_query($sql)
@@ -375,20 +384,34 @@ pub fn list_for_user(
     query.load(conn)
 }
 
-/// Queued tasks of the same provider that will run before this one.
+/// Queued tasks of the same provider that will run before this one, in the order `claim`
+/// takes them: by turn within their user (running tasks first), then by age.
 pub fn queue_position(conn: &mut DbConn, task: &Generation) -> QueryResult<i64> {
-    generations::table
-        .filter(generations::status.eq(TaskStatus::Queued.as_str()))
-        .filter(generations::provider.eq(&task.provider))
-        .filter(
-            generations::next_attempt_at
-                .lt(task.next_attempt_at)
-                .or(generations::next_attempt_at
-                    .eq(task.next_attempt_at)
-                    .and(generations::id.lt(task.id))),
-        )
-        .count()
-        .get_result(conn)
+    #[derive(QueryableByName)]
+    struct Ahead {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    // The same ranking as `claim`; only the placeholders differ by backend.
+    const RANKED: &str = "WITH r AS (SELECT id, status, next_attempt_at, ROW_NUMBER() OVER (\
+        PARTITION BY user_id ORDER BY CASE WHEN status = 'processing' THEN 0 ELSE 1 END, next_attempt_at, id) AS turn \
+        FROM generations WHERE provider = $1 AND status IN ('queued', 'processing')) \
+        SELECT COUNT(*) AS n FROM r, r AS me WHERE me.id = $2 AND r.status = 'queued' \
+        AND (r.turn < me.turn OR (r.turn = me.turn AND (r.next_attempt_at < me.next_attempt_at \
+        OR (r.next_attempt_at = me.next_attempt_at AND r.id < me.id))))";
+    macro_rules! run {
+        ($c:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(&task.provider)
+                .bind::<BigInt, _>(task.id)
+                .get_result::<Ahead>($c)
+        };
+    }
+    let ahead = match conn {
+        DbConn::Sqlite(c) => run!(c, RANKED.replace("$1", "?").replace("$2", "?")),
+        DbConn::Pg(c) => run!(c, RANKED),
+    }?;
+    Ok(ahead.n)
 }
 
 /// Cancels a task that has not finished; false if it already had.
@@ -407,6 +430,20 @@ pub fn cancel(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<boo
         crate::catalogue::service::refund(conn, id, now)?;
     }
     Ok(n == 1)
+}
+
+/// Cancels the tasks among `ids` that have not finished, each as [`cancel`] does (refund
+/// included), in one transaction; answers how many it did.
+pub fn cancel_all(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let mut canceled = 0;
+        for id in ids {
+            if cancel(conn, *id, now)? {
+                canceled += 1;
+            }
+        }
+        Ok(canceled)
+    })
 }
 
 pub fn status_of(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {

@@ -22,32 +22,36 @@ use crate::users::model::User;
 /// A comment now and then keeps proxies from closing a quiet stream and finds dead clients.
 const KEEPALIVE: Duration = Duration::from_secs(25);
 
-struct Conn {
-    state: Arc<AppState>,
-    user_id: i64,
-    lang: Lang,
+/// What one kind of page shows of a change to one of its user's tasks.
+pub trait Follow: 'static {
+    /// The SSE event(s) for the task `uuid` that changed, or None when there is nothing new
+    /// to show.
+    fn event(&mut self, uuid: &str) -> impl std::future::Future<Output = Option<Bytes>>;
+
+    /// The page fell behind and is told to load everything again.
+    fn lagged(&mut self) {}
+}
+
+struct Conn<F> {
     sub: Subscription,
     keepalive: tokio::time::Interval,
-    /// Card id to a hash of what was last sent, so an unchanged card is not sent again.
-    sent: HashMap<String, u64>,
+    page: F,
     greeted: bool,
 }
 
-/// The stream for one page of `user`.
-pub fn cards(
-    state: Arc<AppState>,
-    user: User,
-    lang: Lang,
+/// The stream for one page of `user_id`: a `retry` greeting, then `page`'s events as that
+/// user's tasks change, a `reload` when the page fell behind, and keep-alive comments.
+pub fn follow<F: Follow>(
+    state: &Arc<AppState>,
+    user_id: i64,
+    page: F,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> {
-    let sub = Live::subscribe(&state, user.id);
+    let sub = Live::subscribe(state, user_id);
     let keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     let conn = Conn {
-        state,
-        user_id: user.id,
-        lang,
         sub,
         keepalive,
-        sent: HashMap::new(),
+        page,
         greeted: false,
     };
     futures_util::stream::unfold(conn, |mut c| async move {
@@ -60,13 +64,13 @@ pub fn cards(
             tokio::select! {
                 change = c.sub.changes.recv() => match change {
                     Ok(uuid) => {
-                        if let Some(event) = c.event(&uuid).await {
+                        if let Some(event) = c.page.event(&uuid).await {
                             return Some((Ok(event), c));
                         }
                     }
                     // Fell behind: the page asks for its whole list again.
                     Err(RecvError::Lagged(_)) => {
-                        c.sent.clear();
+                        c.page.lagged();
                         return Some((Ok(Bytes::from_static(b"event: reload\ndata: \n\n")), c));
                     }
                     Err(RecvError::Closed) => return None,
@@ -79,7 +83,35 @@ pub fn cards(
     })
 }
 
-impl Conn {
+/// The studio's cards.
+struct Cards {
+    state: Arc<AppState>,
+    user_id: i64,
+    lang: Lang,
+    /// Card id to a hash of what was last sent, so an unchanged card is not sent again.
+    sent: HashMap<String, u64>,
+}
+
+/// The stream for one studio page of `user`.
+pub fn cards(
+    state: Arc<AppState>,
+    user: User,
+    lang: Lang,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let page = Cards {
+        state: state.clone(),
+        user_id: user.id,
+        lang,
+        sent: HashMap::new(),
+    };
+    follow(&state, user.id, page)
+}
+
+impl Follow for Cards {
+    fn lagged(&mut self) {
+        self.sent.clear();
+    }
+
     async fn event(&mut self, uuid: &str) -> Option<Bytes> {
         let update = service::card_update(&self.state, self.user_id, uuid, self.lang).await;
         match update {
@@ -88,13 +120,7 @@ impl Conn {
                 ctx.insert("t", i18n::tree(self.lang));
                 ctx.insert("lang", self.lang.code());
                 ctx.insert("card", &card);
-                let html = match self.state.templates.render("generation/_card.html", &ctx) {
-                    Ok(html) => html,
-                    Err(e) => {
-                        tracing::error!(template = "generation/_card.html", "render failed: {e:?}");
-                        return None;
-                    }
-                };
+                let html = render_part(&self.state, "generation/_card.html", &ctx)?;
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 html.hash(&mut hasher);
                 let hash = hasher.finish();
@@ -116,8 +142,19 @@ impl Conn {
     }
 }
 
+/// A partial template rendered for a stream; a failure is logged and sends nothing.
+pub fn render_part(state: &AppState, template: &str, ctx: &tera::Context) -> Option<String> {
+    match state.templates.render(template, ctx) {
+        Ok(html) => Some(html),
+        Err(e) => {
+            tracing::error!(template, "render failed: {e:?}");
+            None
+        }
+    }
+}
+
 /// One SSE event; every line of `data` gets its own `data:` field.
-fn sse(event: &str, data: &str) -> Bytes {
+pub fn sse(event: &str, data: &str) -> Bytes {
     let mut out = String::with_capacity(data.len() + 64);
     out.push_str("event: ");
     out.push_str(event);

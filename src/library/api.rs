@@ -502,18 +502,30 @@ pub async fn export_response(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let items = archive::plan(&state, user, ids, q.folder.filter(|f| !f.is_empty())).await?;
+    let folder = q.folder.filter(|f| !f.is_empty());
+    if folder.is_none() && (ids.is_empty() || ids.len() > service::MAX_BATCH) {
+        return Err(AppError::invalid("ids", "err.library.ids"));
+    }
+    let items = archive::plan(&state, user, ids, folder).await?;
+    Ok(zip_response(state, items))
+}
+
+/// Streams planned results as a ZIP download (the library's exports and a batch's).
+pub fn zip_response(
+    state: Data<AppState>,
+    items: Vec<archive::ExportItem>,
+) -> actix_web::HttpResponse {
     let name = format!(
         "PictureDeck_{}.zip",
         chrono::Utc::now().format("%Y%m%d-%H%M")
     );
-    Ok(actix_web::HttpResponse::Ok()
+    actix_web::HttpResponse::Ok()
         .content_type("application/zip")
         .insert_header((
             "Content-Disposition",
             crate::storage::names::content_disposition("attachment", &name),
         ))
-        .streaming(archive::stream(state.into_inner(), items)))
+        .streaming(archive::stream(state.into_inner(), items))
 }
 
 #[utoipa::path(

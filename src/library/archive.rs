@@ -74,7 +74,8 @@ pub struct ExportItem {
     manifest: ManifestItem,
 }
 
-/// The user's completed results to export: by ids, or a folder with its subfolders.
+/// The user's completed results to export: by ids (all must be the user's), or a folder with
+/// its subfolders.
 pub async fn plan(
     state: &AppState,
     user: &User,
@@ -131,9 +132,6 @@ pub async fn plan(
                     rows
                 }
                 None => {
-                    if ids.is_empty() || ids.len() > super::service::MAX_BATCH {
-                        return Err(AppError::invalid("ids", "err.library.ids"));
-                    }
                     let rows = store::owned_results(conn, user_id, &ids)?;
                     if rows.len() != ids.len() {
                         return Err(AppError::not_found());

@@ -54,6 +54,7 @@ const AREAS: &[fn() -> utoipa::openapi::OpenApi] = &[
     <crate::mail::api::Doc as OpenApi>::openapi,
     <crate::moderation::api::Doc as OpenApi>::openapi,
     <crate::prompts::api::Doc as OpenApi>::openapi,
+    <crate::groups::api::Doc as OpenApi>::openapi,
 ];
 
 /// The whole document, built once.

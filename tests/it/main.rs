@@ -18,6 +18,8 @@ mod gallery;
 mod gallery_browser;
 mod gallery_cache;
 mod generation;
+mod groups;
+mod groups_browser;
 mod hostile_auth;
 mod hostile_media;
 mod library;

@@ -1,0 +1,2 @@
+DROP TABLE task_group_items;
+DROP TABLE task_groups;
