@@ -118,7 +118,7 @@ fn strings(items: &[&str]) -> Vec<String> {
 
 impl Capabilities {
     /// What an adapter of `kind` does with a model making `kinds`, from its documented API
-    /// (docs/providers.md); a provider kind added later starts from the permissive default.
+    /// (docs/providers.md): a permissive base that each kind narrows (a new kind must say how).
     pub fn defaults(provider: ProviderKind, kinds: &[Kind]) -> Capabilities {
         let video = kinds.iter().any(|k| k.is_video());
         let mut caps = Capabilities {
@@ -138,7 +138,6 @@ impl Capabilities {
             strength: false,
             styles: Vec::new(),
         };
-        #[allow(unreachable_patterns)] // other kinds (added later) keep the defaults above
         match provider {
             ProviderKind::Local => {
                 // The offline engine writes 2–5 s clips, 3 s unless told.
@@ -178,7 +177,6 @@ impl Capabilities {
                 caps.max_references = 1;
                 caps.strength = true;
             }
-            _ => {}
         }
         caps
     }
