@@ -270,11 +270,11 @@ pub async fn change_user(
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                // Locked before the target is read, so the check below sees every change to
-                // the admins that committed before this one.
-                if applied.removes_an_admin() {
-                    store::lock_admins(conn)?;
-                }
+                // A write first, before the target is read: the check below then sees every
+                // change to the admins that committed before this one, and on SQLite the
+                // transaction holds the write lock from the start, so a task finishing
+                // meanwhile makes it wait instead of failing it (SQLITE_BUSY_SNAPSHOT).
+                store::lock_admins(conn)?;
                 let user =
                     users_store::find_by_uuid(conn, &target)?.ok_or_else(AppError::not_found)?;
                 if applied.removes_an_admin()

@@ -422,13 +422,14 @@ async fn roles_and_quotas_change_and_the_quota_holds(app: &TestApp) {
         StatusCode::TOO_MANY_REQUESTS,
         "the new quota holds at once"
     );
-    let (_, body) = app
+    let (status, body) = app
         .post(
             &format!("/api/v1/admin/users/{id}/quota"),
             Some(&root),
             json!({"daily_quota": null}),
         )
         .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["data"]["daily_quota"].is_null(), "{body}");
     assert_eq!(body["data"]["tasks_today"], 1);
     app.submit_task(&amy, small).await;
