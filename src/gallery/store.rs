@@ -450,6 +450,11 @@ pub fn remove_mark(
     week_since: NaiveDateTime,
 ) -> QueryResult<bool> {
     conn.transaction(|conn| {
+        // A write first: it locks the work's row on PostgreSQL and takes SQLite's write lock
+        // at once, so two takes-back at once queue instead of failing (SQLITE_BUSY_SNAPSHOT).
+        diesel::update(publications::table.find(id))
+            .set(publications::updated_at.eq(publications::updated_at))
+            .execute(conn)?;
         // Whether the like counts in the week's figure; read before it goes, and applied only
         // by the one statement that deletes it.
         let this_week = like
