@@ -219,6 +219,24 @@ async fn folder(
     .await
 }
 
+/// A new folder's id.
+async fn folder_id(app: &TestApp, token: &str, name: &str, parent: Option<&str>) -> String {
+    folder(app, token, name, parent).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Moves the results `ids` (a JSON array) into `folder`.
+async fn move_to(app: &TestApp, token: &str, ids: Value, folder: &str) {
+    app.post(
+        "/api/v1/library/results/move",
+        Some(token),
+        json!({"ids": ids, "folder": folder}),
+    )
+    .await;
+}
+
 async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .patch(app.at(&format!("/api/v1/library/folders/{id}")))
@@ -250,14 +268,8 @@ async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
         (StatusCode::CREATED, Some(201))
     );
     let a = a["data"]["id"].as_str().unwrap().to_string();
-    let b = folder(app, &token, "2026", Some(&a)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let c = folder(app, &token, "京都", Some(&b)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let b = folder_id(app, &token, "2026", Some(&a)).await;
+    let c = folder_id(app, &token, "京都", Some(&b)).await;
 
     let (status, body) = folder(app, &token, "旅行", None).await;
     assert_eq!(
@@ -351,27 +363,11 @@ async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
 
 async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
     let token = app.user("tidy").await;
-    let top = folder(app, &token, "top", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sub = folder(app, &token, "sub", Some(&top)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let top = folder_id(app, &token, "top", None).await;
+    let sub = folder_id(app, &token, "sub", Some(&top)).await;
     let ids = make(app, &token, &["in top", "in sub"]).await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": top}),
-    )
-    .await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[1]], "folder": sub}),
-    )
-    .await;
+    move_to(app, &token, json!([ids[0]]), &top).await;
+    move_to(app, &token, json!([ids[1]]), &sub).await;
     assert_eq!(
         list(app, &token, "folder=unfiled").await["results"]
             .as_array()
@@ -407,16 +403,8 @@ async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
 async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
     let token = app.user("cleaner").await;
     let ids = make(app, &token, &["keep", "drop one", "drop two"]).await;
-    let f = folder(app, &token, "box", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": ids, "folder": f}),
-    )
-    .await;
+    let f = folder_id(app, &token, "box", None).await;
+    move_to(app, &token, json!(ids), &f).await;
     let put = reqwest::Client::new()
         .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
         .bearer_auth(&token)
@@ -585,14 +573,8 @@ async fn other_users_results_and_folders_read_as_missing(app: &TestApp) {
     let owner = app.user("owner2").await;
     let other = app.user("stranger").await;
     let ids = make(app, &owner, &["private"]).await;
-    let f = folder(app, &owner, "mine", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mine = folder(app, &other, "theirs", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let f = folder_id(app, &owner, "mine", None).await;
+    let mine = folder_id(app, &other, "theirs", None).await;
     let client = reqwest::Client::new();
     assert_eq!(
         app.get(&format!("/api/v1/library/results/{}", ids[0]), Some(&other))
@@ -701,16 +683,8 @@ async fn share_links_open_without_login_and_obey_expiry_password_and_revocation(
     assert_eq!(list["data"][0]["views"], 2);
 
     // A folder share shows the folder's results only.
-    let f = folder(app, &token, "公开", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": f}),
-    )
-    .await;
+    let f = folder_id(app, &token, "公开", None).await;
+    move_to(app, &token, json!([ids[0]]), &f).await;
     let (_, body) = app
         .post(
             "/api/v1/library/shares",
@@ -830,26 +804,10 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
     use std::io::Read;
     let token = app.user("exporter").await;
     let ids = make(app, &token, &["山水", "花鸟", "不导出"]).await;
-    let top = folder(app, &token, "作品集", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sub = folder(app, &token, "国画", Some(&top)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": top}),
-    )
-    .await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[1]], "folder": sub}),
-    )
-    .await;
+    let top = folder_id(app, &token, "作品集", None).await;
+    let sub = folder_id(app, &token, "国画", Some(&top)).await;
+    move_to(app, &token, json!([ids[0]]), &top).await;
+    move_to(app, &token, json!([ids[1]]), &sub).await;
     let client = reqwest::Client::new();
     client
         .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
@@ -923,12 +881,7 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "another user's folder");
 
     // Another instance, another account: the archive brings results, folders and tags.
-    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
-        crate::support::Backend::Postgres
-    } else {
-        crate::support::Backend::Sqlite
-    };
-    let second = TestApp::start(backend).await.unwrap();
+    let second = TestApp::start(app.backend()).await.unwrap();
     let them = second.user("importer").await;
     let res = client
         .post(second.at("/api/v1/library/import"))
