@@ -370,7 +370,7 @@ fn fill(
     let mut works = Bulk::new(
         "publications",
         "uuid, generation_id, user_id, title, description, hide_prompt, search_text, like_count, \
-         favorite_count, published_at, unpublished_at, updated_at",
+         favorite_count, published_at, unpublished_at, updated_at, generation_type, provider, model",
     );
     let mut index = Vec::with_capacity(args.works);
     let mut tag_rows = Vec::new();
@@ -442,7 +442,8 @@ fn fill(
         works.push(
             conn,
             &format!(
-                "{}, {id}, {user}, {}, '', {}, {}, {likes}, {}, {}, {}, {}",
+                "{}, {id}, {user}, {}, '', {}, {}, {likes}, {}, {}, {}, {}, '{kind}', '{provider}', \
+                 '{model}'",
                 q(&work_uuid),
                 q(&title),
                 i32::from(hide),

@@ -2,7 +2,6 @@
 //! stays one, and every action is audited with who did it and from where.
 
 use chrono::{NaiveDateTime, Utc};
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 
 use super::store::{self, UserFilter};
@@ -269,11 +268,11 @@ pub async fn change_user(
     let user_id = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
-                // A write first, before the target is read: the check below then sees every
-                // change to the admins that committed before this one, and on SQLite the
-                // transaction holds the write lock from the start, so a task finishing
-                // meanwhile makes it wait instead of failing it (SQLITE_BUSY_SNAPSHOT).
+            // The write lock from the start and the admins' rows locked before the target is
+            // read: the check below then sees every change to the admins that committed before
+            // this one, and on SQLite a task finishing meanwhile makes this wait instead of
+            // failing it (SQLITE_BUSY_SNAPSHOT).
+            crate::db::write_transaction(conn, |conn| {
                 store::lock_admins(conn)?;
                 let user =
                     users_store::find_by_uuid(conn, &target)?.ok_or_else(AppError::not_found)?;

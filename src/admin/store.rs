@@ -135,14 +135,19 @@ pub fn usage_of(
     Ok(usage)
 }
 
-/// Takes the write lock on every admin row (PostgreSQL: row locks; SQLite: the database's write
-/// lock) before the last-admin check, so two admins demoting or banning each other at once run
-/// one after the other and cannot leave nobody in charge.
+/// Locks every admin row on PostgreSQL (`FOR NO KEY UPDATE`, the lock an UPDATE of the rows
+/// takes) before the last-admin check, so two admins demoting or banning each other at once run
+/// one after the other and cannot leave nobody in charge. On SQLite the caller's
+/// `write_transaction` already holds the database's write lock.
 pub fn lock_admins(conn: &mut DbConn) -> QueryResult<()> {
-    diesel::update(users::table.filter(users::role.eq(Role::Admin.as_str())))
-        .set(users::updated_at.eq(users::updated_at))
-        .execute(conn)
-        .map(drop)
+    if let DbConn::Pg(pg) = conn {
+        users::table
+            .filter(users::role.eq(Role::Admin.as_str()))
+            .select(users::id)
+            .for_no_key_update()
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Active admins other than `except`.

@@ -6,7 +6,9 @@ pub mod schema;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{
+    AnsiTransactionManager, Connection, SimpleConnection, TransactionManager,
+};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
@@ -258,6 +260,38 @@ impl Db {
     }
 }
 
+/// Runs `f` in a transaction that holds the database's write lock from its first statement:
+/// `BEGIN IMMEDIATE` on SQLite, an ordinary `BEGIN` on PostgreSQL (which locks rows, not the
+/// database; lock the rows you depend on inside `f`). On SQLite a transaction that reads before
+/// it writes holds a snapshot, and its first write fails with SQLITE_BUSY_SNAPSHOT when another
+/// writer committed meanwhile; taking the lock at `BEGIN` makes it wait its turn instead.
+/// Not nestable: inside another transaction it fails with diesel's `AlreadyInTransaction`.
+pub fn write_transaction<R, E>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<diesel::result::Error>,
+{
+    // Begun on the inner connection, whose transaction state `DbConn` shares; committed and
+    // rolled back as `Connection::transaction` does.
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?,
+    }
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
 /// The one way blocking work (diesel, password hashing) leaves the async executor.
 pub async fn run_blocking<F, R>(f: F) -> AppResult<R>
 where
@@ -307,6 +341,42 @@ mod tests {
             "postgres://bob:****@h:5432/db"
         );
         assert_eq!(redact_url("postgres://bob@h/db"), "postgres://bob@h/db");
+    }
+
+    #[test]
+    fn write_transaction_holds_the_write_lock_from_begin_and_rolls_back_on_error() {
+        use diesel::result::Error;
+        use diesel::RunQueryDsl as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let open = || DbConn::Sqlite(SqliteConnection::establish(path.to_str().unwrap()).unwrap());
+        let (mut a, mut b) = (open(), open());
+        a.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let count = |c: &mut DbConn| {
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT COUNT(*) FROM t)",
+            ))
+            .get_result::<i64>(c)
+            .unwrap()
+        };
+        // Nothing written yet, and still another writer cannot begin.
+        let other_could_write = write_transaction(&mut a, |_| {
+            Ok::<_, Error>(b.batch_execute("BEGIN IMMEDIATE").is_ok())
+        })
+        .unwrap();
+        assert!(!other_could_write);
+        let failed: Result<(), Error> = write_transaction(&mut a, |c| {
+            c.batch_execute("INSERT INTO t VALUES (1)")?;
+            Err(Error::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&mut a), 0);
+        write_transaction(&mut a, |c| c.batch_execute("INSERT INTO t VALUES (2)")).unwrap();
+        assert_eq!(count(&mut b), 1);
+        let nested = write_transaction(&mut a, |c| write_transaction(c, |_| Ok::<_, Error>(())));
+        assert!(matches!(nested, Err(Error::AlreadyInTransaction)));
+        assert_eq!(count(&mut a), 1);
     }
 
     #[test]

@@ -204,6 +204,9 @@ diesel::table! {
         unpublished_by -> Nullable<BigInt>,
         updated_at -> Timestamp,
         week_likes -> BigInt,
+        generation_type -> Text,
+        provider -> Text,
+        model -> Text,
     }
 }
 

@@ -35,6 +35,10 @@ pub struct Publication {
     pub updated_at: NaiveDateTime,
     /// Likes of the last seven days, as of the last hourly pass plus the likes since.
     pub week_likes: i64,
+    /// Copied from the result, for the gallery's filters.
+    pub generation_type: String,
+    pub provider: String,
+    pub model: String,
 }
 
 impl Publication {
@@ -60,6 +64,9 @@ pub struct NewPublication<'a> {
     pub search_text: &'a str,
     pub published_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub generation_type: &'a str,
+    pub provider: &'a str,
+    pub model: &'a str,
 }
 
 /// What an author sends to publish a result (or to change a published one).

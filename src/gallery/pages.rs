@@ -141,21 +141,18 @@ where
             StatusCode::OK,
         );
     }
-    let cache = &state.gallery_pages;
     let key = cache::PageCache::key(req, Lang::of(req).code());
-    let page = match cache.get(&key) {
-        Some(page) => page,
-        None => {
-            let version = cache.version();
+    let page = state
+        .gallery_pages
+        .page(key, || async {
             let mut ctx = context().await?;
             ctx.insert("csrf", cache::CSRF_SLOT);
-            let html = state
+            state
                 .templates
                 .render(template, &ctx)
-                .map_err(|e| AppError::internal(e, "gallery page template"))?;
-            cache.put(key, html, version)
-        }
-    };
+                .map_err(|e| AppError::internal(e, "gallery page template"))
+        })
+        .await?;
     Ok(cache::respond(req, &page))
 }
 

@@ -170,6 +170,9 @@ pub async fn publish(
                     search_text: &text,
                     published_at: at,
                     updated_at: at,
+                    generation_type: &result.generation_type,
+                    provider: &result.provider,
+                    model: &result.model,
                 };
                 // Insert first, so two first publishes at once meet at the unique key: the
                 // later one then changes the row the earlier made, as publishing again does.

@@ -110,13 +110,13 @@ pub fn list(conn: &mut DbConn, f: &Filter, limit: i64) -> QueryResult<Vec<Row>> 
         }
     }
     if let Some(kind) = &f.kind {
-        query = query.filter(generations::generation_type.eq(kind.clone()));
+        query = query.filter(publications::generation_type.eq(kind.clone()));
     }
     if let Some(provider) = &f.provider {
-        query = query.filter(generations::provider.eq(provider.clone()));
+        query = query.filter(publications::provider.eq(provider.clone()));
     }
     if let Some(model) = &f.model {
-        query = query.filter(generations::model.eq(model.clone()));
+        query = query.filter(publications::model.eq(model.clone()));
     }
     if let Some(tag) = &f.tag {
         // As with keywords: a rare tag's works are read by id and sorted; a common tag's are
@@ -217,9 +217,9 @@ pub fn related(
                         .filter(publication_tags::tag.eq_any(tags.to_vec()))
                         .select(publication_tags::publication_id),
                 )
-                .or(generations::provider
+                .or(publications::provider
                     .eq(provider.to_string())
-                    .and(generations::model.eq(model.to_string()))),
+                    .and(publications::model.eq(model.to_string()))),
         )
         .order((publications::published_at.desc(), publications::id.desc()))
         .limit(limit)

@@ -67,18 +67,23 @@ pub fn count_since(conn: &mut DbConn, user_id: i64, since: NaiveDateTime) -> Que
         .get_result(conn)
 }
 
-/// Runs `f` in a transaction that first makes a no-op write to the user's row: on PostgreSQL
-/// that locks the row, on SQLite it takes the write lock at once. Either way two submits of
+/// Runs `f` in a transaction under the user's lock: on PostgreSQL the user's row (`FOR NO KEY
+/// UPDATE`, the lock an UPDATE of the row takes), on SQLite the database's write lock from the
+/// start (SQLITE_BUSY_SNAPSHOT otherwise, see `write_transaction`). Either way two submits of
 /// one user run one after the other, so both cannot pass the quota check.
 pub fn with_user_lock<R>(
     conn: &mut DbConn,
     user_id: i64,
     f: impl FnOnce(&mut DbConn) -> Result<R, crate::error::AppError>,
 ) -> Result<R, crate::error::AppError> {
-    conn.transaction(|conn| {
-        diesel::update(users::table.find(user_id))
-            .set(users::updated_at.eq(users::updated_at))
-            .execute(conn)?;
+    crate::db::write_transaction(conn, |conn| {
+        if let DbConn::Pg(pg) = conn {
+            users::table
+                .find(user_id)
+                .select(users::id)
+                .for_no_key_update()
+                .execute(pg)?;
+        }
         f(conn)
     })
 }

@@ -278,7 +278,7 @@ fn open_and_mail(
 /// Resolves the incident and queues its mails in one transaction; false when another
 /// instance had resolved it already.
 fn resolve_and_mail(conn: &mut DbConn, key: &str, now: NaiveDateTime) -> diesel::QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let Some(row) = store::resolve_incident(conn, key, now)? else {
             return Ok(false);
         };

@@ -124,21 +124,15 @@ pub fn still_open(
         .map(drop)
 }
 
-/// Resolves the open incident of `open_key`; the row when this call resolved it (another
-/// instance's UPDATE of the same row then finds no open row and changes nothing).
+/// Resolves the open incident of `open_key`; the row as it was when this call resolved it
+/// (another instance's UPDATE of the same row then finds no open row and changes nothing).
+/// Call it inside `db::write_transaction`: on SQLite the read below would otherwise hold a
+/// snapshot that a second instance's resolve makes stale (SQLITE_BUSY_SNAPSHOT).
 pub fn resolve_incident(
     conn: &mut DbConn,
     open_key: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<IncidentRow>> {
-    // A write first: on SQLite it takes the write lock (waiting its turn), where a read first
-    // would hold a snapshot that a second instance's resolve makes stale ("database is locked").
-    let touched = diesel::update(ops_incidents::table.filter(ops_incidents::open_key.eq(open_key)))
-        .set(ops_incidents::last_seen_at.eq(now))
-        .execute(conn)?;
-    if touched == 0 {
-        return Ok(None);
-    }
     let Some(row) = ops_incidents::table
         .filter(ops_incidents::open_key.eq(open_key))
         .select(IncidentRow::as_select())
@@ -155,6 +149,7 @@ pub fn resolve_incident(
     .set((
         ops_incidents::open_key.eq(None::<String>),
         ops_incidents::resolved_at.eq(Some(now)),
+        ops_incidents::last_seen_at.eq(now),
     ))
     .execute(conn)?;
     Ok((changed == 1).then_some(row))
