@@ -44,6 +44,14 @@ async fn list(app: &TestApp, token: &str, query: &str) -> Value {
     body["data"].clone()
 }
 
+/// How many results `list` gives for `query`.
+async fn count(app: &TestApp, token: &str, query: &str) -> usize {
+    list(app, token, query).await["results"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 fn prompts_of(page: &Value) -> Vec<String> {
     page["results"]
         .as_array()
@@ -97,13 +105,7 @@ async fn keyword_search_finds_chinese_substrings_and_filters_combine(app: &TestA
         ["100% 纯色_背景"],
         "_ is literal"
     );
-    assert_eq!(
-        list(app, &token, "type=t2v").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, "type=t2v").await, 0);
     assert_eq!(
         list(
             app,
@@ -118,19 +120,10 @@ async fn keyword_search_finds_chinese_substrings_and_filters_combine(app: &TestA
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert_eq!(
-        list(app, &token, &format!("from={today}&to={today}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
+        count(app, &token, &format!("from={today}&to={today}")).await,
         4
     );
-    assert_eq!(
-        list(app, &token, "to=2001-01-01").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, "to=2001-01-01").await, 0);
     let oldest = list(app, &token, "order=oldest").await;
     assert_eq!(prompts_of(&oldest)[0], "一只狐狸在雪地里奔跑");
     for bad in ["type=gif", "status=lost", "from=yesterday", "order=random"] {
@@ -343,20 +336,8 @@ async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
         .find(|f| f["name"] == "2026")
         .unwrap();
     assert_eq!(year["count"], 2);
-    assert_eq!(
-        list(app, &token, &format!("folder={b}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, &format!("folder={b}")).await, 2);
+    assert_eq!(count(app, &token, "folder=unfiled").await, 0);
     let one = list(app, &token, &format!("folder={b}")).await["results"][0].clone();
     assert_eq!(one["folder"]["name"], "2026");
 }
@@ -368,13 +349,7 @@ async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
     let ids = make(app, &token, &["in top", "in sub"]).await;
     move_to(app, &token, json!([ids[0]]), &top).await;
     move_to(app, &token, json!([ids[1]]), &sub).await;
-    assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, "folder=unfiled").await, 0);
 
     let (status, body) = delete(app, &token, &format!("/api/v1/library/folders/{top}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -384,10 +359,7 @@ async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
         "the subfolder went with it"
     );
     assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
+        count(app, &token, "folder=unfiled").await,
         2,
         "results kept, unfiled"
     );
@@ -455,14 +427,7 @@ async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
         StatusCode::NOT_FOUND,
         "one bad id fails the whole batch"
     );
-    assert_eq!(
-        list(app, &token, "").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3,
-        "nothing deleted"
-    );
+    assert_eq!(count(app, &token, "").await, 3, "nothing deleted");
 
     let (status, body) = app
         .post(
@@ -477,20 +442,8 @@ async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
     );
     assert_eq!(body["message"], "删除成功");
     assert_eq!(prompts_of(&list(app, &token, "").await), ["keep"]);
-    assert_eq!(
-        list(app, &token, &format!("folder={f}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        list(app, &token, "tag=old").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, &format!("folder={f}")).await, 1);
+    assert_eq!(count(app, &token, "tag=old").await, 0);
     let (_, tree) = app.get("/api/v1/library/folders", Some(&token)).await;
     assert_eq!(tree["data"][0]["count"], 1);
     for key in keys {

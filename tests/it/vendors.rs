@@ -797,25 +797,43 @@ async fn an_openai_compatible_service_answering_with_urls_works_through_base_url
 
 // ---------------------------------------------------------------- Kling
 
+/// A vendor that signs with a key pair: provider `kind` with the pair the fake knows, and
+/// `{kind}_badkey` with the same id and `wrong_secret`, each with one model.
+fn signed_pair(
+    kind: &str,
+    fake: &Fake,
+    (id, secret, wrong_secret): (&str, &str, &str),
+    model: &str,
+    (kinds, badkey_kinds): (Value, Value),
+) -> Vec<Value> {
+    let mut good = provider(
+        kind,
+        kind,
+        fake.url.clone(),
+        id,
+        json!([{"name": model, "kinds": kinds}]),
+    );
+    good["secret_key"] = json!(secret);
+    let mut wrong = provider(
+        &format!("{kind}_badkey"),
+        kind,
+        fake.url.clone(),
+        id,
+        json!([{"name": model, "kinds": badkey_kinds}]),
+    );
+    wrong["secret_key"] = json!(wrong_secret);
+    vec![good, wrong]
+}
+
 async fn kling_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     use crate::support::vendors::{KLING_ACCESS_KEY, KLING_SECRET_KEY};
-    let mut kling = provider(
-        "kling",
-        "kling",
-        fake.url.clone(),
-        KLING_ACCESS_KEY,
-        json!([{"name": "kling-v2-1", "kinds": ["t2v", "i2v"]}]),
-    );
-    kling["secret_key"] = json!(KLING_SECRET_KEY);
-    let mut wrong = provider(
-        "kling_badkey",
-        "kling",
-        fake.url.clone(),
-        KLING_ACCESS_KEY,
-        json!([{"name": "kling-v2-1", "kinds": ["t2v"]}]),
-    );
-    wrong["secret_key"] = json!("not-the-secret");
-    app_with(backend, vec![kling, wrong]).await
+    let keys = (KLING_ACCESS_KEY, KLING_SECRET_KEY, "not-the-secret");
+    let kinds = (json!(["t2v", "i2v"]), json!(["t2v"]));
+    app_with(
+        backend,
+        signed_pair("kling", fake, keys, "kling-v2-1", kinds),
+    )
+    .await
 }
 
 fn kling_t2v(prompt: &str) -> Value {
@@ -996,23 +1014,13 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
 
 async fn hunyuan_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     use crate::support::vendors::{HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY};
-    let mut hunyuan = provider(
-        "hunyuan",
-        "hunyuan",
-        fake.url.clone(),
-        HUNYUAN_SECRET_ID,
-        json!([{"name": "hunyuan-image", "kinds": ["t2i", "i2i"]}]),
-    );
-    hunyuan["secret_key"] = json!(HUNYUAN_SECRET_KEY);
-    let mut wrong = provider(
-        "hunyuan_badkey",
-        "hunyuan",
-        fake.url.clone(),
-        HUNYUAN_SECRET_ID,
-        json!([{"name": "hunyuan-image", "kinds": ["t2i"]}]),
-    );
-    wrong["secret_key"] = json!("not-the-secret-key");
-    app_with(backend, vec![hunyuan, wrong]).await
+    let keys = (HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY, "not-the-secret-key");
+    let kinds = (json!(["t2i", "i2i"]), json!(["t2i"]));
+    app_with(
+        backend,
+        signed_pair("hunyuan", fake, keys, "hunyuan-image", kinds),
+    )
+    .await
 }
 
 fn hunyuan_t2i(prompt: &str) -> Value {
