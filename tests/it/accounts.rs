@@ -1,7 +1,7 @@
 //! Seed 5.3 ①–⑥: every endpoint and every `code`, on SQLite and PostgreSQL.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::support::{email, TestApp, PASSWORD};
@@ -118,30 +118,32 @@ async fn register_rejects_bad_parameters_with_code_400(app: &TestApp) {
 
 async fn register_rejects_duplicate_username_with_code_401_regardless_of_case(app: &TestApp) {
     app.register("Alice").await;
-    let (status, body) = app
-        .post(
+    let body = answered(
+        app.post(
             "/api/v1/auth/register",
             None,
             json!({"username": "alice", "email": "other@example.com", "password": PASSWORD}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["code"], 401);
+        .await,
+        StatusCode::CONFLICT,
+        401,
+    );
     assert_eq!(body["message"], "用户名已被占用");
     assert_eq!(body["data"]["field"], "username");
 }
 
 async fn register_rejects_duplicate_email_with_code_402(app: &TestApp) {
     app.register("bob").await;
-    let (status, body) = app
-        .post(
+    let body = answered(
+        app.post(
             "/api/v1/auth/register",
             None,
             json!({"username": "bobby", "email": "BOB@example.com", "password": PASSWORD}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["code"], 402);
+        .await,
+        StatusCode::CONFLICT,
+        402,
+    );
     assert_eq!(body["data"]["field"], "email");
 }
 
@@ -237,17 +239,8 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         app.get("/api/v1/user/me", Some(&token)).await.0,
         StatusCode::OK
     );
-    let user = picturedeck::users::service::find_by_username(&app.state, "heidi")
-        .await
-        .unwrap();
-    picturedeck::users::service::set_status(
-        &app.state,
-        &user,
-        picturedeck::users::model::Status::Banned,
-        None,
-    )
-    .await
-    .unwrap();
+    app.set_status("heidi", picturedeck::users::model::Status::Banned)
+        .await;
 
     // The old token is refused as banned (it tells why), not as signed out.
     let (status, body) = app.get("/api/v1/user/me", Some(&token)).await;
@@ -256,22 +249,15 @@ async fn banned_user_cannot_log_in_and_its_tokens_stop_at_once(app: &TestApp) {
         (StatusCode::FORBIDDEN, Some(403)),
         "{body}"
     );
-    let (status, body) = app.login_with("heidi", PASSWORD).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["code"], 403);
+    let body = answered(
+        app.login_with("heidi", PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        403,
+    );
     assert_eq!(body["message"], "账号已被封禁");
 
-    let user = picturedeck::users::service::find_by_username(&app.state, "heidi")
-        .await
-        .unwrap();
-    picturedeck::users::service::set_status(
-        &app.state,
-        &user,
-        picturedeck::users::model::Status::Active,
-        None,
-    )
-    .await
-    .unwrap();
+    app.set_status("heidi", picturedeck::users::model::Status::Active)
+        .await;
     assert_eq!(app.login_with("heidi", PASSWORD).await.0, StatusCode::OK);
 }
 
@@ -313,15 +299,7 @@ async fn forged_and_missing_tokens_are_rejected(app: &TestApp) {
 
 async fn forgot_password_mails_a_code_and_unknown_email_gets_code_401(app: &TestApp) {
     app.register("judy").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": "JUDY@example.com"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["code"], 200);
+    answered(forgot(app, "JUDY@example.com").await, StatusCode::OK, 200);
     let mails = app.mails().await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, "judy@example.com");
@@ -338,74 +316,36 @@ async fn forgot_password_mails_a_code_and_unknown_email_gets_code_401(app: &Test
     );
     assert_eq!(app.last_code("judy@example.com").await.len(), 6);
 
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": "nobody@example.com"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["code"], 401);
-    assert_eq!(body["message"], "邮箱未注册");
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": "nonsense"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
+    let body = answered(
+        forgot(app, "nobody@example.com").await,
+        StatusCode::NOT_FOUND,
+        401,
     );
+    assert_eq!(body["message"], "邮箱未注册");
+    answered(forgot(app, "nonsense").await, StatusCode::BAD_REQUEST, 400);
     assert_eq!(app.mails().await.len(), 1);
 }
 
 async fn forgot_password_sends_at_most_once_a_minute(app: &TestApp) {
     app.register("kim").await;
-    assert_eq!(
-        app.post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": email("kim")})
-        )
-        .await
-        .0,
-        StatusCode::OK
+    assert_eq!(forgot(app, &email("kim")).await.0, StatusCode::OK);
+    answered(
+        forgot(app, &email("kim")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        429,
     );
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": email("kim")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(body["code"], 429);
     assert_eq!(app.mails().await.len(), 1);
     // The database remembers the send too: a limiter cleared by a restart is not enough.
     app.state.limiter.clear("code-send:kim@example.com");
     assert_eq!(
-        app.post(
-            "/api/v1/auth/forgot-password",
-            None,
-            json!({"email": email("kim")})
-        )
-        .await
-        .0,
+        forgot(app, &email("kim")).await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
 }
 
 async fn reset_password_with_the_code_changes_the_password_and_revokes_tokens(app: &TestApp) {
     let token = app.user("leo").await;
-    app.post(
-        "/api/v1/auth/forgot-password",
-        None,
-        json!({"email": email("leo")}),
-    )
-    .await;
+    forgot(app, &email("leo")).await;
     let code = app.last_code(&email("leo")).await;
     let (status, body) = app
         .post(
@@ -429,130 +369,70 @@ async fn reset_password_with_the_code_changes_the_password_and_revokes_tokens(ap
 
 async fn reset_password_rejects_wrong_expired_and_reused_codes(app: &TestApp) {
     app.register("mia").await;
-    app.post(
-        "/api/v1/auth/forgot-password",
-        None,
-        json!({"email": email("mia")}),
-    )
-    .await;
+    forgot(app, &email("mia")).await;
     let code = app.last_code(&email("mia")).await;
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    let reset = |code: String, password: &'static str| json!({"email": email("mia"), "verification_code": code, "new_password": password});
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset(wrong.into(), "Fresh@5678"),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["code"], 401);
-    assert_eq!(body["data"]["field"], "verification_code");
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset("12ab".into(), "Fresh@5678"),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
-    );
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset(code.clone(), "weak"),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
-    );
-
-    assert_eq!(
+    let reset = |code: String, password: &'static str| async move {
         app.post(
             "/api/v1/auth/reset-password",
             None,
-            reset(code.clone(), "Fresh@5678")
+            json!({"email": email("mia"), "verification_code": code, "new_password": password}),
         )
         .await
-        .0,
-        StatusCode::OK
+    };
+    let body = answered(
+        reset(wrong.into(), "Fresh@5678").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        401,
     );
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset(code, "Again@5678"),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some(401)),
-        "single use"
+    assert_eq!(body["data"]["field"], "verification_code");
+    answered(
+        reset("12ab".into(), "Fresh@5678").await,
+        StatusCode::BAD_REQUEST,
+        400,
+    );
+    answered(
+        reset(code.clone(), "weak").await,
+        StatusCode::BAD_REQUEST,
+        400,
+    );
+
+    assert_eq!(reset(code.clone(), "Fresh@5678").await.0, StatusCode::OK);
+    // A code is single use.
+    answered(
+        reset(code, "Again@5678").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        401,
     );
 
     // An expired code: age it past its ten minutes.
     let resend = || async {
         backdate_sends(app, "mia@example.com").await;
         let sent_before = app.mails().await.len();
-        let (status, body) = app
-            .post(
-                "/api/v1/auth/forgot-password",
-                None,
-                json!({"email": email("mia")}),
-            )
-            .await;
-        assert_eq!(
-            (status, body["code"].as_i64()),
-            (StatusCode::OK, Some(200)),
-            "{body}"
-        );
+        answered(forgot(app, &email("mia")).await, StatusCode::OK, 200);
         assert_eq!(app.mails().await.len(), sent_before + 1, "one more mail");
         app.last_code(&email("mia")).await
     };
     let fresh = resend().await;
     expire_codes(app).await;
-    let (status, body) = app
-        .post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset(fresh.clone(), "Later@5678"),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some(401)),
-        "expired"
+    // Expired.
+    answered(
+        reset(fresh.clone(), "Later@5678").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        401,
     );
     assert_eq!(app.login_with("mia", "Fresh@5678").await.0, StatusCode::OK);
 
     // Asking again after the expiry mails a new code, and that one works.
     let renewed = resend().await;
     assert_ne!(renewed, fresh, "a new code, not the expired one again");
-    assert_eq!(
-        app.post(
-            "/api/v1/auth/reset-password",
-            None,
-            reset(renewed, "Later@5678")
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    assert_eq!(reset(renewed, "Later@5678").await.0, StatusCode::OK);
     assert_eq!(app.login_with("mia", "Later@5678").await.0, StatusCode::OK);
 }
 
 async fn five_wrong_codes_void_the_code(app: &TestApp) {
     app.register("nina").await;
-    app.post(
-        "/api/v1/auth/forgot-password",
-        None,
-        json!({"email": email("nina")}),
-    )
-    .await;
+    forgot(app, &email("nina")).await;
     let code = app.last_code(&email("nina")).await;
     let wrong = if code == "999999" { "999998" } else { "999999" };
     for _ in 0..5 {
@@ -561,12 +441,11 @@ async fn five_wrong_codes_void_the_code(app: &TestApp) {
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let (status, body) = app
-        .post("/api/v1/auth/reset-password", None, json!({"email": email("nina"), "verification_code": code, "new_password": "Fresh@5678"}))
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some(401))
+    answered(
+        app.post("/api/v1/auth/reset-password", None, json!({"email": email("nina"), "verification_code": code, "new_password": "Fresh@5678"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        401,
     );
     assert_eq!(
         app.login_with("nina", PASSWORD).await.0,
@@ -579,37 +458,22 @@ async fn change_password_needs_the_old_one_and_revokes_other_tokens(app: &TestAp
     let first = app.user("oscar").await;
     let second = app.token("oscar").await;
 
-    let (status, body) = app
-        .post(
+    let change = |old: &'static str, new: &'static str| {
+        app.post(
             "/api/v1/user/reset-password",
             Some(&first),
-            json!({"old_password": "Wrong@1234", "new_password": "New@12345"}),
+            json!({"old_password": old, "new_password": new}),
         )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["code"], 401);
-    assert_eq!(body["message"], "旧密码不正确");
-    let (status, body) = app
-        .post(
-            "/api/v1/user/reset-password",
-            Some(&first),
-            json!({"old_password": PASSWORD, "new_password": "weak"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
+    };
+    let body = answered(
+        change("Wrong@1234", "New@12345").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        401,
     );
+    assert_eq!(body["message"], "旧密码不正确");
+    answered(change(PASSWORD, "weak").await, StatusCode::BAD_REQUEST, 400);
 
-    let (status, body) = app
-        .post(
-            "/api/v1/user/reset-password",
-            Some(&first),
-            json!({"old_password": PASSWORD, "new_password": "New@12345"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["code"], 200);
+    let body = answered(change(PASSWORD, "New@12345").await, StatusCode::OK, 200);
     assert_eq!(body["message"], "成功修改密码");
     let fresh = body["data"]["token"].as_str().unwrap();
     assert_eq!(
@@ -639,25 +503,25 @@ async fn change_email_needs_a_code_sent_to_the_new_address(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let code = app.last_code("pam.new@example.com").await;
     let wrong = if code == "111111" { "111112" } else { "111111" };
-    let (status, body) = app
-        .post(
+    answered(
+        app.post(
             "/api/v1/user/reset-email",
             Some(&token),
             json!({"new_email": "pam.new@example.com", "verification_code": wrong}),
         )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["code"], 403);
-    let (status, body) = app
-        .post(
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        403,
+    );
+    answered(
+        app.post(
             "/api/v1/user/reset-email",
             Some(&token),
             json!({"new_email": "pam.new@example.com"}),
         )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
+        .await,
+        StatusCode::BAD_REQUEST,
+        400,
     );
 
     // Someone else cannot use pam's code for the same address.
@@ -679,15 +543,16 @@ async fn change_email_needs_a_code_sent_to_the_new_address(app: &TestApp) {
     )
     .await;
     let code = app.last_code("pam.new@example.com").await;
-    let (status, body) = app
-        .post(
+    let body = answered(
+        app.post(
             "/api/v1/user/reset-email",
             Some(&token),
             json!({"new_email": "pam.new@example.com", "verification_code": code}),
         )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["code"], 200);
+        .await,
+        StatusCode::OK,
+        200,
+    );
     assert_eq!(body["data"]["email"], "pam.new@example.com");
     let (_, me) = app.get("/api/v1/user/me", Some(&token)).await;
     assert_eq!(me["data"]["email"], "pam.new@example.com");
@@ -696,28 +561,41 @@ async fn change_email_needs_a_code_sent_to_the_new_address(app: &TestApp) {
 async fn change_email_rejects_a_taken_address_with_code_401(app: &TestApp) {
     let token = app.user("rita").await;
     app.register("sam").await;
-    let (status, body) = app
-        .post(
+    let send_code = |address: String| {
+        app.post(
             "/api/v1/user/reset-email/code",
             Some(&token),
-            json!({"new_email": email("sam")}),
+            json!({"new_email": address}),
         )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["code"], 401);
+    };
+    let body = answered(send_code(email("sam")).await, StatusCode::CONFLICT, 401);
     assert_eq!(body["message"], "邮箱已被注册");
-    let (status, body) = app
-        .post(
-            "/api/v1/user/reset-email/code",
-            Some(&token),
-            json!({"new_email": "bad address"}),
-        )
-        .await;
-    assert_eq!(
-        (status, body["code"].as_i64()),
-        (StatusCode::BAD_REQUEST, Some(400))
+    answered(
+        send_code("bad address".into()).await,
+        StatusCode::BAD_REQUEST,
+        400,
     );
     assert!(app.mails().await.is_empty());
+}
+
+/// An answer with this HTTP status and `code` (a success's too); returns its body.
+fn answered((status, body): (StatusCode, Value), want: StatusCode, code: i64) -> Value {
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (want, Some(code)),
+        "{body}"
+    );
+    body
+}
+
+/// Asks for a password reset code for `address`.
+async fn forgot(app: &TestApp, address: &str) -> (StatusCode, Value) {
+    app.post(
+        "/api/v1/auth/forgot-password",
+        None,
+        json!({"email": address}),
+    )
+    .await
 }
 
 /// Moves every code's expiry into the past, the same SQL on both backends.

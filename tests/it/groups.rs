@@ -439,14 +439,7 @@ async fn every_state_renders(app: &TestApp) {
     let list = client.get(app.at("/groups")).send().await.unwrap();
     let list = list.text().await.unwrap();
     assert!(list.contains(&format!("/groups/{id}")));
-    let library = client
-        .get(app.at("/library"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let library = app.open(&client, "/library").await.1;
     assert!(
         library.contains("href=\"/groups\""),
         "the library links to its groups"
@@ -525,14 +518,7 @@ async fn the_studio_form_starts_groups(app: &TestApp) {
         .await;
     let to = res.headers()["hx-redirect"].to_str().unwrap().to_string();
     assert!(to.starts_with("/groups/"), "{to}");
-    let page = client
-        .get(app.at(&to))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.open(&client, &to).await.1;
     assert_eq!(page.matches("class=\"group-item ").count(), 2);
     let res = app
         .post_form(
@@ -550,14 +536,7 @@ async fn the_studio_form_starts_groups(app: &TestApp) {
         )
         .await;
     let to = res.headers()["hx-redirect"].to_str().unwrap().to_string();
-    let page = client
-        .get(app.at(&to))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.open(&client, &to).await.1;
     assert_eq!(page.matches("class=\"group-item ").count(), 6);
     let res = app
         .post_form(

@@ -401,15 +401,6 @@ on_both_backends!(
     share_password_guesses_from_many_addresses_lock_the_share_and_its_owner_sees_it,
 );
 
-async fn ban(app: &TestApp, name: &str, status: picturedeck::users::model::Status) {
-    let user = picturedeck::users::service::find_by_username(&app.state, name)
-        .await
-        .unwrap();
-    picturedeck::users::service::set_status(&app.state, &user, status, None)
-        .await
-        .unwrap();
-}
-
 /// The share page's first signed picture link.
 fn first_file(html: &str) -> String {
     let html = html.replace("&#x2F;", "/");
@@ -439,7 +430,7 @@ async fn a_ban_hides_share_links_and_files_at_once_and_unbanning_restores_them(a
         StatusCode::OK
     );
 
-    ban(app, "spammer", Status::Banned).await;
+    app.set_status("spammer", Status::Banned).await;
     assert_eq!(
         reqwest::get(app.at(&url)).await.unwrap().status(),
         StatusCode::NOT_FOUND
@@ -450,7 +441,7 @@ async fn a_ban_hides_share_links_and_files_at_once_and_unbanning_restores_them(a
         "the signed file link is refused too"
     );
 
-    ban(app, "spammer", Status::Active).await;
+    app.set_status("spammer", Status::Active).await;
     assert_eq!(
         reqwest::get(app.at(&url)).await.unwrap().status(),
         StatusCode::OK

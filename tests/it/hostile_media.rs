@@ -200,7 +200,7 @@ async fn an_import_naming_one_file_many_times_is_refused_before_any_work(app: &T
 }
 
 async fn an_import_larger_than_the_limit_is_refused(app: &TestApp) {
-    let small = TestApp::builder(backend_of(app))
+    let small = TestApp::builder(app.backend())
         .config(|c| c.limits.import_bytes = 64 * 1024)
         .start()
         .await
@@ -238,14 +238,6 @@ fn noise(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31) ^ seed)
         .collect()
-}
-
-fn backend_of(app: &TestApp) -> crate::support::Backend {
-    if app.state.db.backend() == picturedeck::db::Backend::Postgres {
-        crate::support::Backend::Postgres
-    } else {
-        crate::support::Backend::Sqlite
-    }
 }
 
 async fn an_imported_decompression_bomb_is_skipped_within_bounded_memory(app: &TestApp) {
@@ -415,7 +407,7 @@ async fn uploads_of_hostile_images_are_refused_and_forms_work(app: &TestApp) {
 /// A DashScope-like vendor gone bad: its video results have poisoned sample tables, and a
 /// prompt with "[endless]" gets a 500 whose body never ends (no Content-Length).
 async fn hostile_vendor() -> (String, actix_web::dev::ServerHandle) {
-    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    use actix_web::{web, HttpRequest, HttpResponse};
     async fn answer(req: HttpRequest, body: web::Bytes) -> HttpResponse {
         let path = req.path();
         if path.starts_with("/files/") {
@@ -437,16 +429,9 @@ async fn hostile_vendor() -> (String, actix_web::dev::ServerHandle) {
         }
         HttpResponse::Ok().json(json!({"output": {"task_id": "bad-1", "task_status": "PENDING"}}))
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(|| App::new().default_service(web::to(answer)))
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (url, handle)
+    crate::support::loopback::serve(|app| {
+        app.default_service(web::to(answer));
+    })
 }
 
 async fn app_with_vendor(backend: crate::support::Backend, base: String) -> TestApp {
@@ -490,7 +475,7 @@ on_both_backends!(a_hostile_vendor_fails_its_tasks_not_the_server);
 
 async fn a_hostile_vendor_fails_its_tasks_not_the_server(app: &TestApp) {
     let (base, vendor) = hostile_vendor().await;
-    let app2 = app_with_vendor(backend_of(app), base).await;
+    let app2 = app_with_vendor(app.backend(), base).await;
     let token = app2.user("vendor_victim").await;
     let task = finished(&app2, &token, "a poisoned clip").await;
     assert_eq!(task["status"], "failed", "{task}");

@@ -44,6 +44,14 @@ async fn list(app: &TestApp, token: &str, query: &str) -> Value {
     body["data"].clone()
 }
 
+/// How many results `list` gives for `query`.
+async fn count(app: &TestApp, token: &str, query: &str) -> usize {
+    list(app, token, query).await["results"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 fn prompts_of(page: &Value) -> Vec<String> {
     page["results"]
         .as_array()
@@ -97,13 +105,7 @@ async fn keyword_search_finds_chinese_substrings_and_filters_combine(app: &TestA
         ["100% 纯色_背景"],
         "_ is literal"
     );
-    assert_eq!(
-        list(app, &token, "type=t2v").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, "type=t2v").await, 0);
     assert_eq!(
         list(
             app,
@@ -118,19 +120,10 @@ async fn keyword_search_finds_chinese_substrings_and_filters_combine(app: &TestA
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert_eq!(
-        list(app, &token, &format!("from={today}&to={today}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
+        count(app, &token, &format!("from={today}&to={today}")).await,
         4
     );
-    assert_eq!(
-        list(app, &token, "to=2001-01-01").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, "to=2001-01-01").await, 0);
     let oldest = list(app, &token, "order=oldest").await;
     assert_eq!(prompts_of(&oldest)[0], "一只狐狸在雪地里奔跑");
     for bad in ["type=gif", "status=lost", "from=yesterday", "order=random"] {
@@ -219,6 +212,24 @@ async fn folder(
     .await
 }
 
+/// A new folder's id.
+async fn folder_id(app: &TestApp, token: &str, name: &str, parent: Option<&str>) -> String {
+    folder(app, token, name, parent).await.1["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Moves the results `ids` (a JSON array) into `folder`.
+async fn move_to(app: &TestApp, token: &str, ids: Value, folder: &str) {
+    app.post(
+        "/api/v1/library/results/move",
+        Some(token),
+        json!({"ids": ids, "folder": folder}),
+    )
+    .await;
+}
+
 async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .patch(app.at(&format!("/api/v1/library/folders/{id}")))
@@ -250,14 +261,8 @@ async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
         (StatusCode::CREATED, Some(201))
     );
     let a = a["data"]["id"].as_str().unwrap().to_string();
-    let b = folder(app, &token, "2026", Some(&a)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let c = folder(app, &token, "京都", Some(&b)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let b = folder_id(app, &token, "2026", Some(&a)).await;
+    let c = folder_id(app, &token, "京都", Some(&b)).await;
 
     let (status, body) = folder(app, &token, "旅行", None).await;
     assert_eq!(
@@ -331,54 +336,20 @@ async fn folders_nest_keep_sibling_names_unique_and_never_cycle(app: &TestApp) {
         .find(|f| f["name"] == "2026")
         .unwrap();
     assert_eq!(year["count"], 2);
-    assert_eq!(
-        list(app, &token, &format!("folder={b}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, &format!("folder={b}")).await, 2);
+    assert_eq!(count(app, &token, "folder=unfiled").await, 0);
     let one = list(app, &token, &format!("folder={b}")).await["results"][0].clone();
     assert_eq!(one["folder"]["name"], "2026");
 }
 
 async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
     let token = app.user("tidy").await;
-    let top = folder(app, &token, "top", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sub = folder(app, &token, "sub", Some(&top)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let top = folder_id(app, &token, "top", None).await;
+    let sub = folder_id(app, &token, "sub", Some(&top)).await;
     let ids = make(app, &token, &["in top", "in sub"]).await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": top}),
-    )
-    .await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[1]], "folder": sub}),
-    )
-    .await;
-    assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    move_to(app, &token, json!([ids[0]]), &top).await;
+    move_to(app, &token, json!([ids[1]]), &sub).await;
+    assert_eq!(count(app, &token, "folder=unfiled").await, 0);
 
     let (status, body) = delete(app, &token, &format!("/api/v1/library/folders/{top}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -388,10 +359,7 @@ async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
         "the subfolder went with it"
     );
     assert_eq!(
-        list(app, &token, "folder=unfiled").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
+        count(app, &token, "folder=unfiled").await,
         2,
         "results kept, unfiled"
     );
@@ -407,16 +375,8 @@ async fn deleting_a_folder_returns_its_results_to_unfiled(app: &TestApp) {
 async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
     let token = app.user("cleaner").await;
     let ids = make(app, &token, &["keep", "drop one", "drop two"]).await;
-    let f = folder(app, &token, "box", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": ids, "folder": f}),
-    )
-    .await;
+    let f = folder_id(app, &token, "box", None).await;
+    move_to(app, &token, json!(ids), &f).await;
     let put = reqwest::Client::new()
         .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
         .bearer_auth(&token)
@@ -467,14 +427,7 @@ async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
         StatusCode::NOT_FOUND,
         "one bad id fails the whole batch"
     );
-    assert_eq!(
-        list(app, &token, "").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3,
-        "nothing deleted"
-    );
+    assert_eq!(count(app, &token, "").await, 3, "nothing deleted");
 
     let (status, body) = app
         .post(
@@ -489,20 +442,8 @@ async fn deleting_results_frees_their_files_and_leaves_no_trace(app: &TestApp) {
     );
     assert_eq!(body["message"], "删除成功");
     assert_eq!(prompts_of(&list(app, &token, "").await), ["keep"]);
-    assert_eq!(
-        list(app, &token, &format!("folder={f}")).await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        list(app, &token, "tag=old").await["results"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(count(app, &token, &format!("folder={f}")).await, 1);
+    assert_eq!(count(app, &token, "tag=old").await, 0);
     let (_, tree) = app.get("/api/v1/library/folders", Some(&token)).await;
     assert_eq!(tree["data"][0]["count"], 1);
     for key in keys {
@@ -585,14 +526,8 @@ async fn other_users_results_and_folders_read_as_missing(app: &TestApp) {
     let owner = app.user("owner2").await;
     let other = app.user("stranger").await;
     let ids = make(app, &owner, &["private"]).await;
-    let f = folder(app, &owner, "mine", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mine = folder(app, &other, "theirs", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let f = folder_id(app, &owner, "mine", None).await;
+    let mine = folder_id(app, &other, "theirs", None).await;
     let client = reqwest::Client::new();
     assert_eq!(
         app.get(&format!("/api/v1/library/results/{}", ids[0]), Some(&other))
@@ -701,16 +636,8 @@ async fn share_links_open_without_login_and_obey_expiry_password_and_revocation(
     assert_eq!(list["data"][0]["views"], 2);
 
     // A folder share shows the folder's results only.
-    let f = folder(app, &token, "公开", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": f}),
-    )
-    .await;
+    let f = folder_id(app, &token, "公开", None).await;
+    move_to(app, &token, json!([ids[0]]), &f).await;
     let (_, body) = app
         .post(
             "/api/v1/library/shares",
@@ -830,26 +757,10 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
     use std::io::Read;
     let token = app.user("exporter").await;
     let ids = make(app, &token, &["山水", "花鸟", "不导出"]).await;
-    let top = folder(app, &token, "作品集", None).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sub = folder(app, &token, "国画", Some(&top)).await.1["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[0]], "folder": top}),
-    )
-    .await;
-    app.post(
-        "/api/v1/library/results/move",
-        Some(&token),
-        json!({"ids": [ids[1]], "folder": sub}),
-    )
-    .await;
+    let top = folder_id(app, &token, "作品集", None).await;
+    let sub = folder_id(app, &token, "国画", Some(&top)).await;
+    move_to(app, &token, json!([ids[0]]), &top).await;
+    move_to(app, &token, json!([ids[1]]), &sub).await;
     let client = reqwest::Client::new();
     client
         .put(app.at(&format!("/api/v1/library/results/{}/tags", ids[1])))
@@ -923,12 +834,7 @@ async fn a_folder_exports_as_zip_and_imports_into_another_instance(app: &TestApp
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "another user's folder");
 
     // Another instance, another account: the archive brings results, folders and tags.
-    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
-        crate::support::Backend::Postgres
-    } else {
-        crate::support::Backend::Sqlite
-    };
-    let second = TestApp::start(backend).await.unwrap();
+    let second = TestApp::start(app.backend()).await.unwrap();
     let them = second.user("importer").await;
     let res = client
         .post(second.at("/api/v1/library/import"))

@@ -4,17 +4,16 @@
 //! flagged results are kept but hidden (library, share links, gallery, file links) until an
 //! admin decides on the review queue; the model vendor's refusals are recorded the same way.
 
-use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::fakes::{Answer as VendorAnswer, FakeVendor};
+use crate::support::loopback::{self, canned, every_path, header, Script};
 use crate::support::{Backend, TestApp};
 
 const KEY: &str = "sk-moderation-test-key";
@@ -58,7 +57,7 @@ struct Seen {
 #[derive(Clone, Default)]
 struct Shared {
     seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
+    script: Script<Answer>,
 }
 
 /// A moderation service on loopback: OpenAI's `/v1/moderations` and our webhook at `/hook`.
@@ -130,11 +129,7 @@ fn openai_verdict(flagged: &[&str]) -> Value {
 }
 
 async fn serve(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let authorization = header(&req, "authorization");
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     shared.seen.lock().unwrap().push(Seen {
         at: Instant::now(),
@@ -157,12 +152,7 @@ async fn serve(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) ->
     } else if req.path() != "/hook" || parsed["version"] != 1 {
         return HttpResponse::NotFound().finish();
     }
-    let answer = shared
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(Answer::Verdict(&[]));
+    let answer = shared.script.pop().unwrap_or(Answer::Verdict(&[]));
     let verdict = |flagged: &[&str]| {
         if openai {
             HttpResponse::Ok().json(openai_verdict(flagged))
@@ -181,14 +171,7 @@ async fn serve(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) ->
             status,
             body,
             retry_after,
-        } => {
-            let mut res =
-                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-            if let Some(secs) = retry_after {
-                res.insert_header(("retry-after", secs.to_string()));
-            }
-            res.content_type("application/json").body(body)
-        }
+        } => canned(status, body, retry_after),
         Answer::Slow(pause) => {
             tokio::time::sleep(pause).await;
             verdict(&[])
@@ -202,20 +185,7 @@ async fn serve(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) ->
 impl FakeModeration {
     async fn start() -> FakeModeration {
         let shared = Shared::default();
-        let data = web::Data::new(shared.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(serve))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (url, handle) = loopback::serve(every_path(shared.clone(), serve));
         FakeModeration {
             url,
             shared,
@@ -224,7 +194,7 @@ impl FakeModeration {
     }
 
     fn script(&self, answers: impl IntoIterator<Item = Answer>) {
-        self.shared.script.lock().unwrap().extend(answers);
+        self.shared.script.extend(answers);
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -276,26 +246,7 @@ async fn app_checked_by(
         .await
 }
 
-/// Runs `body` on SQLite, and on PostgreSQL when it is there.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(crate::support::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(crate::support::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-both!(
+crate::both!(
     openai_flags_hold_results_and_its_errors_are_retried_or_held,
     openai_with_a_bad_key_holds_results_after_one_call,
     the_webhook_sees_the_documented_body_and_its_verdict_holds_results,
@@ -531,18 +482,7 @@ async fn the_webhook_sees_the_documented_body_and_its_verdict_holds_results(back
     assert_eq!((frame.width(), frame.height()), (96, 64));
 
     // Down (5xx twice, max_attempts = 2): held.
-    fake.script([
-        Answer::Status {
-            status: 500,
-            body: "{}",
-            retry_after: None,
-        },
-        Answer::Status {
-            status: 502,
-            body: "{}",
-            retry_after: None,
-        },
-    ]);
+    fake.script([down(500), down(502)]);
     let held = make(&app, &token, "雪山日落").await;
     assert_eq!(held["status"], "flagged", "{held}");
     app.stop().await;
@@ -555,18 +495,7 @@ async fn the_webhook_failing_open_shows_results_unchecked(backend: Backend) {
         return;
     };
     let token = app.user("painter").await;
-    fake.script([
-        Answer::Status {
-            status: 500,
-            body: "{}",
-            retry_after: None,
-        },
-        Answer::Status {
-            status: 500,
-            body: "{}",
-            retry_after: None,
-        },
-    ]);
+    fake.script([down(500), down(500)]);
     let shown = make(&app, &token, "雪山日落").await;
     assert_eq!(shown["status"], "completed", "on_error = pass: {shown}");
     assert_eq!(fake.seen().len(), 2);
@@ -575,6 +504,36 @@ async fn the_webhook_failing_open_shows_results_unchecked(backend: Backend) {
     assert_eq!(make(&app, &token, "广告").await["status"], "flagged");
     app.stop().await;
     fake.stop().await;
+}
+
+/// The service down: this status with an empty JSON body.
+fn down(status: u16) -> Answer {
+    Answer::Status {
+        status,
+        body: "{}",
+        retry_after: None,
+    }
+}
+
+/// An admin's flag on a result: `{"task_id", "note"?}`.
+async fn flag_task(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    app.post("/api/v1/admin/moderation/flags", Some(token), body)
+        .await
+}
+
+/// Decides the flags `ids` (a JSON array) in the queue.
+async fn decide(app: &TestApp, token: &str, ids: Value, decision: &str) -> (StatusCode, Value) {
+    app.post(
+        "/api/v1/admin/moderation/flags/decide",
+        Some(token),
+        json!({"ids": ids, "decision": decision}),
+    )
+    .await
+}
+
+/// The status a plain GET of `path` gets (no token).
+async fn status_of(app: &TestApp, path: &str) -> StatusCode {
+    reqwest::get(app.at(path)).await.unwrap().status()
 }
 
 /// The signed links of a result as its owner's library gives them.
@@ -618,56 +577,30 @@ async fn flagged_results_vanish_from_shares_gallery_and_files_at_once(backend: B
     let (_, before) = links(&app, &alice, &task).await;
     let file = before["data"]["result_url"].as_str().unwrap().to_string();
     assert_eq!(works(&app, &bob).await, 1);
-    assert_eq!(
-        reqwest::get(app.at(&share)).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_of(&app, &share).await, StatusCode::OK);
 
     // Only admins flag.
-    let (status, _) = app
-        .post(
-            "/api/v1/admin/moderation/flags",
-            Some(&bob),
-            json!({"task_id": task}),
-        )
-        .await;
+    let (status, _) = flag_task(&app, &bob, json!({"task_id": task})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, flagged) = app
-        .post(
-            "/api/v1/admin/moderation/flags",
-            Some(&root),
-            json!({"task_id": task, "note": "举报：侵权"}),
-        )
-        .await;
+    let (status, flagged) =
+        flag_task(&app, &root, json!({"task_id": task, "note": "举报：侵权"})).await;
     assert_eq!(status, StatusCode::OK, "{flagged}");
     assert_eq!(flagged["data"]["source"], "admin");
     let flag = flagged["data"]["id"].as_str().unwrap().to_string();
-    let (status, again) = app
-        .post(
-            "/api/v1/admin/moderation/flags",
-            Some(&root),
-            json!({"task_id": task}),
-        )
-        .await;
+    let (status, again) = flag_task(&app, &root, json!({"task_id": task})).await;
     assert_eq!(
         (status, again["code"].as_i64()),
         (StatusCode::CONFLICT, Some(409))
     );
 
     // At once: the share link, the gallery, the work's page and the old file link are gone.
-    assert_eq!(
-        reqwest::get(app.at(&share)).await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&app, &share).await, StatusCode::NOT_FOUND);
     assert_eq!(works(&app, &bob).await, 0);
     let (status, _) = app
         .get(&format!("/api/v1/gallery/works/{work}"), Some(&bob))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        reqwest::get(app.at(&file)).await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status_of(&app, &file).await, StatusCode::NOT_FOUND);
     // Its owner sees it under review, without the picture, and cannot publish it.
     let (status, mine) = links(&app, &alice, &task).await;
     assert_eq!(status, StatusCode::OK);
@@ -693,37 +626,19 @@ async fn flagged_results_vanish_from_shares_gallery_and_files_at_once(backend: B
     assert!(!library.contains(&format!("/api/v1/files/thumb/{task}")));
 
     // Approved: all of it is back.
-    let (status, decided) = app
-        .post(
-            "/api/v1/admin/moderation/flags/decide",
-            Some(&root),
-            json!({"ids": [flag], "decision": "approve"}),
-        )
-        .await;
+    let (status, decided) = decide(&app, &root, json!([flag]), "approve").await;
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["data"]["flags"][0]["decision"], "approved");
     assert_eq!(decided["data"]["flags"][0]["decided_by"], "root");
-    assert_eq!(
-        reqwest::get(app.at(&share)).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_of(&app, &share).await, StatusCode::OK);
     assert_eq!(works(&app, &bob).await, 1);
     let (_, mine) = links(&app, &alice, &task).await;
     assert_eq!(mine["data"]["status"], "completed");
     let url = mine["data"]["result_url"].as_str().unwrap();
-    assert_eq!(
-        reqwest::get(app.at(url)).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_of(&app, url).await, StatusCode::OK);
 
     // Flagged again and deleted: the result and its files are gone.
-    let (_, flagged) = app
-        .post(
-            "/api/v1/admin/moderation/flags",
-            Some(&root),
-            json!({"task_id": task}),
-        )
-        .await;
+    let (_, flagged) = flag_task(&app, &root, json!({"task_id": task})).await;
     let flag = flagged["data"]["id"].as_str().unwrap().to_string();
     let stored = {
         let id = task.clone();
@@ -745,13 +660,7 @@ async fn flagged_results_vanish_from_shares_gallery_and_files_at_once(backend: B
         .path(stored.thumb_path.as_deref().unwrap())
         .unwrap();
     assert!(path.exists() && thumb.exists());
-    let (status, _) = app
-        .post(
-            "/api/v1/admin/moderation/flags/decide",
-            Some(&root),
-            json!({"ids": [flag], "decision": "delete"}),
-        )
-        .await;
+    let (status, _) = decide(&app, &root, json!([flag]), "delete").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         !path.exists() && !thumb.exists(),
@@ -846,13 +755,7 @@ async fn the_queue_page_is_for_admins_and_decides_in_bulk(backend: Backend) {
     let mut tasks = Vec::new();
     for prompt in ["山", "水", "云"] {
         let task = app.finished(&alice, "t2i", prompt).await;
-        let (status, _) = app
-            .post(
-                "/api/v1/admin/moderation/flags",
-                Some(&root),
-                json!({"task_id": task}),
-            )
-            .await;
+        let (status, _) = flag_task(&app, &root, json!({"task_id": task})).await;
         assert_eq!(status, StatusCode::OK);
         tasks.push(task);
     }

@@ -82,6 +82,88 @@ pub(crate) async fn call_times(app: &TestApp, task_id: &str) -> Vec<(chrono::Nai
         .unwrap()
 }
 
+/// Every submit of a task that met three transient errors, then got through.
+pub(crate) const RETRIED_THRICE: [&str; 4] = [
+    "submit:transient",
+    "submit:transient",
+    "submit:transient",
+    "submit:ok",
+];
+
+/// Runs `task` against a fake scripted with three transient errors, a 429 with Retry-After: 1
+/// first: it completes on the fourth attempt after those three submits, and the second call
+/// starts 1 s after the 429 was recorded, not after the short backoff (a row is written when
+/// its call ends, so the call's own latency is taken off). Returns the task and its calls.
+pub(crate) async fn completes_after_three_transient_errors(
+    app: &TestApp,
+    token: &str,
+    task: Value,
+) -> (Value, Vec<String>) {
+    let task = run_task(app, token, task).await;
+    assert_eq!(
+        (task["status"].as_str(), task["attempts"].as_i64()),
+        (Some("completed"), Some(4)),
+        "{task}"
+    );
+    let id = task["task_id"].as_str().unwrap();
+    let calls = outcomes(app, id).await;
+    assert_eq!(calls[..4], RETRIED_THRICE);
+    let rows = call_times(app, id).await;
+    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
+    assert!(
+        (1000..3000).contains(&waited),
+        "Retry-After: 1 honoured, waited {waited} ms: {rows:?}"
+    );
+    (task, calls)
+}
+
+/// Waits until the vendor has task `id` and we have its remote id; returns that.
+pub(crate) async fn remote_id_saved(app: &TestApp, id: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let uuid = id.to_string();
+        let remote = app
+            .state
+            .db
+            .run(move |conn| {
+                Ok(picturedeck::generation::store::find_by_uuid(conn, &uuid)?
+                    .and_then(|g| g.remote_task_id))
+            })
+            .await
+            .unwrap();
+        if let Some(remote) = remote {
+            return remote;
+        }
+        assert!(Instant::now() < deadline, "the remote id was never saved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until task `id` has been polled once.
+pub(crate) async fn polled(app: &TestApp, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !outcomes(app, id).await.iter().any(|c| c == "poll:ok") {
+        assert!(Instant::now() < deadline, "never polled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until task `id`'s last call is a cancel that got through.
+pub(crate) async fn cancel_recorded(app: &TestApp, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let calls = outcomes(app, id).await;
+        if calls.last().map(String::as_str) == Some("cancel:ok") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cancel call recorded: {calls:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Uploads the sample PNG as a reference; returns its file id.
 pub(crate) async fn upload_sample(app: &TestApp, token: &str) -> String {
     let res = reqwest::Client::new()
@@ -180,31 +262,14 @@ async fn rate_limits_outages_and_timeouts_are_retried() {
         Answer::Status { status: 503, body: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(), retry_after: None },
         Answer::Slow(Duration::from_millis(1500)),
     ]);
-    let task = run_task(&app, &token, t2i()).await;
-    assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(task["attempts"], 4);
-    // The second call starts 1 s (Retry-After) after the 429 was recorded, not after the 50 ms
-    // backoff; a row is written when its call ends, so the call's own latency is taken off.
+    let (task, calls) = completes_after_three_transient_errors(&app, &token, t2i()).await;
     let rows = call_times(&app, task["task_id"].as_str().unwrap()).await;
-    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
-    assert!(
-        (1000..3000).contains(&waited),
-        "Retry-After: 1 was honoured, waited {waited} ms: {rows:?}"
-    );
     let backoff = (rows[2].0 - rows[1].0).num_milliseconds() - rows[2].1;
     assert!(
         backoff < 1000,
         "without Retry-After the short backoff applies, waited {backoff} ms"
     );
-    assert_eq!(
-        outcomes(&app, task["task_id"].as_str().unwrap()).await,
-        [
-            "submit:transient",
-            "submit:transient",
-            "submit:transient",
-            "submit:ok"
-        ]
-    );
+    assert_eq!(calls, RETRIED_THRICE);
     app.stop().await;
     fake.stop().await;
 }
@@ -342,32 +407,19 @@ pub(crate) async fn app_with_wan(fake: &FakeVendor, backend: Backend) -> Option<
                 secret_key_env: None,
                 timeout_seconds: 5,
                 requests_per_minute: 0,
-                models: vec![
-                    ModelConfig {
-                        name: "wan2.2-t2i-flash".into(),
-                        label: None,
-                        kinds: vec![Kind::T2i],
-                        ..ModelConfig::default()
-                    },
-                    ModelConfig {
-                        name: "wan2.5-i2i-preview".into(),
-                        label: None,
-                        kinds: vec![Kind::I2i],
-                        ..ModelConfig::default()
-                    },
-                    ModelConfig {
-                        name: "wan2.2-t2v-plus".into(),
-                        label: None,
-                        kinds: vec![Kind::T2v],
-                        ..ModelConfig::default()
-                    },
-                    ModelConfig {
-                        name: "wan2.2-kf2v-flash".into(),
-                        label: None,
-                        kinds: vec![Kind::I2v],
-                        ..ModelConfig::default()
-                    },
-                ],
+                models: [
+                    ("wan2.2-t2i-flash", Kind::T2i),
+                    ("wan2.5-i2i-preview", Kind::I2i),
+                    ("wan2.2-t2v-plus", Kind::T2v),
+                    ("wan2.2-kf2v-flash", Kind::I2v),
+                ]
+                .map(|(name, kind)| ModelConfig {
+                    name: name.into(),
+                    label: None,
+                    kinds: vec![kind],
+                    ..ModelConfig::default()
+                })
+                .into(),
             });
         })
         .start()
@@ -574,13 +626,8 @@ crate::on_both_backends!(a_paid_remote_task_survives_a_crash_without_a_second_su
 
 async fn a_paid_remote_task_survives_a_crash_without_a_second_submit(app: &TestApp) {
     // This test brings its own Wan-enabled app on the same backend.
-    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
     let fake = FakeVendor::dashscope().await;
-    let Some(wan_app) = app_with_wan(&fake, backend).await else {
+    let Some(wan_app) = app_with_wan(&fake, app.backend()).await else {
         return;
     };
     let token = wan_app.user("crash_user").await;
@@ -593,24 +640,7 @@ async fn a_paid_remote_task_survives_a_crash_without_a_second_submit(app: &TestA
         .await;
     let id = answer["data"]["task_id"].as_str().unwrap().to_string();
     // Wait until the vendor has the task and we have its id, then "kill" the worker.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let uuid = id.clone();
-        let remote = wan_app
-            .state
-            .db
-            .run(move |conn| {
-                Ok(picturedeck::generation::store::find_by_uuid(conn, &uuid)?
-                    .and_then(|g| g.remote_task_id))
-            })
-            .await
-            .unwrap();
-        if remote.is_some() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the remote id was never saved");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    remote_id_saved(&wan_app, &id).await;
     wan_app.stop_engine();
     // The lease runs out as if the process had died; a new engine takes over.
     wan_app
@@ -642,35 +672,18 @@ async fn a_paid_remote_task_survives_a_crash_without_a_second_submit(app: &TestA
 crate::on_both_backends!(a_canceled_wan_task_is_canceled_at_dashscope_too);
 
 async fn a_canceled_wan_task_is_canceled_at_dashscope_too(app: &TestApp) {
-    let backend = if app.state.db.backend() == picturedeck::db::Backend::Postgres {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
     let fake = FakeVendor::dashscope().await;
-    let Some(wan_app) = app_with_wan(&fake, backend).await else {
+    let Some(wan_app) = app_with_wan(&fake, app.backend()).await else {
         return;
     };
     let token = wan_app.user("wan_cancel").await;
     let id = wan_app
         .submit_task(&token, wan_t2i("waits in line [queued]"))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !outcomes(&wan_app, &id).await.iter().any(|c| c == "poll:ok") {
-        assert!(Instant::now() < deadline, "never polled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    polled(&wan_app, &id).await;
     let (status, body) = wan_app.task_action(&token, &id, "cancel").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let calls = outcomes(&wan_app, &id).await;
-        if calls.last().map(String::as_str) == Some("cancel:ok") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no cancel call: {calls:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel_recorded(&wan_app, &id).await;
     let cancel = fake
         .seen()
         .into_iter()

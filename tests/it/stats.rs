@@ -16,23 +16,7 @@ use crate::support::webdriver::{chromedriver, screenshot_dir, Browser};
 use crate::support::{Backend, TestApp};
 use picturedeck::stats::store::{self as rollups, Raw, Tally};
 
-/// Runs `$body(backend)` as one test per backend.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(crate::support::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(crate::support::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-both!(
+crate::both!(
     rollups_equal_the_raw_rows_and_outlive_them,
     counts_hold_under_concurrent_completion,
     only_admins_read_statistics_and_csv_matches,
@@ -536,28 +520,20 @@ async fn only_admins_read_statistics_and_csv_matches(backend: Backend) {
     let text = res.text().await.unwrap();
     let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(&row[..4], ["local", "procedural", "1", "0"], "{text}");
-    let series = admin_client
-        .get(app.at("/admin/stats.csv?table=series&by=hour&from=2026-01-01&to=2026-01-01"))
-        .send()
+    let series = app
+        .open(
+            &admin_client,
+            "/admin/stats.csv?table=series&by=hour&from=2026-01-01&to=2026-01-01",
+        )
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(series.lines().count(), 25, "a header and 24 hours");
     assert!(
         series.contains("2026-01-01T23:00:00Z,0,0,0,0,0,0"),
         "{series}"
     );
 
-    let html = admin_client
-        .get(app.at("/admin/stats"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.open(&admin_client, "/admin/stats").await.1;
     assert!(html.contains("id=\"chart-calls\"") && html.contains("data-model=\"procedural\""));
     assert!(html.contains("data-user=\"zoe\""));
     app.stop().await;

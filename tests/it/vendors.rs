@@ -9,33 +9,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::providers::{call_times, outcomes, run_task, upload_sample};
+use crate::providers::{
+    cancel_recorded, completes_after_three_transient_errors, outcomes, polled, remote_id_saved,
+    run_task, upload_sample, RETRIED_THRICE,
+};
 use crate::support::vendors::{sample_jpeg, Fake, Reply};
 use crate::support::{Backend, TestApp};
 
 const STABILITY_KEY: &str = "sk-stability-test-123";
 /// The only key the Ark fake accepts.
 const ARK_KEY: &str = "ark-test-key";
-
-/// Each named `async fn(Backend)` once on SQLite and once on PostgreSQL (skipped without it).
-#[macro_export]
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::support::Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name($crate::support::Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
 
 /// A `[[providers]]` table as the configuration file gives it.
 pub(crate) fn provider(name: &str, kind: &str, base: String, key: &str, models: Value) -> Value {
@@ -90,6 +73,34 @@ fn failed_with(task: &Value, code: &str) {
     assert_eq!(task["attempts"], 1, "no retry for {code}: {task}");
 }
 
+/// The refusals of an error matrix: for each case its reply is scripted (when it has one), its
+/// task run, and the task fails at once with its code.
+async fn each_fails_at_once(
+    fake: &Fake,
+    app: &TestApp,
+    token: &str,
+    cases: Vec<(Option<Reply>, Value, &str)>,
+) {
+    for (reply, task, code) in cases {
+        fake.script(reply);
+        failed_with(&run_task(app, token, task).await, code);
+    }
+}
+
+/// For a vendor with no cancel call: canceling task `id` stops our polling and sends nothing.
+async fn cancel_sends_nothing(app: &TestApp, fake: &Fake, token: &str, id: &str) {
+    let (status, body) = app.task_action(token, id, "cancel").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = fake.calls().len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
+    assert!(!outcomes(app, id)
+        .await
+        .iter()
+        .any(|c| c.starts_with("cancel")));
+}
+
 // ---------------------------------------------------------------- Stability AI v2beta
 
 async fn stability_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
@@ -127,7 +138,7 @@ fn sai_t2i(model: &str, prompt: &str) -> Value {
            "params": {"aspect": "16:9", "seed": 42, "negative_prompt": "blurry"}})
 }
 
-both!(
+crate::both!(
     stability_text_to_image_sends_the_documented_form_to_each_endpoint,
     stability_image_to_image_sends_the_picture_and_its_strength,
     stability_errors_are_retried_or_refused_with_reasons,
@@ -274,53 +285,75 @@ async fn stability_errors_are_retried_or_refused_with_reasons(backend: Backend) 
         Reply::Status { status: 500, body: r#"{"id":"r2","name":"internal_error","errors":["An unexpected server error has occurred"]}"#.into(), retry_after: None },
         Reply::Slow(Duration::from_millis(4000)),
     ]);
-    let task = run_task(&app, &token, sai_t2i("core", "retried")).await;
-    assert_eq!(
-        (task["status"].as_str(), task["attempts"].as_i64()),
-        (Some("completed"), Some(4)),
-        "{task}"
-    );
-    let id = task["task_id"].as_str().unwrap();
-    assert_eq!(
-        outcomes(&app, id).await,
-        [
-            "submit:transient",
-            "submit:transient",
-            "submit:transient",
-            "submit:ok"
-        ]
-    );
-    let rows = call_times(&app, id).await;
-    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
-    assert!(
-        (1000..3000).contains(&waited),
-        "Retry-After: 1 honoured, waited {waited} ms"
-    );
+    let (_, calls) =
+        completes_after_three_transient_errors(&app, &token, sai_t2i("core", "retried")).await;
+    assert_eq!(calls, RETRIED_THRICE);
 
-    let cases = [
+    let refused = |status, body: &str| {
+        Some(Reply::Status {
+            status,
+            body: body.into(),
+            retry_after: None,
+        })
+    };
+    let cases = vec![
         // A 200 whose finish-reason header says the output was filtered.
-        (None, "a [filtered] picture", "gen_err.moderation"),
+        (
+            None,
+            sai_t2i("ultra", "a [filtered] picture"),
+            "gen_err.moderation",
+        ),
         // The same in the JSON form.
-        (Some(Reply::Json), "a [filtered] picture", "gen_err.moderation"),
-        (Some(Reply::Status { status: 403, body: r#"{"id":"r3","name":"content_moderation","errors":["Your request was flagged by our content moderation system, as a result your request was denied and you were not charged."]}"#.into(), retry_after: None }), "refused", "gen_err.moderation"),
-        (Some(Reply::Status { status: 400, body: r#"{"id":"r4","name":"bad_request","errors":["aspect_ratio: must be one of 16:9, 1:1, 21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21"]}"#.into(), retry_after: None }), "bad", "gen_err.bad_request"),
-        (Some(Reply::Status { status: 413, body: r#"{"id":"r5","name":"payload_too_large","errors":["body: payloads cannot be larger than 10MiB in size"]}"#.into(), retry_after: None }), "big", "gen_err.bad_request"),
-        (Some(Reply::Status { status: 422, body: r#"{"id":"r6","name":"invalid_language","errors":["English is the only supported language for this service."]}"#.into(), retry_after: None }), "unsupported", "gen_err.bad_request"),
-        (Some(Reply::Garbage), "garbage", "gen_err.bad_output"),
+        (
+            Some(Reply::Json),
+            sai_t2i("ultra", "a [filtered] picture"),
+            "gen_err.moderation",
+        ),
+        (
+            refused(
+                403,
+                r#"{"id":"r3","name":"content_moderation","errors":["Your request was flagged by our content moderation system, as a result your request was denied and you were not charged."]}"#,
+            ),
+            sai_t2i("ultra", "refused"),
+            "gen_err.moderation",
+        ),
+        (
+            refused(
+                400,
+                r#"{"id":"r4","name":"bad_request","errors":["aspect_ratio: must be one of 16:9, 1:1, 21:9, 2:3, 3:2, 4:5, 5:4, 9:16, 9:21"]}"#,
+            ),
+            sai_t2i("ultra", "bad"),
+            "gen_err.bad_request",
+        ),
+        (
+            refused(
+                413,
+                r#"{"id":"r5","name":"payload_too_large","errors":["body: payloads cannot be larger than 10MiB in size"]}"#,
+            ),
+            sai_t2i("ultra", "big"),
+            "gen_err.bad_request",
+        ),
+        (
+            refused(
+                422,
+                r#"{"id":"r6","name":"invalid_language","errors":["English is the only supported language for this service."]}"#,
+            ),
+            sai_t2i("ultra", "unsupported"),
+            "gen_err.bad_request",
+        ),
+        (
+            Some(Reply::Garbage),
+            sai_t2i("ultra", "garbage"),
+            "gen_err.bad_output",
+        ),
+        // A key the vendor does not know: 401, told as a key problem.
+        (
+            None,
+            json!({"type": "t2i", "prompt": "x", "model": "stability_badkey/core"}),
+            "gen_err.auth",
+        ),
     ];
-    for (reply, prompt, code) in cases {
-        fake.script(reply);
-        let task = run_task(&app, &token, sai_t2i("ultra", prompt)).await;
-        failed_with(&task, code);
-    }
-    // A key the vendor does not know: 401, told as a key problem.
-    let task = run_task(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "x", "model": "stability_badkey/core"}),
-    )
-    .await;
-    failed_with(&task, "gen_err.auth");
+    each_fails_at_once(&fake, &app, &token, cases).await;
     app.stop().await;
     fake.stop().await;
 }
@@ -420,7 +453,7 @@ fn is_data_url(v: &Value) -> bool {
         .starts_with("data:image/png;base64,")
 }
 
-both!(
+crate::both!(
     seedream_makes_and_edits_pictures_with_several_references,
     seedance_sends_text_and_pictures_in_their_roles,
     ark_errors_are_retried_or_refused_with_reasons,
@@ -627,84 +660,30 @@ async fn ark_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         Reply::Status { status: 500, body: r#"{"error":{"code":"InternalServiceError","message":"The service encountered an unexpected internal error.","param":"","type":"InternalServerError"}}"#.into(), retry_after: None },
         Reply::Slow(Duration::from_millis(4000)),
     ]);
-    let task = run_task(
+    let (_, calls) = completes_after_three_transient_errors(
         &app,
         &token,
         ark_task("t2i", SEEDREAM, "retried", json!({})),
     )
     .await;
-    assert_eq!(
-        (task["status"].as_str(), task["attempts"].as_i64()),
-        (Some("completed"), Some(4)),
-        "{task}"
-    );
-    let id = task["task_id"].as_str().unwrap();
-    assert_eq!(
-        outcomes(&app, id).await,
-        [
-            "submit:transient",
-            "submit:transient",
-            "submit:transient",
-            "submit:ok"
-        ]
-    );
-    let rows = call_times(&app, id).await;
-    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
-    assert!(
-        (1000..3000).contains(&waited),
-        "Retry-After: 1 honoured, waited {waited} ms"
-    );
+    assert_eq!(calls, RETRIED_THRICE);
 
     // Refused at submit (picture and video), refused after the work (the output check),
     // a bad request, a malformed answer.
-    for (task, code) in [
-        (
-            ark_task("t2i", SEEDREAM, "[moderation]", json!({})),
-            "gen_err.moderation",
-        ),
-        (
-            ark_task("t2v", SEEDANCE, "[moderation]", json!({})),
-            "gen_err.moderation",
-        ),
-        (
-            ark_task("t2v", SEEDANCE, "[unsafe-output]", json!({})),
-            "gen_err.moderation",
-        ),
-        (
-            ark_task("t2v", SEEDANCE, "old [expired]", json!({})),
-            "gen_err.expired",
-        ),
-        (
-            ark_task("t2v", SEEDANCE, "long gone [forgotten]", json!({})),
-            "gen_err.expired",
-        ),
-    ] {
-        let task = run_task(&app, &token, task).await;
-        failed_with(&task, code);
-    }
-    fake.script([Reply::Status { status: 400, body: r#"{"error":{"code":"InvalidParameter","message":"The parameter `size` specified in the request is not valid","param":"size","type":"BadRequest"}}"#.into(), retry_after: None }]);
-    failed_with(
-        &run_task(&app, &token, ark_task("t2i", SEEDREAM, "bad", json!({}))).await,
-        "gen_err.bad_request",
-    );
-    fake.script([Reply::Garbage]);
-    failed_with(
-        &run_task(
-            &app,
-            &token,
-            ark_task("t2i", SEEDREAM, "garbage", json!({})),
-        )
-        .await,
-        "gen_err.bad_output",
-    );
-    // The fake knows only its own key.
-    let task = run_task(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "x", "model": format!("ark_badkey/{SEEDREAM}")}),
-    )
-    .await;
-    failed_with(&task, "gen_err.auth");
+    let t2i = |prompt| ark_task("t2i", SEEDREAM, prompt, json!({}));
+    let t2v = |prompt| ark_task("t2v", SEEDANCE, prompt, json!({}));
+    let cases = vec![
+        (None, t2i("[moderation]"), "gen_err.moderation"),
+        (None, t2v("[moderation]"), "gen_err.moderation"),
+        (None, t2v("[unsafe-output]"), "gen_err.moderation"),
+        (None, t2v("old [expired]"), "gen_err.expired"),
+        (None, t2v("long gone [forgotten]"), "gen_err.expired"),
+        (Some(Reply::Status { status: 400, body: r#"{"error":{"code":"InvalidParameter","message":"The parameter `size` specified in the request is not valid","param":"size","type":"BadRequest"}}"#.into(), retry_after: None }), t2i("bad"), "gen_err.bad_request"),
+        (Some(Reply::Garbage), t2i("garbage"), "gen_err.bad_output"),
+        // The fake knows only its own key.
+        (None, json!({"type": "t2i", "prompt": "x", "model": format!("ark_badkey/{SEEDREAM}")}), "gen_err.auth"),
+    ];
+    each_fails_at_once(&fake, &app, &token, cases).await;
     app.stop().await;
     fake.stop().await;
 }
@@ -722,24 +701,7 @@ async fn seedance_cancel_deletes_the_queued_remote_task(backend: Backend) {
         )
         .await;
     // Wait until the vendor has the task and we have its id.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let remote = loop {
-        let uuid = id.clone();
-        let remote = app
-            .state
-            .db
-            .run(move |conn| {
-                Ok(picturedeck::generation::store::find_by_uuid(conn, &uuid)?
-                    .and_then(|g| g.remote_task_id))
-            })
-            .await
-            .unwrap();
-        if let Some(remote) = remote {
-            break remote;
-        }
-        assert!(Instant::now() < deadline, "the remote id was never saved");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let remote = remote_id_saved(&app, &id).await;
     let (status, body) = app.task_action(&token, &id, "cancel").await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -764,18 +726,7 @@ async fn seedance_cancel_deletes_the_queued_remote_task(backend: Backend) {
         Some(format!("Bearer {ARK_KEY}").as_str())
     );
     // The cancel call is counted with the task's other calls.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let calls = outcomes(&app, &id).await;
-        if calls.last().map(String::as_str) == Some("cancel:ok") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no cancel call recorded: {calls:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel_recorded(&app, &id).await;
     let task = app.wait_final(&token, &id).await;
     assert_eq!(task["data"]["status"], "canceled");
     app.stop().await;
@@ -784,7 +735,7 @@ async fn seedance_cancel_deletes_the_queued_remote_task(backend: Backend) {
 
 // ---------------------------------------------------------------- OpenAI-compatible
 
-both!(an_openai_compatible_service_answering_with_urls_works_through_base_url);
+crate::both!(an_openai_compatible_service_answering_with_urls_works_through_base_url);
 
 async fn an_openai_compatible_service_answering_with_urls_works_through_base_url(backend: Backend) {
     let fake = Fake::openai_compatible().await;
@@ -846,32 +797,50 @@ async fn an_openai_compatible_service_answering_with_urls_works_through_base_url
 
 // ---------------------------------------------------------------- Kling
 
+/// A vendor that signs with a key pair: provider `kind` with the pair the fake knows, and
+/// `{kind}_badkey` with the same id and `wrong_secret`, each with one model.
+fn signed_pair(
+    kind: &str,
+    fake: &Fake,
+    (id, secret, wrong_secret): (&str, &str, &str),
+    model: &str,
+    (kinds, badkey_kinds): (Value, Value),
+) -> Vec<Value> {
+    let mut good = provider(
+        kind,
+        kind,
+        fake.url.clone(),
+        id,
+        json!([{"name": model, "kinds": kinds}]),
+    );
+    good["secret_key"] = json!(secret);
+    let mut wrong = provider(
+        &format!("{kind}_badkey"),
+        kind,
+        fake.url.clone(),
+        id,
+        json!([{"name": model, "kinds": badkey_kinds}]),
+    );
+    wrong["secret_key"] = json!(wrong_secret);
+    vec![good, wrong]
+}
+
 async fn kling_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     use crate::support::vendors::{KLING_ACCESS_KEY, KLING_SECRET_KEY};
-    let mut kling = provider(
-        "kling",
-        "kling",
-        fake.url.clone(),
-        KLING_ACCESS_KEY,
-        json!([{"name": "kling-v2-1", "kinds": ["t2v", "i2v"]}]),
-    );
-    kling["secret_key"] = json!(KLING_SECRET_KEY);
-    let mut wrong = provider(
-        "kling_badkey",
-        "kling",
-        fake.url.clone(),
-        KLING_ACCESS_KEY,
-        json!([{"name": "kling-v2-1", "kinds": ["t2v"]}]),
-    );
-    wrong["secret_key"] = json!("not-the-secret");
-    app_with(backend, vec![kling, wrong]).await
+    let keys = (KLING_ACCESS_KEY, KLING_SECRET_KEY, "not-the-secret");
+    let kinds = (json!(["t2v", "i2v"]), json!(["t2v"]));
+    app_with(
+        backend,
+        signed_pair("kling", fake, keys, "kling-v2-1", kinds),
+    )
+    .await
 }
 
 fn kling_t2v(prompt: &str) -> Value {
     json!({"type": "t2v", "prompt": prompt, "model": "kling/kling-v2-1"})
 }
 
-both!(
+crate::both!(
     kling_makes_videos_from_text_and_from_first_and_last_frame,
     kling_errors_are_retried_or_refused_with_reasons,
 );
@@ -993,61 +962,33 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         Reply::Status { status: 500, body: r#"{"code":5000,"message":"Internal server error","request_id":"r"}"#.into(), retry_after: None },
         Reply::Slow(Duration::from_millis(4000)),
     ]);
-    let task = run_task(&app, &token, kling_t2v("retried")).await;
-    assert_eq!(
-        (task["status"].as_str(), task["attempts"].as_i64()),
-        (Some("completed"), Some(4)),
-        "{task}"
-    );
-    let id = task["task_id"].as_str().unwrap();
-    let calls = outcomes(&app, id).await;
-    assert_eq!(
-        calls[..4],
-        [
-            "submit:transient",
-            "submit:transient",
-            "submit:transient",
-            "submit:ok"
-        ]
-    );
-    let rows = call_times(&app, id).await;
-    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
-    assert!(
-        (1000..3000).contains(&waited),
-        "Retry-After: 1 honoured, waited {waited} ms"
-    );
+    completes_after_three_transient_errors(&app, &token, kling_t2v("retried")).await;
 
-    for (prompt, code) in [
-        ("[moderation]", "gen_err.moderation"),
-        ("[unsafe-output]", "gen_err.moderation"),
-        // A 429 that waiting cannot cure: the account is in arrears.
-        ("[arrears]", "gen_err.account"),
-        ("long gone [forgotten]", "gen_err.expired"),
-    ] {
-        failed_with(&run_task(&app, &token, kling_t2v(prompt)).await, code);
-    }
-    fake.script([Reply::Status {
+    let bad = Reply::Status {
         status: 400,
         body: r#"{"code":1201,"message":"Invalid request parameters","request_id":"r"}"#.into(),
         retry_after: None,
-    }]);
-    failed_with(
-        &run_task(&app, &token, kling_t2v("bad")).await,
-        "gen_err.bad_request",
-    );
-    fake.script([Reply::Garbage]);
-    failed_with(
-        &run_task(&app, &token, kling_t2v("garbage")).await,
-        "gen_err.bad_output",
-    );
-    // A token signed with the wrong secret: 401, a key problem.
-    let task = run_task(
-        &app,
-        &token,
-        json!({"type": "t2v", "prompt": "x", "model": "kling_badkey/kling-v2-1"}),
-    )
-    .await;
-    failed_with(&task, "gen_err.auth");
+    };
+    let cases = vec![
+        (None, kling_t2v("[moderation]"), "gen_err.moderation"),
+        (None, kling_t2v("[unsafe-output]"), "gen_err.moderation"),
+        // A 429 that waiting cannot cure: the account is in arrears.
+        (None, kling_t2v("[arrears]"), "gen_err.account"),
+        (None, kling_t2v("long gone [forgotten]"), "gen_err.expired"),
+        (Some(bad), kling_t2v("bad"), "gen_err.bad_request"),
+        (
+            Some(Reply::Garbage),
+            kling_t2v("garbage"),
+            "gen_err.bad_output",
+        ),
+        // A token signed with the wrong secret: 401, a key problem.
+        (
+            None,
+            json!({"type": "t2v", "prompt": "x", "model": "kling_badkey/kling-v2-1"}),
+            "gen_err.auth",
+        ),
+    ];
+    each_fails_at_once(&fake, &app, &token, cases).await;
 
     // Kling has no cancel call: canceling stops our polling and sends nothing.
     let id = app
@@ -1063,17 +1004,8 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         assert!(Instant::now() < deadline, "never polled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (status, body) = app.task_action(&token, &id, "cancel").await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let seen = fake.calls().len();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
+    cancel_sends_nothing(&app, &fake, &token, &id).await;
     assert!(fake.calls().iter().all(|c| c.method != "DELETE"));
-    assert!(!outcomes(&app, &id)
-        .await
-        .iter()
-        .any(|c| c.starts_with("cancel")));
     app.stop().await;
     fake.stop().await;
 }
@@ -1082,23 +1014,13 @@ async fn kling_errors_are_retried_or_refused_with_reasons(backend: Backend) {
 
 async fn hunyuan_app(fake: &Fake, backend: Backend) -> Option<TestApp> {
     use crate::support::vendors::{HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY};
-    let mut hunyuan = provider(
-        "hunyuan",
-        "hunyuan",
-        fake.url.clone(),
-        HUNYUAN_SECRET_ID,
-        json!([{"name": "hunyuan-image", "kinds": ["t2i", "i2i"]}]),
-    );
-    hunyuan["secret_key"] = json!(HUNYUAN_SECRET_KEY);
-    let mut wrong = provider(
-        "hunyuan_badkey",
-        "hunyuan",
-        fake.url.clone(),
-        HUNYUAN_SECRET_ID,
-        json!([{"name": "hunyuan-image", "kinds": ["t2i"]}]),
-    );
-    wrong["secret_key"] = json!("not-the-secret-key");
-    app_with(backend, vec![hunyuan, wrong]).await
+    let keys = (HUNYUAN_SECRET_ID, HUNYUAN_SECRET_KEY, "not-the-secret-key");
+    let kinds = (json!(["t2i", "i2i"]), json!(["t2i"]));
+    app_with(
+        backend,
+        signed_pair("hunyuan", fake, keys, "hunyuan-image", kinds),
+    )
+    .await
 }
 
 fn hunyuan_t2i(prompt: &str) -> Value {
@@ -1150,7 +1072,7 @@ fn the_hunyuan_fakes_signature_check_accepts_tencents_published_example() {
     );
 }
 
-both!(
+crate::both!(
     hunyuan_makes_pictures_from_text_and_from_a_reference,
     hunyuan_errors_are_retried_or_refused_with_reasons,
 );
@@ -1278,28 +1200,7 @@ async fn hunyuan_errors_are_retried_or_refused_with_reasons(backend: Backend) {
             retry_after: None,
         },
     ]);
-    let task = run_task(&app, &token, hunyuan_t2i("retried")).await;
-    assert_eq!(
-        (task["status"].as_str(), task["attempts"].as_i64()),
-        (Some("completed"), Some(4)),
-        "{task}"
-    );
-    let id = task["task_id"].as_str().unwrap();
-    assert_eq!(
-        outcomes(&app, id).await[..4],
-        [
-            "submit:transient",
-            "submit:transient",
-            "submit:transient",
-            "submit:ok"
-        ]
-    );
-    let rows = call_times(&app, id).await;
-    let waited = (rows[1].0 - rows[0].0).num_milliseconds() - rows[1].1;
-    assert!(
-        (1000..3000).contains(&waited),
-        "Retry-After: 1 honoured, waited {waited} ms"
-    );
+    completes_after_three_transient_errors(&app, &token, hunyuan_t2i("retried")).await;
     fake.script([
         tencent("InternalError", "内部错误"),
         Reply::Slow(Duration::from_millis(4000)),
@@ -1311,56 +1212,45 @@ async fn hunyuan_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         "an internal error and a timeout are retried: {task}"
     );
 
-    for (prompt, code) in [
-        ("[moderation]", "gen_err.moderation"),
-        ("[unsafe-output]", "gen_err.moderation"),
-        ("[arrears]", "gen_err.account"),
-        ("long gone [forgotten]", "gen_err.expired"),
-        ("an hour late [expired]", "gen_err.expired"),
-    ] {
-        failed_with(&run_task(&app, &token, hunyuan_t2i(prompt)).await, code);
-    }
-    fake.script([tencent(
+    let bad = tencent(
         "InvalidParameterValue.ParameterValueError",
         "参数字段或者值有误",
-    )]);
-    failed_with(
-        &run_task(&app, &token, hunyuan_t2i("bad")).await,
-        "gen_err.bad_request",
     );
-    fake.script([Reply::Garbage]);
-    failed_with(
-        &run_task(&app, &token, hunyuan_t2i("garbage")).await,
-        "gen_err.bad_output",
-    );
-    // Signed with the wrong SecretKey: AuthFailure.SignatureFailure, a key problem.
-    let task = run_task(
-        &app,
-        &token,
-        json!({"type": "t2i", "prompt": "x", "model": "hunyuan_badkey/hunyuan-image"}),
-    )
-    .await;
-    failed_with(&task, "gen_err.auth");
+    let cases = vec![
+        (None, hunyuan_t2i("[moderation]"), "gen_err.moderation"),
+        (None, hunyuan_t2i("[unsafe-output]"), "gen_err.moderation"),
+        (None, hunyuan_t2i("[arrears]"), "gen_err.account"),
+        (
+            None,
+            hunyuan_t2i("long gone [forgotten]"),
+            "gen_err.expired",
+        ),
+        (
+            None,
+            hunyuan_t2i("an hour late [expired]"),
+            "gen_err.expired",
+        ),
+        (Some(bad), hunyuan_t2i("bad"), "gen_err.bad_request"),
+        (
+            Some(Reply::Garbage),
+            hunyuan_t2i("garbage"),
+            "gen_err.bad_output",
+        ),
+        // Signed with the wrong SecretKey: AuthFailure.SignatureFailure, a key problem.
+        (
+            None,
+            json!({"type": "t2i", "prompt": "x", "model": "hunyuan_badkey/hunyuan-image"}),
+            "gen_err.auth",
+        ),
+    ];
+    each_fails_at_once(&fake, &app, &token, cases).await;
 
     // Hunyuan has no cancel call: canceling stops our polling and sends nothing.
     let id = app
         .submit_task(&token, hunyuan_t2i("a long one [slow]"))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !outcomes(&app, &id).await.iter().any(|c| c == "poll:ok") {
-        assert!(Instant::now() < deadline, "never polled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (status, body) = app.task_action(&token, &id, "cancel").await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let seen = fake.calls().len();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(fake.calls().len(), seen, "no more polls after the cancel");
-    assert!(!outcomes(&app, &id)
-        .await
-        .iter()
-        .any(|c| c.starts_with("cancel")));
+    polled(&app, &id).await;
+    cancel_sends_nothing(&app, &fake, &token, &id).await;
     app.stop().await;
     fake.stop().await;
 }
@@ -1413,7 +1303,7 @@ fn generations(fake: &Fake) -> Vec<crate::support::vendors::Call> {
         .collect()
 }
 
-both!(
+crate::both!(
     a1111_makes_pictures_from_text_and_from_a_reference,
     a1111_reports_the_servers_progress_while_it_draws,
     a1111_errors_are_retried_or_refused_with_reasons,
@@ -1559,21 +1449,16 @@ async fn a1111_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         ["submit:transient", "submit:transient", "submit:ok"]
     );
 
-    let cases = [
-        (Reply::Garbage, "gen_err.bad_output"),
-        (Reply::Status { status: 422, body: r#"{"detail":[{"loc":["body","width"],"msg":"value is not a valid integer","type":"type_error.integer"}]}"#.into(), retry_after: None }, "gen_err.bad_request"),
-        (Reply::Status { status: 404, body: r#"{"error":"HTTPException","detail":"Sampler not found","body":"","errors":"404: Sampler not found"}"#.into(), retry_after: None }, "gen_err.bad_request"),
+    let refused = || gpu_t2i("gpu_hasty", "refused");
+    let cases = vec![
+        (Some(Reply::Garbage), refused(), "gen_err.bad_output"),
+        (Some(Reply::Status { status: 422, body: r#"{"detail":[{"loc":["body","width"],"msg":"value is not a valid integer","type":"type_error.integer"}]}"#.into(), retry_after: None }), refused(), "gen_err.bad_request"),
+        (Some(Reply::Status { status: 404, body: r#"{"error":"HTTPException","detail":"Sampler not found","body":"","errors":"404: Sampler not found"}"#.into(), retry_after: None }), refused(), "gen_err.bad_request"),
+        // `--api-auth`: a wrong password and none at all are key problems.
+        (None, gpu_t2i("gpu_wrong", "who are you"), "gen_err.auth"),
+        (None, gpu_t2i("gpu_anonymous", "who are you"), "gen_err.auth"),
     ];
-    for (reply, code) in cases {
-        fake.script([reply]);
-        let task = run_task(&app, &token, gpu_t2i("gpu_hasty", "refused")).await;
-        failed_with(&task, code);
-    }
-    // `--api-auth`: a wrong password and none at all are key problems.
-    for provider in ["gpu_wrong", "gpu_anonymous"] {
-        let task = run_task(&app, &token, gpu_t2i(provider, "who are you")).await;
-        failed_with(&task, "gen_err.auth");
-    }
+    each_fails_at_once(&fake, &app, &token, cases).await;
     let anonymous = fake.calls().last().unwrap().clone();
     assert_eq!(anonymous.authorization, None);
     app.stop().await;
@@ -1614,18 +1499,7 @@ async fn a1111_cancel_interrupts_the_server(backend: Backend) {
     assert!(interrupt
         .authorization
         .is_some_and(|a| a.starts_with("Basic ")));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let calls = outcomes(&app, &id).await;
-        if calls.last().map(String::as_str) == Some("cancel:ok") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no cancel call recorded: {calls:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel_recorded(&app, &id).await;
     let task = app.wait_final(&token, &id).await;
     assert_eq!(task["data"]["status"], "canceled", "{task}");
     assert_eq!(task["data"]["result_url"], Value::Null, "nothing is stored");
@@ -1684,7 +1558,7 @@ fn comfy_t2i(prompt: &str) -> Value {
            "params": {"size": "1000x600", "seed": 42, "negative_prompt": "blurry"}})
 }
 
-both!(
+crate::both!(
     comfyui_fills_the_workflow_template_and_fetches_its_output,
     comfyui_errors_are_retried_or_refused_with_reasons,
     comfyui_cancel_interrupts_the_running_prompt,
@@ -1818,16 +1692,12 @@ async fn comfyui_errors_are_retried_or_refused_with_reasons(backend: Backend) {
         "{task}"
     );
 
-    let cases = [
-        (Some(Reply::Status { status: 400, body: r#"{"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": "", "extra_info": {}}, "node_errors": {"4": {"errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": "ckpt_name: 'x.safetensors' not in []"}]}}}"#.into(), retry_after: None }), "refused", "gen_err.bad_request"),
-        (None, "a node fails [broken]", "gen_err.bad_request"),
-        (None, "the server restarted [forgotten]", "gen_err.expired"),
+    let cases = vec![
+        (Some(Reply::Status { status: 400, body: r#"{"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation", "details": "", "extra_info": {}}, "node_errors": {"4": {"errors": [{"type": "value_not_in_list", "message": "Value not in list", "details": "ckpt_name: 'x.safetensors' not in []"}]}}}"#.into(), retry_after: None }), comfy_t2i("refused"), "gen_err.bad_request"),
+        (None, comfy_t2i("a node fails [broken]"), "gen_err.bad_request"),
+        (None, comfy_t2i("the server restarted [forgotten]"), "gen_err.expired"),
     ];
-    for (reply, prompt, code) in cases {
-        fake.script(reply);
-        let task = run_task(&app, &token, comfy_t2i(prompt)).await;
-        failed_with(&task, code);
-    }
+    each_fails_at_once(&fake, &app, &token, cases).await;
     // A history that is not JSON: the first /prompt passes, the garbage is the history read.
     fake.script([Reply::Slow(Duration::ZERO), Reply::Garbage]);
     let task = run_task(&app, &token, comfy_t2i("garbage")).await;
@@ -1856,18 +1726,7 @@ async fn comfyui_cancel_interrupts_the_running_prompt(backend: Backend) {
     }
     let (status, body) = app.task_action(&token, &id, "cancel").await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let calls = outcomes(&app, &id).await;
-        if calls.last().map(String::as_str) == Some("cancel:ok") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no cancel call recorded: {calls:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cancel_recorded(&app, &id).await;
     let posts = fake.posts();
     let delete = posts
         .iter()

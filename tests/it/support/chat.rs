@@ -3,13 +3,13 @@
 //! test ask for rate limits, outages, refusals, garbage and silence; with an empty script it
 //! answers with `default_answer` of what it was asked.
 
-use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
+
+use super::loopback::{self, canned, header, Script};
 
 /// One scripted reply.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl Call {
 #[derive(Default)]
 struct State {
     calls: Mutex<Vec<Call>>,
-    script: Mutex<VecDeque<Reply>>,
+    script: Script<Reply>,
 }
 
 pub struct FakeChat {
@@ -98,16 +98,12 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) 
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let call = Call {
         path: req.path().to_string(),
-        authorization: req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: header(&req, "authorization"),
         body: parsed,
     };
     let answer = default_answer(&call.message("system"), &call.message("user"));
     state.calls.lock().unwrap().push(call);
-    let reply = state.script.lock().unwrap().pop_front();
+    let reply = state.script.pop();
     match reply {
         None => HttpResponse::Ok().json(completion(&answer)),
         Some(Reply::Text(text)) => HttpResponse::Ok().json(completion(&text)),
@@ -115,14 +111,7 @@ async fn chat(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) 
             status,
             body,
             retry_after,
-        }) => {
-            let mut res =
-                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-            if let Some(secs) = retry_after {
-                res.insert_header(("retry-after", secs.to_string()));
-            }
-            res.content_type("application/json").body(body)
-        }
+        }) => canned(status, body, retry_after),
         Some(Reply::Garbage) => HttpResponse::Ok()
             .content_type("application/json")
             .body("{\"choices\": [{\"message\": 42"),
@@ -140,24 +129,15 @@ impl FakeChat {
     pub async fn start() -> FakeChat {
         let state = Arc::new(State::default());
         let data = web::Data::new(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/v1/chat/completions", web::post().to(chat))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (url, handle) = loopback::serve(move |app| {
+            app.app_data(data.clone())
+                .route("/v1/chat/completions", web::post().to(chat));
+        });
         FakeChat { url, state, handle }
     }
 
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.state.script.lock().unwrap().extend(replies);
+        self.state.script.extend(replies);
     }
 
     pub fn calls(&self) -> Vec<Call> {

@@ -1,14 +1,14 @@
 //! Loopback fakes of the vendors, speaking their documented contracts (PROVIDERS.md), with a
 //! script of answers so tests can ask for rate limits, outages, refusals and garbage.
 
-use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde_json::json;
+
+use super::loopback::{self, canned, every_path, header, Script};
 
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -37,7 +37,7 @@ pub enum Answer {
 #[derive(Clone)]
 struct Shared {
     seen: Arc<Mutex<Vec<Seen>>>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
+    script: Script<Answer>,
     /// DashScope: how many remote tasks may still finish; the others stay RUNNING.
     may_finish: Arc<Mutex<usize>>,
 }
@@ -46,7 +46,7 @@ impl Default for Shared {
     fn default() -> Self {
         Shared {
             seen: Arc::default(),
-            script: Arc::default(),
+            script: Script::default(),
             may_finish: Arc::new(Mutex::new(usize::MAX)),
         }
     }
@@ -66,42 +66,31 @@ pub fn sample_png() -> Vec<u8> {
     picturedeck::storage::images::encode_png(&img).unwrap()
 }
 
-async fn openai(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    shared.seen.lock().unwrap().push(Seen {
+/// The request as seen, `type_header` standing for its content type.
+fn seen(req: &HttpRequest, body: &web::Bytes, type_header: &str) -> Seen {
+    Seen {
         method: req.method().to_string(),
         path: req.path().to_string(),
-        authorization: req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        content_type: req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
+        authorization: header(req, "authorization"),
+        content_type: header(req, type_header).unwrap_or_default(),
         body: body.to_vec(),
-    });
-    let answer = shared
-        .script
+    }
+}
+
+async fn openai(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    shared
+        .seen
         .lock()
         .unwrap()
-        .pop_front()
-        .unwrap_or(Answer::Image);
+        .push(seen(&req, &body, "content-type"));
+    let answer = shared.script.pop().unwrap_or(Answer::Image);
     match answer {
         Answer::Image => HttpResponse::Ok().json(json!({
             "created": 1_790_000_000,
             "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(sample_png()) }],
             "usage": { "total_tokens": 100 }
         })),
-        Answer::Status { status, body, retry_after } => {
-            let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-            if let Some(secs) = retry_after {
-                res.insert_header(("retry-after", secs.to_string()));
-            }
-            res.content_type("application/json").body(body)
-        }
+        Answer::Status { status, body, retry_after } => canned(status, body, retry_after),
         Answer::ImageBytes(bytes) => HttpResponse::Ok().json(json!({
             "data": [{ "b64_json": base64::engine::general_purpose::STANDARD.encode(bytes) }]
         })),
@@ -117,20 +106,7 @@ impl FakeVendor {
     /// An OpenAI Images fake: every path answers like `/v1/images/*`.
     pub async fn openai() -> FakeVendor {
         let shared = Shared::default();
-        let data = web::Data::new(shared.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(openai))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (url, handle) = loopback::serve(every_path(shared.clone(), openai));
         FakeVendor {
             url,
             shared,
@@ -139,7 +115,7 @@ impl FakeVendor {
     }
 
     pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
-        self.shared.script.lock().unwrap().extend(answers);
+        self.shared.script.extend(answers);
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -169,22 +145,11 @@ struct Wan {
 
 async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpResponse {
     let path = req.path().to_string();
-    wan.shared.seen.lock().unwrap().push(Seen {
-        method: req.method().to_string(),
-        path: path.clone(),
-        authorization: req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        content_type: req
-            .headers()
-            .get("x-dashscope-async")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string(),
-        body: body.to_vec(),
-    });
+    wan.shared
+        .seen
+        .lock()
+        .unwrap()
+        .push(seen(&req, &body, "x-dashscope-async"));
     if let Some(file) = path.strip_prefix("/files/") {
         return if file.ends_with(".mp4") {
             HttpResponse::Ok()
@@ -253,13 +218,9 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
         status,
         body,
         retry_after,
-    }) = wan.shared.script.lock().unwrap().pop_front()
+    }) = wan.shared.script.pop()
     {
-        let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-        if let Some(secs) = retry_after {
-            res.insert_header(("retry-after", secs.to_string()));
-        }
-        return res.content_type("application/json").body(body);
+        return canned(status, body, retry_after);
     }
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let prompt = request["input"]["prompt"]
@@ -287,20 +248,7 @@ impl FakeVendor {
     pub async fn dashscope() -> FakeVendor {
         let state = Wan::default();
         let shared = state.shared.clone();
-        let data = web::Data::new(state);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(wan))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (url, handle) = loopback::serve(every_path(state, wan));
         FakeVendor {
             url,
             shared,

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod fakes;
+pub mod loopback;
 pub mod smtp;
 pub mod vendors;
 pub mod webdriver;
@@ -46,6 +47,26 @@ macro_rules! on_both_backends {
                         super::$name(&app).await;
                         app.stop().await;
                     }
+                }
+            }
+        )*
+    };
+}
+
+/// Each named `async fn(Backend)` once on SQLite and once on PostgreSQL (skipped without it).
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             }
         )*
@@ -337,6 +358,25 @@ impl TestApp {
             .find(|m| m.to == to)
             .unwrap_or_else(|| panic!("no mail to {to}"));
         code_in(&mail.body).expect("a code in the mail")
+    }
+
+    /// Bans or reinstates user `name`.
+    pub async fn set_status(&self, name: &str, status: picturedeck::users::model::Status) {
+        let user = picturedeck::users::service::find_by_username(&self.state, name)
+            .await
+            .unwrap();
+        picturedeck::users::service::set_status(&self.state, &user, status, None)
+            .await
+            .unwrap();
+    }
+
+    /// The backend this app runs on.
+    pub fn backend(&self) -> Backend {
+        if self.state.db.backend() == picturedeck::db::Backend::Postgres {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 
     /// Runs SQL against the app's database (to age a code, say).

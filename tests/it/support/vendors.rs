@@ -3,16 +3,16 @@
 //! speaking its documented contract (the adapters' module comments name the pages). Like `fakes.rs`, a script of replies lets a test ask for
 //! rate limits, outages, refusals and garbage; words in a prompt steer remote tasks.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::TcpListener;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::fakes::{sample_mp4, sample_png};
+use super::loopback::{self, canned, every_path, Script};
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ pub enum Reply {
 #[derive(Default)]
 struct State {
     calls: Mutex<Vec<Call>>,
-    script: Mutex<VecDeque<Reply>>,
+    script: Script<Reply>,
     /// Ark: remote video tasks by id: (prompt, polls, status).
     tasks: Mutex<HashMap<String, (String, u32, String)>>,
     /// The AUTOMATIC1111 webui's own state.
@@ -130,20 +130,7 @@ impl Fake {
         handler: fn(HttpRequest, web::Bytes, web::Data<Arc<State>>) -> BoxReply,
     ) -> Fake {
         let state = Arc::new(State::default());
-        let data = web::Data::new(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .default_service(web::to(handler))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (url, handle) = loopback::serve(every_path(state.clone(), handler));
         Fake { url, state, handle }
     }
 
@@ -200,7 +187,7 @@ impl Fake {
     }
 
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.state.script.lock().unwrap().extend(replies);
+        self.state.script.extend(replies);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -233,17 +220,13 @@ impl Fake {
 type BoxReply = std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse>>>;
 
 fn header(req: &HttpRequest, name: &str) -> String {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
+    loopback::header(req, name).unwrap_or_default()
 }
 
 /// Records the call and takes the next scripted reply, if any.
 fn record(req: &HttpRequest, body: &web::Bytes, state: &State) -> Option<Reply> {
     log_call(req, body, state);
-    state.script.lock().unwrap().pop_front()
+    state.script.pop()
 }
 
 /// Records the call only: calls that run beside a scripted one leave the script alone.
@@ -252,11 +235,7 @@ fn log_call(req: &HttpRequest, body: &web::Bytes, state: &State) {
         method: req.method().to_string(),
         path: req.path().to_string(),
         query: req.query_string().to_string(),
-        authorization: req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: loopback::header(req, "authorization"),
         content_type: header(req, "content-type"),
         accept: header(req, "accept"),
         headers: req
@@ -268,12 +247,26 @@ fn log_call(req: &HttpRequest, body: &web::Bytes, state: &State) {
     });
 }
 
-fn status(status: u16, body: &str, retry_after: Option<u64>) -> HttpResponse {
-    let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
-    if let Some(secs) = retry_after {
-        res.insert_header(("retry-after", secs.to_string()));
+/// What every fake does alike with a scripted reply: a status is the answer, garbage is the
+/// vendor's own `garbage`, a pause delays the normal answer. `Err` is an answer to give now;
+/// `Ok` holds what is left (other bytes, JSON, a URL) for the handler.
+async fn play(
+    scripted: Option<Reply>,
+    garbage: impl FnOnce() -> HttpResponse,
+) -> Result<Option<Reply>, HttpResponse> {
+    match scripted {
+        Some(Reply::Status {
+            status: s,
+            body,
+            retry_after,
+        }) => Err(canned(s, body, retry_after)),
+        Some(Reply::Garbage) => Err(garbage()),
+        Some(Reply::Slow(pause)) => {
+            tokio::time::sleep(pause).await;
+            Ok(None)
+        }
+        rest => Ok(rest),
     }
-    res.content_type("application/json").body(body.to_string())
 }
 
 /// The bytes of multipart field `name` (a plain parser: enough for what reqwest sends).
@@ -317,9 +310,9 @@ async fn stability(
 ) -> HttpResponse {
     let scripted = record(&req, &body, &state);
     let bad = |what: &str| {
-        status(
+        canned(
             400,
-            &json!({"id": "e1", "name": "bad_request", "errors": [what]}).to_string(),
+            json!({"id": "e1", "name": "bad_request", "errors": [what]}).to_string(),
             None,
         )
     };
@@ -327,14 +320,14 @@ async fn stability(
     if req.method() != actix_web::http::Method::POST
         || !matches!(endpoint, Some("ultra" | "core" | "sd3"))
     {
-        return status(
+        return canned(
             404,
             r#"{"id":"e0","name":"not_found","errors":["no such route"]}"#,
             None,
         );
     }
     if !header(&req, "authorization").starts_with("Bearer sk-") {
-        return status(
+        return canned(
             401,
             r#"{"id":"e2","name":"unauthorized","errors":["missing authorization header"]}"#,
             None,
@@ -358,22 +351,17 @@ async fn stability(
     }
     let mut picture = sample_png();
     let mut as_json = header(&req, "accept").starts_with("application/json");
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .content_type("image/png")
-                .insert_header(("finish-reason", "SUCCESS"))
-                .body("this is not a picture")
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        Some(Reply::Bytes(bytes)) => picture = bytes,
-        Some(Reply::Json) => as_json = true,
-        Some(Reply::Url) | None => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .content_type("image/png")
+            .insert_header(("finish-reason", "SUCCESS"))
+            .body("this is not a picture")
+    };
+    match play(scripted, garbage).await {
+        Err(answer) => return answer,
+        Ok(Some(Reply::Bytes(bytes))) => picture = bytes,
+        Ok(Some(Reply::Json)) => as_json = true,
+        Ok(_) => {}
     }
     let reason = if prompt.contains("[filtered]") {
         "CONTENT_FILTERED"
@@ -398,9 +386,9 @@ async fn stability(
 }
 
 fn ark_error(status_code: u16, code: &str, message: &str) -> HttpResponse {
-    status(
+    canned(
         status_code,
-        &json!({"error": {"code": code, "message": message, "param": "", "type": "BadRequest"}})
+        json!({"error": {"code": code, "message": message, "param": "", "type": "BadRequest"}})
             .to_string(),
         None,
     )
@@ -430,21 +418,16 @@ async fn ark(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>) -
     }
     let mut picture = sample_jpeg();
     let mut as_url = false;
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .content_type("application/json")
-                .body(r#"{"data": [{"b64_json": 7"#)
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        Some(Reply::Bytes(bytes)) => picture = bytes,
-        Some(Reply::Url) => as_url = true,
-        _ => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"data": [{"b64_json": 7"#)
+    };
+    match play(scripted, garbage).await {
+        Err(answer) => return answer,
+        Ok(Some(Reply::Bytes(bytes))) => picture = bytes,
+        Ok(Some(Reply::Url)) => as_url = true,
+        Ok(_) => {}
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if path == "/api/v3/images/generations" && req.method() == actix_web::http::Method::POST {
@@ -593,14 +576,14 @@ async fn compatible(
         retry_after,
     }) = scripted
     {
-        return status(s, &body, retry_after);
+        return canned(s, body, retry_after);
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     for unknown in ["quality", "output_format", "background", "moderation"] {
         if !request[unknown].is_null() {
-            return status(
+            return canned(
                 400,
-                &json!({"error": {"message": format!("Unrecognized request argument supplied: {unknown}"), "type": "invalid_request_error", "param": unknown, "code": null}}).to_string(),
+                json!({"error": {"message": format!("Unrecognized request argument supplied: {unknown}"), "type": "invalid_request_error", "param": unknown, "code": null}}).to_string(),
                 None,
             );
         }
@@ -616,9 +599,9 @@ pub const KLING_ACCESS_KEY: &str = "kling-access-key";
 pub const KLING_SECRET_KEY: &str = "kling-secret-key";
 
 fn kling_error(status_code: u16, code: i64, message: &str) -> HttpResponse {
-    status(
+    canned(
         status_code,
-        &json!({"code": code, "message": message, "request_id": "req-1"}).to_string(),
+        json!({"code": code, "message": message, "request_id": "req-1"}).to_string(),
         None,
     )
 }
@@ -658,19 +641,13 @@ async fn kling(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
     if !kling_token_ok(&header(&req, "authorization")) {
         return kling_error(401, 1002, "Authorization is invalid");
     }
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .content_type("text/html")
-                .body("<html>gateway says hello</html>")
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        _ => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .content_type("text/html")
+            .body("<html>gateway says hello</html>")
+    };
+    if let Err(answer) = play(scripted, garbage).await {
+        return answer;
     }
     let kind = if path.starts_with("/v1/videos/image2video") {
         "image2video"
@@ -880,19 +857,13 @@ async fn hunyuan(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
                 .body(sample_png())
         };
     }
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .content_type("application/json")
-                .body(r#"{"Response": {"JobId": "#)
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        _ => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"Response": {"JobId": "#)
+    };
+    if let Err(answer) = play(scripted, garbage).await {
+        return answer;
     }
     if req.method() != actix_web::http::Method::POST || path != "/" {
         return tencent_error("UnsupportedProtocol", "POST / only");
@@ -1045,9 +1016,9 @@ async fn hunyuan(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
 
 /// An error as the webui's exception middleware renders it (`modules/api/api.py`).
 fn webui_error(status_code: u16, error: &str, detail: &str) -> HttpResponse {
-    status(
+    canned(
         status_code,
-        &json!({"error": error, "detail": detail, "body": "", "errors": format!("{status_code}: {detail}")})
+        json!({"error": error, "detail": detail, "body": "", "errors": format!("{status_code}: {detail}")})
             .to_string(),
         None,
     )
@@ -1105,25 +1076,20 @@ async fn a1111(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
             return HttpResponse::Ok().json(json!({}));
         }
         _ if generating && post => {}
-        _ => return status(404, r#"{"detail":"Not Found"}"#, None),
+        _ => return canned(404, r#"{"detail":"Not Found"}"#, None),
     }
     let mut picture = sample_png();
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .json(json!({"images": ["%% not base64 %%"], "parameters": {}, "info": "{}"}))
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        Some(Reply::Bytes(bytes)) => picture = bytes,
-        _ => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .json(json!({"images": ["%% not base64 %%"], "parameters": {}, "info": "{}"}))
+    };
+    match play(scripted, garbage).await {
+        Err(answer) => return answer,
+        Ok(Some(Reply::Bytes(bytes))) => picture = bytes,
+        Ok(_) => {}
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return status(
+        return canned(
             422,
             r#"{"detail":[{"loc":["body",0],"msg":"Expecting value","type":"value_error.jsondecode"}]}"#,
             None,
@@ -1135,7 +1101,7 @@ async fn a1111(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
         || !multiple_of_8(&request["height"])
         || !request["override_settings"]["sd_model_checkpoint"].is_string()
     {
-        return status(
+        return canned(
             422,
             r#"{"detail":[{"loc":["body"],"msg":"prompt, width, height, checkpoint","type":"value_error"}]}"#,
             None,
@@ -1157,7 +1123,7 @@ async fn a1111(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>)
             .as_f64()
             .is_some_and(|d| (0.0..=1.0).contains(&d))
         {
-            return status(
+            return canned(
                 422,
                 r#"{"detail":[{"loc":["body","denoising_strength"],"msg":"value is not a valid float","type":"type_error.float"}]}"#,
                 None,
@@ -1208,24 +1174,18 @@ async fn comfyui(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
         log_call(&req, &body, &state);
         None
     };
-    match scripted {
-        Some(Reply::Status {
-            status: s,
-            body,
-            retry_after,
-        }) => return status(s, &body, retry_after),
-        Some(Reply::Garbage) => {
-            return HttpResponse::Ok()
-                .content_type("application/json")
-                .body(r#"{"outputs": ["#)
-        }
-        Some(Reply::Slow(pause)) => tokio::time::sleep(pause).await,
-        _ => {}
+    let garbage = || {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(r#"{"outputs": ["#)
+    };
+    if let Err(answer) = play(scripted, garbage).await {
+        return answer;
     }
     let refused = |kind: &str, message: &str| {
-        status(
+        canned(
             400,
-            &json!({"error": {"type": kind, "message": message, "details": "", "extra_info": {}},
+            json!({"error": {"type": kind, "message": message, "details": "", "extra_info": {}},
                     "node_errors": {}})
             .to_string(),
             None,
@@ -1374,5 +1334,5 @@ async fn comfyui(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
             "meta": {}
         }}));
     }
-    status(404, "404: Not Found", None)
+    canned(404, "404: Not Found", None)
 }
