@@ -293,18 +293,12 @@ impl Provider for Ark {
                     Ok(Polled::Done(download(&self.http, &url).await?))
                 }
                 Some("failed") => Err(refusal_or_bad(answer.error.unwrap_or_default())),
-                Some("cancelled") => Err(ProviderError::permanent(
-                    "gen_err.canceled",
-                    "canceled at the vendor",
-                )),
+                Some("cancelled") => Err(ProviderError::canceled_at_vendor()),
                 Some("expired") => Err(ProviderError::permanent(
                     "gen_err.expired",
                     "the task expired at the vendor",
                 )),
-                other => Err(ProviderError::permanent(
-                    "gen_err.bad_output",
-                    format!("unexpected status {other:?}"),
-                )),
+                other => Err(ProviderError::unexpected_status(other)),
             }
         }
         .boxed()

@@ -210,19 +210,13 @@ impl Provider for DashScope {
                         format!("{code}: {}", output.message.unwrap_or_default()),
                     ))
                 }
-                Some("CANCELED") => Err(ProviderError::permanent(
-                    "gen_err.canceled",
-                    "canceled at the vendor",
-                )),
+                Some("CANCELED") => Err(ProviderError::canceled_at_vendor()),
                 // Task ids live 24 hours; after that the vendor no longer knows them.
                 Some("UNKNOWN") => Err(ProviderError::permanent(
                     "gen_err.expired",
                     "the vendor no longer knows the task",
                 )),
-                other => Err(ProviderError::permanent(
-                    "gen_err.bad_output",
-                    format!("unexpected status {other:?}"),
-                )),
+                other => Err(ProviderError::unexpected_status(other)),
             }
         }
         .boxed()

@@ -305,10 +305,7 @@ impl Provider for Kling {
                     };
                     Err(ProviderError::permanent(reason, message))
                 }
-                other => Err(ProviderError::permanent(
-                    "gen_err.bad_output",
-                    format!("unexpected status {other:?}"),
-                )),
+                other => Err(ProviderError::unexpected_status(other)),
             }
         }
         .boxed()

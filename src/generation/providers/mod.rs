@@ -123,6 +123,19 @@ impl ProviderError {
         }
     }
 
+    /// A task status the vendor's documentation does not list.
+    pub fn unexpected_status(status: Option<&str>) -> Self {
+        Self::permanent(
+            "gen_err.bad_output",
+            format!("unexpected status {status:?}"),
+        )
+    }
+
+    /// The vendor reports the task canceled (at its console, or by our cancel call).
+    pub fn canceled_at_vendor() -> Self {
+        Self::permanent("gen_err.canceled", "canceled at the vendor")
+    }
+
     pub fn http_status(&self) -> Option<u16> {
         match self {
             ProviderError::Transient { http_status, .. }
