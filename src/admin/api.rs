@@ -11,7 +11,7 @@ use crate::json::Json;
 use crate::moderation::service::{self as moderation, Added, WordLists};
 use crate::users::model::Role;
 use crate::web::auth::{ApiUser, ClientOrigin};
-use crate::web::openapi::route;
+use crate::web::openapi::{route, AdminErrors, JsonBodyErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -50,8 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "code 200", body = Envelope<UserPage>),
         (status = 400, description = "code 400: a bad filter (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn list_users(
@@ -85,12 +84,10 @@ fn reason_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200: banned", body = Envelope<AdminUserView>),
         (status = 400, description = "code 400: yourself, or a reason too long", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn ban(
@@ -114,8 +111,7 @@ async fn ban(
     params(("uuid" = String, Path, description = "The account's public id")),
     responses(
         (status = 200, description = "code 200: active again", body = Envelope<AdminUserView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
     )
 )]
@@ -153,12 +149,10 @@ fn role_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<AdminUserView>),
         (status = 400, description = "code 400: a bad role, or yourself", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the last active admin", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn set_role(
@@ -202,11 +196,9 @@ fn quota_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<AdminUserView>),
         (status = 400, description = "code 400: not 0–100000 or null", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn set_quota(
@@ -256,11 +248,9 @@ fn budget_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<AdminUserView>),
         (status = 400, description = "code 400: not 0–1000000000 or null", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such account", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn set_budget(
@@ -284,8 +274,7 @@ async fn set_budget(
     responses(
         (status = 200, description = "code 200", body = Envelope<AuditPage>),
         (status = 400, description = "code 400: a bad date (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn audit(
@@ -304,8 +293,7 @@ async fn audit(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<WordLists>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn words(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<WordLists>> {
@@ -342,10 +330,8 @@ fn lang_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<Added>),
         (status = 400, description = "code 400: a bad lang, or a term empty, too long or with a separator (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        AdminErrors,
+        JsonBodyErrors,
     )
 )]
 async fn add_words(
@@ -374,8 +360,7 @@ async fn add_words(
     params(("id" = String, Path, description = "The term's id")),
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such term", body = Envelope<ErrorData>),
     )
 )]

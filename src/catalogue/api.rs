@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
 use crate::json::Json;
 use crate::web::auth::ApiUser;
-use crate::web::openapi::route;
+use crate::web::openapi::{route, JsonBodyErrors, SignedInErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(estimate))]
@@ -36,10 +36,8 @@ fn estimate_example() -> serde_json::Value {
     responses(
         (status = 200, description = "code 200", body = Envelope<Estimate>, example = json!(estimate_example())),
         (status = 400, description = "code 400: bad type or parameters, or something the model cannot do; `data.field` names it", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        SignedInErrors,
+        JsonBodyErrors,
         (status = 422, description = "code 400: no such model for the type", body = Envelope<ErrorData>),
     )
 )]

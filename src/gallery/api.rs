@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::json::Json;
 use crate::web::auth::{ApiUser, MaybeApiUser};
-use crate::web::openapi::route;
+use crate::web::openapi::{route, JsonBodyErrors, SignedInErrors};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -98,8 +98,7 @@ async fn works(
     responses(
         (status = 200, description = "code 200", body = Envelope<WorkPage>),
         (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: `cursor` is no page of this list and order", body = Envelope<ErrorData>),
     )
 )]
@@ -121,8 +120,7 @@ async fn following(
     responses(
         (status = 200, description = "code 200", body = Envelope<WorkPage>),
         (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: `cursor` is no page of this list and order", body = Envelope<ErrorData>),
     )
 )]
@@ -188,11 +186,9 @@ async fn related(
     responses(
         (status = 200, description = "code 200: taken down", body = Envelope<NoData>),
         (status = 400, description = "code 400: an admin's reason is missing or too long (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such work of yours (admins: no such work)", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn take_down(
@@ -212,8 +208,7 @@ async fn take_down(
     params(("id" = String, Path, description = "The work's id")),
     responses(
         (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
     )
 )]
@@ -231,8 +226,7 @@ async fn like(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppResu
     params(("id" = String, Path, description = "The work's id")),
     responses(
         (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
     )
 )]
@@ -250,8 +244,7 @@ async fn unlike(state: Data<AppState>, user: ApiUser, id: Path<String>) -> AppRe
     params(("id" = String, Path, description = "The work's id")),
     responses(
         (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
     )
 )]
@@ -273,8 +266,7 @@ async fn favorite(
     params(("id" = String, Path, description = "The work's id")),
     responses(
         (status = 200, description = "code 200: the counts and my marks", body = Envelope<Marks>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
     )
 )]
@@ -322,11 +314,9 @@ async fn comments(
     responses(
         (status = 201, description = "code 201: the work's comments with the new one", body = Envelope<Vec<CommentView>>),
         (status = 400, description = "code 400: empty, too long or with control characters (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such public work", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 422: the comment holds terms of the moderation word lists; the message names them", body = Envelope<ErrorData>),
     )
 )]
@@ -348,8 +338,7 @@ async fn add_comment(
     params(("id" = String, Path, description = "The comment's id")),
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such comment you may delete", body = Envelope<ErrorData>),
     )
 )]
@@ -423,8 +412,7 @@ async fn author_works(
     responses(
         (status = 200, description = "code 200: the author's profile", body = Envelope<AuthorView>),
         (status = 400, description = "code 400: yourself (`data.field` = username)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such author (or a banned one)", body = Envelope<ErrorData>),
     )
 )]
@@ -447,8 +435,7 @@ async fn follow(
     responses(
         (status = 200, description = "code 200: the author's profile", body = Envelope<AuthorView>),
         (status = 400, description = "code 400: yourself (`data.field` = username)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such author (or a banned one)", body = Envelope<ErrorData>),
     )
 )]
@@ -470,8 +457,7 @@ async fn unfollow(
     params(("id" = String, Path, description = "The result's (task's) id")),
     responses(
         (status = 200, description = "code 200", body = Envelope<PublicationView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours, or it was never published", body = Envelope<ErrorData>),
     )
 )]
@@ -508,8 +494,7 @@ async fn publication(
         (status = 403, description = "code 403: the account is banned, or an admin took this work down", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the result is not completed", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn publish(
@@ -529,8 +514,7 @@ async fn publish(
     params(("id" = String, Path, description = "The result's (task's) id")),
     responses(
         (status = 200, description = "code 200: taken out", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours, or it is not published", body = Envelope<ErrorData>),
     )
 )]

@@ -18,7 +18,7 @@ use crate::i18n::Lang;
 use crate::json::Json;
 use crate::storage::{names, Storage};
 use crate::web::auth::ApiUser;
-use crate::web::openapi::{route, route_with, Binary};
+use crate::web::openapi::{route, route_with, Binary, JsonBodyErrors, SignedInErrors};
 use crate::web::upload::UploadedFile;
 
 #[derive(OpenApi)]
@@ -91,10 +91,8 @@ fn uploaded_example() -> serde_json::Value {
             ),
             example = json!(queued_example())),
         (status = 400, description = "code 400: invalid parameters, or something the model cannot do (its `capabilities` in `GET /models`); `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        SignedInErrors,
+        JsonBodyErrors,
         (status = 402, description = "code 402: the monthly budget cannot take the cost (`POST /models/estimate`)", body = Envelope<ErrorData>),
         (status = 422, description = "code 400: an image is not an upload of yours, or no such model for the type", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: daily quota used up", body = Envelope<ErrorData>),
@@ -126,8 +124,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "code 200", body = Envelope<TaskPage>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn list(
@@ -163,8 +160,7 @@ fn status_key(task: &TaskView) -> &'static str {
         (status = 200, description = "code 200; the message says where the task stands", body = Envelope<TaskView>,
             links(("file" = (operation_id = "get_file", description = "`result_url` and `thumbnail_url` are ready-signed links to this operation"))),
             example = json!(completed_example())),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such task of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -185,8 +181,7 @@ async fn get(
     params(("task_id" = String, Path, description = "The task's id", format = Uuid)),
     responses(
         (status = 200, description = "code 200: canceled", body = Envelope<TaskView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such task of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: already finished", body = Envelope<ErrorData>),
     )
@@ -212,8 +207,7 @@ async fn cancel(
     responses(
         (status = 200, description = "code 200: new task created", body = Envelope<TaskView>,
             links(("task" = (operation_id = "get_task", parameters(("task_id" = "$response.body#/data/task_id")))))),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such task of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: only failed or canceled tasks", body = Envelope<ErrorData>),
         (status = 402, description = "code 402: the monthly budget cannot take the cost", body = Envelope<ErrorData>),
@@ -239,8 +233,7 @@ async fn retry(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<ModelInfo>>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn models(state: Data<AppState>, _: ApiUser) -> AppResult<Reply<Vec<ModelInfo>>> {
@@ -264,8 +257,7 @@ async fn models(state: Data<AppState>, _: ApiUser) -> AppResult<Reply<Vec<ModelI
             links(("file" = (operation_id = "get_file", description = "`file_url` is a ready-signed link to this operation"))),
             example = json!(uploaded_example())),
         (status = 400, description = "code 400: empty or broken image, or a form without a file", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 413, description = "code 413: too large", body = Envelope<ErrorData>),
         (status = 415, description = "code 400: not PNG, JPEG or WebP", body = Envelope<ErrorData>),
     )

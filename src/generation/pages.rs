@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult, Reply};
 use crate::i18n::Lang;
 use crate::users::model::User;
 use crate::web::auth::{MaybeUser, PageUser};
-use crate::web::render::{base_context, render};
+use crate::web::render::{base_context, inline_error, render};
 
 /// Recent tasks shown beside the form; older ones live in 生成记录.
 const RECENT: usize = 12;
@@ -195,35 +195,7 @@ async fn submit(
     match service::submit(&state, &user.0, task, lang).await {
         Ok(made) => card_of(&req, &state, &user, made, lang).await,
         // The message goes into the form's own message box; the task list stays as it is.
-        Err(AppError::Internal { context, source }) => Err(AppError::Internal { context, source }),
-        Err(err) => {
-            let mut ctx = base_context(&req, Some(&user.0));
-            ctx.insert("message", &err.message(lang));
-            let mut res = render(
-                &state.templates,
-                "_error_fragment.html",
-                &ctx,
-                StatusCode::OK,
-            )?;
-            let headers = res.headers_mut();
-            headers.insert(
-                "HX-Retarget"
-                    .parse()
-                    .map_err(|e| AppError::internal(e, "header"))?,
-                "#gen-error"
-                    .parse()
-                    .map_err(|e| AppError::internal(e, "header"))?,
-            );
-            headers.insert(
-                "HX-Reswap"
-                    .parse()
-                    .map_err(|e| AppError::internal(e, "header"))?,
-                "innerHTML"
-                    .parse()
-                    .map_err(|e| AppError::internal(e, "header"))?,
-            );
-            Ok(res)
-        }
+        Err(err) => inline_error(&req, &state.templates, &user.0, "#gen-error", err, lang),
     }
 }
 

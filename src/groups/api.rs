@@ -12,7 +12,7 @@ use crate::i18n::Lang;
 use crate::json::Json;
 use crate::library::api::Count;
 use crate::web::auth::ApiUser;
-use crate::web::openapi::{route, Binary};
+use crate::web::openapi::{route, Binary, JsonBodyErrors, SignedInErrors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -57,10 +57,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "code 200: the batch, queued", body = Envelope<GroupView>,
             links(("group" = (operation_id = "get_group", parameters(("group_id" = "$response.body#/data/group_id")))))),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        SignedInErrors,
+        JsonBodyErrors,
         (status = 422, description = "code 400: an image is not an upload of yours, no such model for the type, or more than 1000 tasks in all", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the daily quota cannot hold the batch", body = Envelope<ErrorData>),
     )
@@ -85,10 +83,8 @@ async fn create_batch(
         (status = 200, description = "code 200: the comparison, queued", body = Envelope<GroupView>,
             links(("group" = (operation_id = "get_group", parameters(("group_id" = "$response.body#/data/group_id")))))),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        SignedInErrors,
+        JsonBodyErrors,
         (status = 422, description = "code 400: an image is not an upload of yours, or no such model for the type", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the daily quota cannot hold the comparison", body = Envelope<ErrorData>),
     )
@@ -119,8 +115,7 @@ pub struct ListQuery {
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<GroupSummary>>),
         (status = 400, description = "code 400: unknown kind", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn list(
@@ -142,8 +137,7 @@ async fn list(
     params(("group_id" = String, Path, description = "The group's id", format = Uuid)),
     responses(
         (status = 200, description = "code 200", body = Envelope<GroupView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -166,8 +160,7 @@ async fn get(
     params(("group_id" = String, Path, description = "The group's id", format = Uuid)),
     responses(
         (status = 200, description = "code 200: the group now", body = Envelope<GroupView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -191,8 +184,7 @@ async fn cancel(
     params(("group_id" = String, Path, description = "The group's id", format = Uuid)),
     responses(
         (status = 200, description = "code 200: the group now", body = Envelope<GroupView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: no failed or canceled item", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: daily quota used up", body = Envelope<ErrorData>),
@@ -219,8 +211,7 @@ async fn retry(
     responses(
         (status = 200, description = "code 200: how many were filed", body = Envelope<Count>),
         (status = 400, description = "code 400: no tasks", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group or folder of yours", body = Envelope<ErrorData>),
         (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
         (status = 422, description = "code 400: a task is not an item of the group", body = Envelope<ErrorData>),
@@ -244,8 +235,7 @@ async fn pick(
     params(("group_id" = String, Path, description = "The group's id", format = Uuid)),
     responses(
         (status = 200, description = "The ZIP", content_type = "application/zip", body = Binary),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: no finished result yet", body = Envelope<ErrorData>),
     )
@@ -277,8 +267,7 @@ pub async fn export_response(
     params(("group_id" = String, Path, description = "The group's id", format = Uuid)),
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such group of yours", body = Envelope<ErrorData>),
     )
 )]

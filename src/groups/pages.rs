@@ -152,27 +152,7 @@ fn inline_error(
     err: AppError,
     lang: Lang,
 ) -> AppResult<HttpResponse> {
-    if let AppError::Internal { .. } = err {
-        return Err(err);
-    }
-    let mut ctx = base_context(req, Some(user));
-    ctx.insert("message", &err.message(lang));
-    let mut res = render(
-        &state.templates,
-        "_error_fragment.html",
-        &ctx,
-        StatusCode::OK,
-    )?;
-    let headers = res.headers_mut();
-    headers.insert(
-        actix_web::http::header::HeaderName::from_static("hx-retarget"),
-        actix_web::http::header::HeaderValue::from_static("#group-error"),
-    );
-    headers.insert(
-        actix_web::http::header::HeaderName::from_static("hx-reswap"),
-        actix_web::http::header::HeaderValue::from_static("innerHTML"),
-    );
-    Ok(res)
+    crate::web::render::inline_error(req, &state.templates, user, "#group-error", err, lang)
 }
 
 /// htmx follows `HX-Redirect` with a full page load.

@@ -12,7 +12,9 @@ use crate::error::{AppError, AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::i18n::Lang;
 use crate::json::Json;
 use crate::web::auth::ApiUser;
-use crate::web::openapi::{route, text_matching, Binary, VISIBLE_LINE};
+use crate::web::openapi::{
+    route, text_matching, Binary, JsonBodyErrors, SignedInErrors, VISIBLE_LINE,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -137,8 +139,7 @@ pub struct Count {
     responses(
         (status = 200, description = "code 200", body = Envelope<ResultPage>),
         (status = 400, description = "code 400: a filter is invalid; `data.field` names it", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such folder of yours, or `before` is no result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -161,8 +162,7 @@ async fn list(
     params(("id" = String, Path, description = "The result's (task's) id")),
     responses(
         (status = 200, description = "code 200", body = Envelope<ResultView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -186,8 +186,7 @@ async fn get(
     params(("id" = String, Path, description = "The result's (task's) id")),
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<Count>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -209,10 +208,8 @@ async fn delete_one(
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<Count>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: an id is not a result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -234,10 +231,8 @@ async fn delete_many(
     responses(
         (status = 200, description = "code 200: moved", body = Envelope<Count>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: a result or the folder is not yours", body = Envelope<ErrorData>),
     )
 )]
@@ -259,10 +254,8 @@ async fn move_results(
     responses(
         (status = 200, description = "code 200", body = Envelope<ResultView>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -288,10 +281,8 @@ async fn favorite(
     responses(
         (status = 200, description = "code 200", body = Envelope<ResultView>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: no such result of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -314,8 +305,7 @@ async fn tags(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<String>>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn all_tags(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<String>>> {
@@ -328,8 +318,7 @@ async fn all_tags(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<S
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<FolderView>>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn tree(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<FolderView>>> {
@@ -345,13 +334,10 @@ async fn tree(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<Folde
         (status = 201, description = "code 201: created", body = Envelope<FolderView>,
             links(("folder" = (operation_id = "change_folder", parameters(("id" = "$response.body#/data/id")))))),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 422, description = "code 400: no such parent folder of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the name is taken there", body = Envelope<ErrorData>),
-        (status = 422, description = "code 400: no such parent folder of yours", body = Envelope<ErrorData>),
     )
 )]
 async fn create_folder(
@@ -374,10 +360,8 @@ async fn create_folder(
     responses(
         (status = 200, description = "code 200: saved", body = Envelope<NoData>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: no such folder of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the name is taken there", body = Envelope<ErrorData>),
         (status = 422, description = "code 400: no such parent folder of yours", body = Envelope<ErrorData>),
@@ -401,8 +385,7 @@ async fn change_folder(
     params(("id" = String, Path, description = "The folder's id")),
     responses(
         (status = 200, description = "code 200: deleted", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such folder of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -421,8 +404,7 @@ async fn delete_folder(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<ShareView>>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn shares(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<ShareView>>> {
@@ -439,10 +421,8 @@ async fn shares(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<Sha
         (status = 201, description = "code 201: created", body = Envelope<ShareView>,
             links(("revoke" = (operation_id = "revoke_share", parameters(("id" = "$response.body#/data/id")))))),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 404, description = "code 404: the result or folder is not yours", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the server is busy hashing passwords; see Retry-After", body = Envelope<ErrorData>),
     )
@@ -465,8 +445,7 @@ async fn create_share(
     params(("id" = String, Path, description = "The share's id")),
     responses(
         (status = 200, description = "code 200: revoked", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such share of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -537,8 +516,7 @@ pub fn zip_response(
     responses(
         (status = 200, description = "The ZIP", content_type = "application/zip", body = Binary),
         (status = 400, description = "code 400: 1–500 ids, or a folder", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: a result or the folder is not yours", body = Envelope<ErrorData>),
     )
 )]
@@ -609,8 +587,7 @@ pub async fn import_body(
         (status = 400, description = "code 400: not a PictureDeck export", body = Envelope<ErrorData>),
         (status = 413, description = "code 413: larger than the import limit", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: an import of yours is still running", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn import(

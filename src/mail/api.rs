@@ -10,7 +10,7 @@ use super::service::{self, OutboxPage};
 use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
 use crate::web::auth::ApiUser;
-use crate::web::openapi::route;
+use crate::web::openapi::{route, AdminErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(outbox))]
@@ -53,8 +53,7 @@ fn status_filter() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<OutboxPage>),
         (status = 400, description = "code 400: an unknown `status`, or `before` is no mail (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 

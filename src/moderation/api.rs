@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
 use crate::json::Json;
 use crate::web::auth::{ApiUser, ClientOrigin};
-use crate::web::openapi::route;
+use crate::web::openapi::{route, AdminErrors, JsonBodyErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(flags, decide, flag))]
@@ -30,8 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "code 200", body = Envelope<QueuePage>),
         (status = 400, description = "code 400: a bad `decision` or `before` (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn flags(
@@ -60,11 +59,9 @@ pub struct DecideRequest {
     responses(
         (status = 200, description = "code 200: the flags as they are now", body = Envelope<Decided>),
         (status = 400, description = "code 400: no ids, or more than 200 (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: an id is not a flag", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn decide(
@@ -97,12 +94,10 @@ pub struct FlagRequest {
     responses(
         (status = 200, description = "code 200: the new flag", body = Envelope<FlagView>),
         (status = 400, description = "code 400: a note too long (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
         (status = 404, description = "code 404: no such result", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: the result is not finished, or hidden already", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn flag(

@@ -12,7 +12,7 @@ use super::service::{self, LogPage, MetricsAccess, Monitoring};
 use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
 use crate::web::auth::ApiUser;
-use crate::web::openapi::route;
+use crate::web::openapi::{route, AdminErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(monitoring, alerts_list, logs))]
@@ -32,8 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Monitoring>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn monitoring(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Monitoring>> {
@@ -50,8 +49,7 @@ async fn monitoring(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Mon
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Vec<AlertView>>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn alerts_list(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Vec<AlertView>>> {
@@ -67,8 +65,7 @@ async fn alerts_list(state: Data<AppState>, user: ApiUser) -> AppResult<Reply<Ve
     responses(
         (status = 200, description = "code 200", body = Envelope<LogPage>),
         (status = 400, description = "code 400: a bad level or limit (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn logs(

@@ -13,7 +13,7 @@ use crate::error::{AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::i18n::Lang;
 use crate::json::Json;
 use crate::web::auth::ApiUser;
-use crate::web::openapi::route;
+use crate::web::openapi::{route, JsonBodyErrors, SignedInErrors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,8 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<TemplateList>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn list_templates(
@@ -85,11 +84,9 @@ async fn list_templates(
                 ("delete" = (operation_id = "delete_prompt_template", parameters(("template_id" = "$response.body#/data/id")))),
             )),
         (status = 400, description = "code 400: a field is empty or too long (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 409, description = "code 409: you have a template of this name, or 200 templates already", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn create_template(
@@ -108,8 +105,7 @@ async fn create_template(
     params(("template_id" = String, Path, description = "A built-in template's slug or the id of one of yours")),
     responses(
         (status = 200, description = "code 200", body = Envelope<TemplateView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such template of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -136,8 +132,7 @@ async fn get_template(
         (status = 403, description = "code 403: a built-in template, or the account is banned", body = Envelope<ErrorData>),
         (status = 404, description = "code 404: no such template of yours", body = Envelope<ErrorData>),
         (status = 409, description = "code 409: another template of yours has this name", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
     )
 )]
 async fn update_template(
@@ -200,11 +195,9 @@ fn values_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<Filled>),
         (status = 400, description = "code 400: more than 32 values, a value longer than 500 characters, or a body that is not the request's shape", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such template of yours", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 422: the filled prompt is longer than 2000 characters", body = Envelope<ErrorData>),
     )
 )]
@@ -226,8 +219,7 @@ async fn fill_template(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<PresetList>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn list_presets(
@@ -262,11 +254,9 @@ pub struct ApplyPresetRequest {
     responses(
         (status = 200, description = "code 200", body = Envelope<Filled>),
         (status = 400, description = "code 400: a body that is not the request's shape", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: no such preset", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 422: the prompt would pass 2000 characters", body = Envelope<ErrorData>),
     )
 )]
@@ -309,8 +299,7 @@ pub struct HistoryQuery {
     responses(
         (status = 200, description = "code 200", body = Envelope<HistoryPage>),
         (status = 400, description = "code 400: `q` longer than 100 characters", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 404, description = "code 404: `before` is no task of yours", body = Envelope<ErrorData>),
     )
 )]
@@ -345,11 +334,9 @@ fn prompt_schema() -> utoipa::openapi::Object {
     responses(
         (status = 200, description = "code 200", body = Envelope<Rewritten>),
         (status = 400, description = "code 400: no prompt", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 409, description = "code 409: no assistant is configured", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 422: the chat service refused the prompt", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the chat service is rate limited", body = Envelope<ErrorData>),
         (status = 502, description = "code 502: the chat service failed, answered garbage or refused the key", body = Envelope<ErrorData>),
@@ -376,11 +363,9 @@ async fn expand(
     responses(
         (status = 200, description = "code 200", body = Envelope<Rewritten>),
         (status = 400, description = "code 400: no prompt", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
         (status = 409, description = "code 409: no assistant is configured", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 422: the chat service refused the prompt", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: the chat service is rate limited", body = Envelope<ErrorData>),
         (status = 502, description = "code 502: the chat service failed, answered garbage or refused the key", body = Envelope<ErrorData>),

@@ -9,7 +9,7 @@ use super::service::{self, StatsQuery, StatsReport, Table};
 use crate::app::AppState;
 use crate::error::{AppResult, Envelope, ErrorData, Reply};
 use crate::web::auth::ApiUser;
-use crate::web::openapi::route;
+use crate::web::openapi::{route, AdminErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(stats, stats_csv))]
@@ -29,8 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(
         (status = 200, description = "code 200", body = Envelope<StatsReport>),
         (status = 400, description = "code 400: a bad date, `to` before `from`, more than 366 days, or `hour` over more than 31 days (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn stats(
@@ -92,8 +91,7 @@ pub fn csv_response(name: &str, body: String) -> HttpResponse {
     responses(
         (status = 200, description = "The table", content_type = "text/csv", body = String),
         (status = 400, description = "code 400: a bad date, range, `by` or `table` (`data.field`)", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: not an admin, or the account is banned", body = Envelope<ErrorData>),
+        AdminErrors,
     )
 )]
 async fn stats_csv(

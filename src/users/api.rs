@@ -13,7 +13,7 @@ use crate::error::{AppResult, Envelope, ErrorData, NoData, Reply};
 use crate::i18n::Lang;
 use crate::json::Json;
 use crate::web::auth::{bearer, ApiUser, ClientOrigin};
-use crate::web::openapi::{route, text, text_matching};
+use crate::web::openapi::{route, text, text_matching, JsonBodyErrors, SignedInErrors};
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -169,8 +169,7 @@ pub struct RegisterRequest {
             example = json!({"code": 201, "message": "注册成功", "data": {"username": "test_user", "email": "test@example.com", "created_at": "2025-10-30T14:10:00Z"}})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
         (status = 409, description = "code 401: username taken; code 402: email taken", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 429, description = "code 429: too many registrations from this address, or the server is busy hashing; see Retry-After", body = Envelope<ErrorData>),
     )
 )]
@@ -200,8 +199,7 @@ async fn register(
         ),
             example = json!({"code": 200, "message": "登录成功", "data": {"username": "test_user", "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...", "token_expire_at": "2025-11-30T14:30:00Z"}})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 401, description = "code 401: wrong username or password", body = Envelope<ErrorData>),
         (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: too many attempts; see Retry-After", body = Envelope<ErrorData>),
@@ -225,8 +223,7 @@ async fn login(
         (status = 200, description = "code 200: mail sent", body = Envelope<NoData>,
             example = json!({"code": 200, "message": "邮件已发送"})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 404, description = "code 401: email not registered", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: a code was sent less than a minute ago; see Retry-After", body = Envelope<ErrorData>),
     )
@@ -249,8 +246,7 @@ async fn forgot_password(
         (status = 200, description = "code 200: password reset", body = Envelope<NoData>,
             example = json!({"code": 200, "message": "成功重置密码"})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
+        JsonBodyErrors,
         (status = 422, description = "code 401: code wrong or expired", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: too many tries; see Retry-After", body = Envelope<ErrorData>),
     )
@@ -278,8 +274,7 @@ async fn reset_password(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200: logged out", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn logout(
@@ -303,8 +298,7 @@ pub struct Sessions {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<Sessions>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn sessions(
@@ -324,8 +318,7 @@ async fn sessions(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<NoData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn revoke_all_sessions(
@@ -343,8 +336,7 @@ async fn revoke_all_sessions(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "code 200", body = Envelope<UserView>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        SignedInErrors,
     )
 )]
 async fn me(user: ApiUser) -> AppResult<Reply<UserView>> {
@@ -362,10 +354,8 @@ async fn me(user: ApiUser) -> AppResult<Reply<UserView>> {
         (status = 200, description = "code 200: password changed", body = Envelope<LoggedIn>,
             example = json!({"code": 200, "message": "成功修改密码", "data": {"username": "test_user", "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...", "token_expire_at": "2025-11-30T14:30:00Z"}})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 422, description = "code 401: old password wrong", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: too many wrong passwords; see Retry-After", body = Envelope<ErrorData>),
     )
@@ -396,10 +386,8 @@ async fn change_password(
     responses(
         (status = 200, description = "code 200: mail sent", body = Envelope<NoData>),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 409, description = "code 401: email taken", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: a code was sent less than a minute ago; see Retry-After", body = Envelope<ErrorData>),
     )
@@ -424,10 +412,8 @@ async fn email_code(
         (status = 200, description = "code 200: email changed", body = Envelope<EmailView>,
             example = json!({"code": 200, "message": "成功修改邮箱", "data": {"email": "newtest@example.com"}})),
         (status = 400, description = "code 400: invalid parameters; `data.field` names the field", body = Envelope<ErrorData>),
-        (status = 413, description = "code 413: body too large", body = Envelope<ErrorData>),
-        (status = 415, description = "code 415: not JSON", body = Envelope<ErrorData>),
-        (status = 401, description = "code 401: missing, invalid, expired or revoked token", body = Envelope<ErrorData>),
-        (status = 403, description = "code 403: the account is banned", body = Envelope<ErrorData>),
+        JsonBodyErrors,
+        SignedInErrors,
         (status = 409, description = "code 401: email taken", body = Envelope<ErrorData>),
         (status = 422, description = "code 403: code wrong or expired", body = Envelope<ErrorData>),
         (status = 429, description = "code 429: too many tries; see Retry-After", body = Envelope<ErrorData>),

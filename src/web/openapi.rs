@@ -15,7 +15,7 @@ use utoipa::openapi::{HttpMethod, Object, ObjectBuilder, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::app::AppState;
-use crate::error::AppResult;
+use crate::error::{AppResult, Envelope, ErrorData};
 use crate::web::render::{base_context, render};
 
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
@@ -68,6 +68,43 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         }
         doc
     })
+}
+
+/// The answers of every operation that needs a signed-in account, declared once:
+/// `responses(..., SignedInErrors, ...)`.
+#[derive(utoipa::IntoResponses)]
+pub enum SignedInErrors {
+    #[response(
+        status = 401,
+        description = "code 401: missing, invalid, expired or revoked token"
+    )]
+    Unauthorized(Envelope<ErrorData>),
+    #[response(status = 403, description = "code 403: the account is banned")]
+    Banned(Envelope<ErrorData>),
+}
+
+/// [`SignedInErrors`] of an admin-only operation.
+#[derive(utoipa::IntoResponses)]
+pub enum AdminErrors {
+    #[response(
+        status = 401,
+        description = "code 401: missing, invalid, expired or revoked token"
+    )]
+    Unauthorized(Envelope<ErrorData>),
+    #[response(
+        status = 403,
+        description = "code 403: not an admin, or the account is banned"
+    )]
+    Forbidden(Envelope<ErrorData>),
+}
+
+/// The answers of every operation that reads a JSON body, before its own checks.
+#[derive(utoipa::IntoResponses)]
+pub enum JsonBodyErrors {
+    #[response(status = 413, description = "code 413: body too large")]
+    TooLarge(Envelope<ErrorData>),
+    #[response(status = 415, description = "code 415: not JSON")]
+    NotJson(Envelope<ErrorData>),
 }
 
 struct BearerAuth;

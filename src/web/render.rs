@@ -1,5 +1,6 @@
 //! Tera templates, embedded in the binary, and the context every page shares.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
@@ -144,6 +145,35 @@ pub fn form_error(
             actix_web::http::header::HeaderValue::from(retry_after),
         );
     }
+    Ok(res)
+}
+
+/// Puts the error's message into a form's own message box (`target`, e.g. `#gen-error`)
+/// through htmx's `HX-Retarget`, leaving the rest of the page as it is. Server faults are
+/// passed on to the error page.
+pub fn inline_error(
+    req: &HttpRequest,
+    tera: &Tera,
+    user: &User,
+    target: &'static str,
+    err: AppError,
+    lang: Lang,
+) -> AppResult<HttpResponse> {
+    if let AppError::Internal { .. } = err {
+        return Err(err);
+    }
+    let mut ctx = base_context(req, Some(user));
+    ctx.insert("message", &err.message(lang));
+    let mut res = render(tera, "_error_fragment.html", &ctx, StatusCode::OK)?;
+    let headers = res.headers_mut();
+    headers.insert(
+        HeaderName::from_static("hx-retarget"),
+        HeaderValue::from_static(target),
+    );
+    headers.insert(
+        HeaderName::from_static("hx-reswap"),
+        HeaderValue::from_static("innerHTML"),
+    );
     Ok(res)
 }
 
