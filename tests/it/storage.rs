@@ -162,22 +162,27 @@ async fn the_bucket_accepts_our_signature_and_refuses_a_wrong_one() {
     assert!(!anonymous.status().is_success(), "{}", anonymous.status());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn results_live_in_the_bucket_and_stream_with_range() {
-    let Some(s3) = s3_server().await else { return };
+/// An app (on SQLite) that keeps its files in `bucket` of the S3 server.
+async fn app_on_bucket(s3: &S3Server, bucket: &'static str) -> TestApp {
     let endpoint = s3.endpoint.clone();
     let (access_key, secret_key) = (s3.access_key.clone(), s3.secret_key.clone());
-    let app = TestApp::builder(Backend::Sqlite)
+    TestApp::builder(Backend::Sqlite)
         .config(move |c| {
             c.storage.kind = picturedeck::config::StorageKind::S3;
             c.storage.s3_endpoint = endpoint;
-            c.storage.s3_bucket = "pd-results".into();
+            c.storage.s3_bucket = bucket.into();
             c.storage.s3_access_key = access_key;
             c.storage.s3_secret_key = secret_key;
         })
         .start()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_live_in_the_bucket_and_stream_with_range() {
+    let Some(s3) = s3_server().await else { return };
+    let app = app_on_bucket(&s3, "pd-results").await;
     let token = app.user("cloudy").await;
     let png = picturedeck::storage::images::encode_png(&image::RgbImage::from_pixel(
         80,
@@ -265,19 +270,7 @@ async fn results_live_in_the_bucket_and_stream_with_range() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_of_a_bucket_restores_into_another_bucket() {
     let Some(s3) = s3_server().await else { return };
-    let endpoint = s3.endpoint.clone();
-    let (access_key, secret_key) = (s3.access_key.clone(), s3.secret_key.clone());
-    let app = TestApp::builder(Backend::Sqlite)
-        .config(move |c| {
-            c.storage.kind = picturedeck::config::StorageKind::S3;
-            c.storage.s3_endpoint = endpoint;
-            c.storage.s3_bucket = "pd-source".into();
-            c.storage.s3_access_key = access_key;
-            c.storage.s3_secret_key = secret_key;
-        })
-        .start()
-        .await
-        .unwrap();
+    let app = app_on_bucket(&s3, "pd-source").await;
     let token = app.user("bucketeer").await;
     app.finished(&token, "t2i", "海港").await;
     let stored = app.state.storage.list().await.unwrap();

@@ -151,15 +151,7 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
         .unwrap()
         .push(seen(&req, &body, "x-dashscope-async"));
     if let Some(file) = path.strip_prefix("/files/") {
-        return if file.ends_with(".mp4") {
-            HttpResponse::Ok()
-                .content_type("video/mp4")
-                .body(sample_mp4())
-        } else {
-            HttpResponse::Ok()
-                .content_type("image/png")
-                .body(sample_png())
-        };
+        return sample_file(file.ends_with(".mp4"));
     }
     // Only a PENDING task (`[queued]` keeps one so) can be canceled.
     if let Some(id) = path
@@ -233,6 +225,19 @@ async fn wan(req: HttpRequest, body: web::Bytes, wan: web::Data<Wan>) -> HttpRes
     tasks.insert(id.clone(), (prompt, 0, video, false));
     HttpResponse::Ok()
         .json(json!({"request_id": "r", "output": {"task_id": id, "task_status": "PENDING"}}))
+}
+
+/// A result file as a vendor's file route serves it: the sample MP4 or the sample PNG.
+pub fn sample_file(video: bool) -> HttpResponse {
+    if video {
+        HttpResponse::Ok()
+            .content_type("video/mp4")
+            .body(sample_mp4())
+    } else {
+        HttpResponse::Ok()
+            .content_type("image/png")
+            .body(sample_png())
+    }
 }
 
 /// A real short MP4, as a video model would return.

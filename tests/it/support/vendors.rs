@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::fakes::{sample_mp4, sample_png};
+use super::fakes::{sample_file, sample_mp4, sample_png};
 use super::loopback::{self, canned, every_path, Script};
 
 /// One request as the fake saw it.
@@ -1275,15 +1275,7 @@ async fn comfyui(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>
         if !query.contains("type=output") || !query.contains("filename=ComfyUI_") {
             return HttpResponse::NotFound().finish();
         }
-        return if query.contains(".mp4") {
-            HttpResponse::Ok()
-                .content_type("video/mp4")
-                .body(sample_mp4())
-        } else {
-            HttpResponse::Ok()
-                .content_type("image/png")
-                .body(sample_png())
-        };
+        return sample_file(query.contains(".mp4"));
     }
     if let Some(id) = path.strip_prefix("/history/") {
         let mut comfy = state.comfy.lock().unwrap();
