@@ -449,12 +449,16 @@ pub fn remove_mark(
     user_id: i64,
     week_since: NaiveDateTime,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
-        // A write first: it locks the work's row on PostgreSQL and takes SQLite's write lock
-        // at once, so two takes-back at once queue instead of failing (SQLITE_BUSY_SNAPSHOT).
-        diesel::update(publications::table.find(id))
-            .set(publications::updated_at.eq(publications::updated_at))
-            .execute(conn)?;
+    // SQLite's write lock from the start and the work's row locked on PostgreSQL, so two
+    // takes-back at once queue instead of failing (SQLITE_BUSY_SNAPSHOT).
+    crate::db::write_transaction(conn, |conn| {
+        if let DbConn::Pg(pg) = conn {
+            publications::table
+                .find(id)
+                .select(publications::id)
+                .for_no_key_update()
+                .execute(pg)?;
+        }
         // Whether the like counts in the week's figure; read before it goes, and applied only
         // by the one statement that deletes it.
         let this_week = like

@@ -131,19 +131,23 @@ async fn filter(state: &AppState, user: &User, q: &ListQuery) -> AppResult<Filte
 /// Library views of tasks: tags and folder looked up for the whole page at once.
 async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult<Vec<ResultView>> {
     let ids: Vec<i64> = rows.iter().map(|g| g.id).collect();
-    let user_id = rows.first().map(|g| g.user_id).unwrap_or_default();
-    let (tags, homes, folders, mut charges) = state
+    let (tags, homes, folder_names, mut charges) = state
         .db
         .run(move |conn| {
+            let homes = store::folders_of(conn, &ids)?;
+            let folder_ids: Vec<i64> = homes.iter().map(|(_, f)| *f).collect();
             Ok((
                 store::tags_of(conn, &ids)?,
-                store::folders_of(conn, &ids)?,
-                store::folders(conn, user_id)?,
+                homes,
+                store::folder_names(conn, &folder_ids)?,
                 crate::catalogue::store::charges_of(conn, &ids)?,
             ))
         })
         .await?;
-    let folder_names: HashMap<i64, &Node> = folders.iter().map(|n| (n.id, n)).collect();
+    let folder_names: HashMap<i64, FolderRef> = folder_names
+        .into_iter()
+        .map(|(id, uuid, name)| (id, FolderRef { id: uuid, name }))
+        .collect();
     let labels: HashMap<String, String> = crate::generation::service::models(state)
         .into_iter()
         .map(|m| (m.id, m.label))
@@ -159,13 +163,7 @@ async fn views(state: &AppState, rows: Vec<Generation>, lang: Lang) -> AppResult
                 .filter(|(id, _)| *id == g.id)
                 .map(|(_, t)| t.clone())
                 .collect(),
-            folder: homes
-                .get(&g.id)
-                .and_then(|f| folder_names.get(f))
-                .map(|n| FolderRef {
-                    id: n.uuid.clone(),
-                    name: n.name.clone(),
-                }),
+            folder: homes.get(&g.id).and_then(|f| folder_names.get(f)).cloned(),
             model_label: {
                 let id = format!("{}/{}", g.provider, g.model);
                 labels.get(&id).cloned().unwrap_or(id)

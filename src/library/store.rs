@@ -241,6 +241,16 @@ pub fn folders_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>
         .load(conn)
 }
 
+/// The folders with these ids: (id, public id, name). A page names the folders of its ≤ 40
+/// results this way instead of loading all of the user's folders.
+pub fn folder_names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, String, String)>> {
+    collections::table
+        .filter(collections::id.eq_any(ids))
+        .filter(collections::node_type.eq(FOLDER))
+        .select((collections::id, collections::uuid, collections::name))
+        .load(conn)
+}
+
 pub fn folders(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Node>> {
     collections::table
         .filter(collections::user_id.eq(user_id))
