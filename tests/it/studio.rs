@@ -138,8 +138,11 @@ async fn the_studio_is_usable_and_live_at_desktop_and_phone_sizes() {
         let fit = b
             .script_async(
                 "const done = arguments[0]; const i = document.querySelector('.batch-cell img');
+                 // A lazy image below the fold (the phone size) loads only once it is near view.
+                 i.scrollIntoView({block: 'center'});
                  const check = () => {
-                   if (!i.complete || !i.naturalWidth) return setTimeout(check, 50);
+                   if (i.complete && !i.naturalWidth) return done(JSON.stringify(['broken', i.currentSrc]));
+                   if (!i.complete) return setTimeout(check, 50);
                    const r = i.getBoundingClientRect(), c = i.closest('.batch-cell').getBoundingClientRect();
                    const inside = r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1;
                    done(JSON.stringify([Math.abs(i.naturalWidth / i.naturalHeight - 9 / 16) < 0.02, getComputedStyle(i).objectFit, inside]));
