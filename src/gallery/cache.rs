@@ -139,6 +139,11 @@ impl PageCache {
         };
         if pages.len() >= MAX_PAGES && !pages.contains_key(key) {
             pages.retain(|_, s| s.busy() || s.within(version, TTL / 2).is_some());
+            // Still full (a flood of distinct queries): this page is rendered but not kept,
+            // so memory stays bounded whatever the request rate.
+            if pages.len() >= MAX_PAGES {
+                return Turn::Wait(Arc::default());
+            }
         }
         let slot = pages.entry(key.to_owned()).or_default();
         if let Some(page) = slot.within(version, TTL) {
@@ -166,7 +171,11 @@ impl PageCache {
             tag,
         };
         if let Ok(mut pages) = self.pages.lock() {
-            pages.entry(key).or_default().page = Some(Page {
+            // Only a key that has a slot is kept (see `turn`: a full map makes none).
+            let Some(slot) = pages.get_mut(&key) else {
+                return cached;
+            };
+            slot.page = Some(Page {
                 html,
                 tag,
                 at: Instant::now(),
@@ -262,6 +271,19 @@ mod tests {
         assert_eq!(pages.iter().filter(|p| *p == "new").count(), 1);
         assert_eq!(pages.iter().filter(|p| *p == "old").count(), 49);
         assert_eq!(many(&cache, &count, "newer").await[0], "new");
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_distinct_pages_keeps_at_most_max_pages() {
+        let cache = PageCache::default();
+        for i in 0..3 * MAX_PAGES {
+            let page = cache
+                .page(format!("k{i}"), || async { Ok(format!("page {i}")) })
+                .await
+                .unwrap();
+            assert_eq!(&*page.html, format!("page {i}"));
+        }
+        assert!(cache.pages.lock().unwrap().len() <= MAX_PAGES);
     }
 
     #[tokio::test]
